@@ -1,0 +1,25 @@
+// Package version is `svcdisco version`.
+package version
+
+import (
+	"fmt"
+	"runtime"
+
+	"github.com/spf13/cobra"
+
+	"github.com/svcdisco/svcdisco/internal/build"
+	"github.com/svcdisco/svcdisco/internal/cmdutil"
+)
+
+// NewCmdVersion prints the version.
+func NewCmdVersion(f *cmdutil.Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print svcdisco's version",
+		Args:  cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, err := fmt.Fprintf(f.IO.Out, "svcdisco %s (%s, %s/%s)\n", build.String(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			return err
+		},
+	}
+}

@@ -1,0 +1,102 @@
+// Package cmdutil is what every svcdisco command shares: IO streams, the
+// loaded configuration, a logger and a way to open the registry. Commands
+// get it as a Factory so tests can swap any part.
+package cmdutil
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/svcdisco/svcdisco/internal/config"
+	"github.com/svcdisco/svcdisco/internal/exitcode"
+	"github.com/svcdisco/svcdisco/registry"
+	"github.com/svcdisco/svcdisco/registry/dial"
+)
+
+// IOStreams are a command's stdin, stdout (data) and stderr (logs, errors).
+type IOStreams struct {
+	In     io.Reader
+	Out    io.Writer
+	ErrOut io.Writer
+}
+
+// System returns the process's own streams.
+func System() *IOStreams { return &IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr} }
+
+// Factory is handed to every command constructor.
+type Factory struct {
+	IO *IOStreams
+	// Config is loaded by the root command before any command runs.
+	Config *config.Config
+	// Logger writes to IO.ErrOut at the configured level.
+	Logger *slog.Logger
+	// OpenRegistry connects to the configured registry. Tests may replace it.
+	OpenRegistry func(ctx context.Context) (registry.Registry, error)
+}
+
+// New returns a Factory on io whose OpenRegistry dials f.Config.
+func New(io *IOStreams) *Factory {
+	f := &Factory{IO: io, Logger: slog.New(slog.NewTextHandler(io.ErrOut, nil))}
+	f.OpenRegistry = func(ctx context.Context) (registry.Registry, error) {
+		cfg := f.Config
+		if cfg == nil {
+			cfg = &config.Defaults
+		}
+		return dial.Open(ctx, dial.Options{
+			URL:            cfg.Registry,
+			Root:           cfg.Root,
+			SessionTimeout: cfg.SessionTimeout,
+			Logger:         f.Logger,
+		})
+	}
+	return f
+}
+
+// Init loads the configuration from cmd's flags and sets up logging. The
+// root command calls it before every command.
+func (f *Factory) Init(cmd *cobra.Command) error {
+	cfg, err := config.Load(cmd.Flags())
+	if err != nil {
+		return err
+	}
+	level, _ := config.ParseLevel(cfg.LogLevel)
+	f.Config = cfg
+	f.Logger = slog.New(slog.NewTextHandler(f.IO.ErrOut, &slog.HandlerOptions{Level: level}))
+	return nil
+}
+
+// TimeoutValue is the configured --timeout.
+func (f *Factory) TimeoutValue() time.Duration {
+	if f.Config != nil {
+		return f.Config.Timeout
+	}
+	return config.Defaults.Timeout
+}
+
+// Timeout returns a context bounded by the configured --timeout.
+func (f *Factory) Timeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, f.TimeoutValue())
+}
+
+// ExactArgs is cobra.ExactArgs with a usage error (exit 2).
+func ExactArgs(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return exitcode.Usagef("%s: want %s, got %d argument(s)", cmd.CommandPath(), what, len(args))
+		}
+		return nil
+	}
+}
+
+// NoArgs is cobra.NoArgs with a usage error (exit 2).
+func NoArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return exitcode.Usagef("%s takes no arguments, got %q", cmd.CommandPath(), args[0])
+	}
+	return nil
+}

@@ -1,0 +1,165 @@
+// Package config loads svcdisco's settings with viper. Precedence, highest
+// first: command-line flags, SVCDISCO_* environment variables, the config
+// file (--config, else /etc/svcdisco/svcdisco.yaml when it exists),
+// defaults. Keys in the file are the flag names with underscores
+// (session_timeout); unknown keys are an error, so a typo never silently
+// falls back to a default.
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+
+	"github.com/svcdisco/svcdisco/internal/exitcode"
+	"github.com/svcdisco/svcdisco/registry"
+)
+
+// DefaultPath is read when --config is not given and the file exists.
+const DefaultPath = "/etc/svcdisco/svcdisco.yaml"
+
+// EnvPrefix prefixes every environment variable: SVCDISCO_REGISTRY, …
+const EnvPrefix = "SVCDISCO"
+
+// Config is every setting. Each field's mapstructure tag is its key in the
+// config file and, upper-cased with the prefix, its environment variable.
+type Config struct {
+	Registry       string        `mapstructure:"registry"`
+	Root           string        `mapstructure:"root"`
+	SessionTimeout time.Duration `mapstructure:"session_timeout"`
+	Timeout        time.Duration `mapstructure:"timeout"`
+	LogLevel       string        `mapstructure:"log_level"`
+
+	// File is the config file that was read ("" when none).
+	File string `mapstructure:"-"`
+}
+
+// Defaults of the global settings.
+var Defaults = Config{
+	Registry:       registry.DefaultURL,
+	Root:           "/svcdisco",
+	SessionTimeout: 10 * time.Second,
+	Timeout:        10 * time.Second,
+	LogLevel:       "info",
+}
+
+// Flag names of the global settings, bound to their keys.
+var globalFlags = map[string]string{
+	"registry":        "registry",
+	"root":            "root",
+	"session-timeout": "session_timeout",
+	"timeout":         "timeout",
+	"log-level":       "log_level",
+}
+
+// AddGlobalFlags defines the global flags on fs.
+func AddGlobalFlags(fs *pflag.FlagSet) {
+	fs.String("registry", Defaults.Registry, "registry URL: zk://h1:2181,h2:2181/chroot, exhibitor://e1:8080/chroot?backup=h1:2181, consul://127.0.0.1:8500 (env SVCDISCO_REGISTRY)")
+	fs.String("root", Defaults.Root, "path under the chroot that namespaces everything svcdisco writes")
+	fs.Duration("session-timeout", Defaults.SessionTimeout, "ZooKeeper session timeout: how long a crashed registrant stays listed")
+	fs.Duration("timeout", Defaults.Timeout, "deadline for reaching the registry and answering (exit 4 when it passes)")
+	fs.String("config", "", "config file (default "+DefaultPath+" when it exists; env SVCDISCO_CONFIG)")
+	fs.String("log-level", Defaults.LogLevel, "debug, info, warn or error (logs go to stderr)")
+}
+
+// Load builds the configuration from fs (already parsed), the environment
+// and the config file.
+func Load(fs *pflag.FlagSet) (*Config, error) {
+	v := viper.New()
+	v.SetEnvPrefix(EnvPrefix)
+	v.AutomaticEnv()
+	setDefaults(v)
+	for flag, key := range globalFlags {
+		if f := fs.Lookup(flag); f != nil {
+			if err := v.BindPFlag(key, f); err != nil {
+				return nil, err
+			}
+		}
+	}
+	path := configPath(fs)
+	if path != "" {
+		v.SetConfigFile(path)
+		if err := v.ReadInConfig(); err != nil {
+			return nil, exitcode.Usagef("config file %s: %s", path, oneLine(err))
+		}
+	}
+	var cfg Config
+	if err := v.UnmarshalExact(&cfg); err != nil {
+		return nil, exitcode.Usagef("config%s: %s", inFile(path), oneLine(err))
+	}
+	cfg.File = path
+	if err := cfg.Validate(); err != nil {
+		return nil, exitcode.Usagef("config%s: %v", inFile(path), err)
+	}
+	return &cfg, nil
+}
+
+func setDefaults(v *viper.Viper) {
+	v.SetDefault("registry", Defaults.Registry)
+	v.SetDefault("root", Defaults.Root)
+	v.SetDefault("session_timeout", Defaults.SessionTimeout)
+	v.SetDefault("timeout", Defaults.Timeout)
+	v.SetDefault("log_level", Defaults.LogLevel)
+}
+
+// configPath is --config, else $SVCDISCO_CONFIG (a file named either way
+// must exist), else DefaultPath if it exists, else "".
+func configPath(fs *pflag.FlagSet) string {
+	if f := fs.Lookup("config"); f != nil && f.Value.String() != "" {
+		return f.Value.String()
+	}
+	if p := os.Getenv(EnvPrefix + "_CONFIG"); p != "" {
+		return p
+	}
+	if _, err := os.Stat(DefaultPath); err == nil {
+		return DefaultPath
+	}
+	return ""
+}
+
+// Validate checks values that parse but make no sense.
+func (c *Config) Validate() error {
+	if _, err := registry.ParseURL(c.Registry); err != nil {
+		return err
+	}
+	if err := registry.ValidatePath(c.Root); err != nil || c.Root == "/" {
+		return fmt.Errorf("invalid root %q: want an absolute path like /svcdisco", c.Root)
+	}
+	if c.SessionTimeout <= 0 {
+		return fmt.Errorf("invalid session_timeout %s: must be positive", c.SessionTimeout)
+	}
+	if c.Timeout <= 0 {
+		return fmt.Errorf("invalid timeout %s: must be positive", c.Timeout)
+	}
+	if _, err := ParseLevel(c.LogLevel); err != nil {
+		return err
+	}
+	return nil
+}
+
+// ParseLevel parses a log level name.
+func ParseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("invalid log_level %q: want debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+func inFile(path string) string {
+	if path == "" {
+		return ""
+	}
+	return " " + path
+}
+
+// oneLine folds viper's and mapstructure's multi-line errors into one line.
+func oneLine(err error) string {
+	s := strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", " ")), " ")
+	return strings.TrimPrefix(s, "decoding failed due to the following error(s): ")
+}

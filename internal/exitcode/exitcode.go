@@ -1,0 +1,72 @@
+// Package exitcode maps svcdisco's errors to the documented process exit codes.
+//
+//	0 ok
+//	1 failure
+//	2 usage / invalid input
+//	3 not enough providers (--at-least unmet, or a template's min_providers guard)
+//	4 registry or Exhibitor unreachable / deadline passed
+//	5 a template's check command rejected the new file
+//
+// Errors carry their code by wrapping (errors.As), so a library can return a
+// classified error through any number of fmt.Errorf("...: %w") layers and the
+// CLI still exits with the right code.
+package exitcode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// The documented exit codes.
+const (
+	OK          = 0
+	Failure     = 1
+	Usage       = 2
+	NotEnough   = 3
+	Unreachable = 4
+	CheckFailed = 5
+)
+
+// Error is an error with an exit code.
+type Error struct {
+	Code int
+	Err  error
+}
+
+func (e *Error) Error() string { return e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// New wraps err with code. A nil err stays nil.
+func New(code int, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &Error{Code: code, Err: err}
+}
+
+// Usagef returns a usage error (exit 2) with a formatted message.
+func Usagef(format string, args ...any) error {
+	return &Error{Code: Usage, Err: fmt.Errorf(format, args...)}
+}
+
+// Unreachablef returns an unreachable error (exit 4) with a formatted message.
+func Unreachablef(format string, args ...any) error {
+	return &Error{Code: Unreachable, Err: fmt.Errorf(format, args...)}
+}
+
+// Of returns the exit code for err: the innermost classified code wins over a
+// bare deadline, and a deadline that passed without a classification is 4.
+func Of(err error) int {
+	if err == nil {
+		return OK
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return Unreachable
+	}
+	return Failure
+}

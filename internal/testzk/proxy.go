@@ -1,0 +1,121 @@
+package testzk
+
+import (
+	"io"
+	"net"
+	"sync"
+	"testing"
+)
+
+// Proxy is a TCP proxy in front of a server that a test can cut off, to
+// simulate a network partition for the clients that connect through it.
+type Proxy struct {
+	ln     net.Listener
+	target string
+
+	mu      sync.Mutex
+	cut     bool
+	conns   map[net.Conn]struct{}
+	stopped bool
+}
+
+// NewProxy listens on a free 127.0.0.1 port and forwards to target.
+func NewProxy(t testing.TB, target string) *Proxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Proxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
+	go p.serve()
+	t.Cleanup(p.Close)
+	return p
+}
+
+// Addr is where clients should connect.
+func (p *Proxy) Addr() string { return p.ln.Addr().String() }
+
+// Partition drops every open connection and black-holes new ones (accepted,
+// never answered), as a network partition looks to a client.
+func (p *Proxy) Partition() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = true
+	for c := range p.conns {
+		c.Close()
+	}
+}
+
+// Heal forwards new connections again.
+func (p *Proxy) Heal() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = false
+	for c := range p.conns { // black-holed ones: let the client retry
+		c.Close()
+	}
+}
+
+// Close stops the proxy.
+func (p *Proxy) Close() {
+	p.mu.Lock()
+	p.stopped = true
+	for c := range p.conns {
+		c.Close()
+	}
+	p.mu.Unlock()
+	p.ln.Close()
+}
+
+func (p *Proxy) track(c net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped {
+		c.Close()
+		return false
+	}
+	p.conns[c] = struct{}{}
+	return true
+}
+
+func (p *Proxy) untrack(c net.Conn) {
+	p.mu.Lock()
+	delete(p.conns, c)
+	p.mu.Unlock()
+	c.Close()
+}
+
+func (p *Proxy) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		if !p.track(c) {
+			continue
+		}
+		p.mu.Lock()
+		cut := p.cut
+		p.mu.Unlock()
+		if cut {
+			continue // held open, never answered, until Heal or Close
+		}
+		go p.forward(c)
+	}
+}
+
+func (p *Proxy) forward(c net.Conn) {
+	defer p.untrack(c)
+	s, err := net.Dial("tcp", p.target)
+	if err != nil {
+		return
+	}
+	if !p.track(s) {
+		return
+	}
+	defer p.untrack(s)
+	done := make(chan struct{}, 2)
+	go func() { io.Copy(s, c); done <- struct{}{} }()
+	go func() { io.Copy(c, s); done <- struct{}{} }()
+	<-done
+}

@@ -1,0 +1,154 @@
+package registry
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// DefaultURL is the registry used when none is configured.
+const DefaultURL = "zk://127.0.0.1:2181"
+
+// defaultPorts are added to hosts given without a port.
+var defaultPorts = map[string]string{
+	"zk":        "2181",
+	"exhibitor": "8080",
+	"consul":    "8500",
+	"etcd":      "2379",
+}
+
+// URL is a parsed registry URL:
+//
+//	zk://h1:2181,h2:2181/chroot
+//	exhibitor://e1:8080,e2:8080/chroot?backup=h1:2181,h2:2181
+//	consul://127.0.0.1:8500
+//	etcd://127.0.0.1:2379
+//
+// Hosts are comma separated (url.Parse cannot take that form, so svcdisco
+// parses it itself). Hosts without a port get the scheme's default port.
+type URL struct {
+	Scheme   string
+	User     *url.Userinfo // exhibitor basic auth, if given
+	Hosts    []string      // host:port
+	Chroot   string        // "" or a ZooKeeper path like "/a/b"
+	Query    url.Values
+	Original string
+}
+
+// ParseURL parses and validates a registry URL. Errors name the URL.
+func ParseURL(raw string) (*URL, error) {
+	fail := func(format string, args ...any) (*URL, error) {
+		return nil, fmt.Errorf("invalid registry URL %q: %s", raw, fmt.Sprintf(format, args...))
+	}
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return fail("want scheme://hosts[/chroot], e.g. %s", DefaultURL)
+	}
+	scheme = strings.ToLower(scheme)
+	defPort, known := defaultPorts[scheme]
+	if !known {
+		return fail("unknown scheme %q (want zk, exhibitor, consul or etcd)", scheme)
+	}
+	u := &URL{Scheme: scheme, Original: raw, Query: url.Values{}}
+	if before, after, ok := strings.Cut(rest, "?"); ok {
+		q, err := url.ParseQuery(after)
+		if err != nil {
+			return fail("query: %v", err)
+		}
+		u.Query, rest = q, before
+	}
+	hostPart, path := rest, ""
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		hostPart, path = rest[:i], rest[i:]
+	}
+	if i := strings.LastIndexByte(hostPart, '@'); i >= 0 {
+		user, pass, hasPass := strings.Cut(hostPart[:i], ":")
+		user, _ = url.PathUnescape(user)
+		if hasPass {
+			pass, _ = url.PathUnescape(pass)
+			u.User = url.UserPassword(user, pass)
+		} else {
+			u.User = url.User(user)
+		}
+		hostPart = hostPart[i+1:]
+	}
+	hosts, err := SplitHosts(hostPart, defPort)
+	if err != nil {
+		return fail("%v", err)
+	}
+	u.Hosts = hosts
+	chroot, err := CleanChroot(path)
+	if err != nil {
+		return fail("%v", err)
+	}
+	if chroot != "" && (scheme == "consul" || scheme == "etcd") {
+		return fail("a chroot path is only supported for zk and exhibitor")
+	}
+	u.Chroot = chroot
+	return u, nil
+}
+
+// SplitHosts splits "h1:2181,h2" into ["h1:2181","h2:<defPort>"].
+func SplitHosts(s, defPort string) ([]string, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, fmt.Errorf("no hosts")
+	}
+	var hosts []string
+	for _, h := range strings.Split(s, ",") {
+		h = strings.TrimSpace(h)
+		if h == "" {
+			return nil, fmt.Errorf("empty host in %q", s)
+		}
+		host, port, err := net.SplitHostPort(h)
+		if err != nil {
+			host, port = strings.Trim(h, "[]"), defPort
+		}
+		if host == "" || strings.ContainsAny(host, " /?#@") {
+			return nil, fmt.Errorf("invalid host %q", h)
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("invalid port in %q", h)
+		}
+		hosts = append(hosts, net.JoinHostPort(host, port))
+	}
+	return hosts, nil
+}
+
+// CleanChroot validates a ZooKeeper chroot path. "" and "/" mean no chroot.
+func CleanChroot(p string) (string, error) {
+	if p == "" || p == "/" {
+		return "", nil
+	}
+	if err := ValidatePath(p); err != nil {
+		return "", fmt.Errorf("chroot: %w", err)
+	}
+	return p, nil
+}
+
+// ValidatePath checks a ZooKeeper path: absolute, no empty, "." or ".."
+// components, no trailing slash.
+func ValidatePath(p string) error {
+	if !strings.HasPrefix(p, "/") {
+		return fmt.Errorf("path %q must start with /", p)
+	}
+	if p == "/" {
+		return nil
+	}
+	for _, c := range strings.Split(p[1:], "/") {
+		if c == "" || c == "." || c == ".." {
+			return fmt.Errorf("path %q has an empty, . or .. component", p)
+		}
+		if strings.ContainsRune(c, 0) {
+			return fmt.Errorf("path %q contains a NUL byte", p)
+		}
+	}
+	return nil
+}
+
+// ConnectString renders hosts and chroot the way ZooKeeper clients write it:
+// h1:2181,h2:2181/chroot.
+func ConnectString(hosts []string, chroot string) string {
+	return strings.Join(hosts, ",") + chroot
+}

@@ -1,0 +1,168 @@
+package zk
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/svcdisco/svcdisco/registry"
+)
+
+// fetchWorkers bounds the gets in flight for one listing. go-zookeeper
+// pipelines requests from concurrent goroutines on its one connection, so a
+// few hundred workers keep the pipe full without a goroutine per provider.
+const fetchWorkers = 256
+
+// Providers lists a service. FieldsOnly costs one getChildren; otherwise the
+// provider data is read with pipelined gets. Data that does not parse is
+// skipped with one warning naming the znode.
+func (r *Registry) Providers(ctx context.Context, service string, opts registry.ListOptions) ([]registry.Provider, error) {
+	if err := registry.ValidateService(service); err != nil {
+		return nil, err
+	}
+	dir := r.servicePath(service)
+	names, _, err := call2(ctx, func() ([]string, *zk.Stat, error) { return r.conn.Children(dir) })
+	if errors.Is(err, zk.ErrNoNode) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, r.wrap("list "+service, err)
+	}
+	if opts.FieldsOnly {
+		return r.fromNames(service, names), nil
+	}
+	return r.fetch(ctx, service, dir, names)
+}
+
+func (r *Registry) fromNames(service string, names []string) []registry.Provider {
+	out := make([]registry.Provider, 0, len(names))
+	for _, name := range names {
+		p, err := providerFromName(service, name)
+		if err != nil {
+			r.log.Warn("skipping provider znode", "znode", r.servicePath(service)+"/"+name, "err", err)
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func (r *Registry) fetch(ctx context.Context, service, dir string, names []string) ([]registry.Provider, error) {
+	type result struct {
+		p   registry.Provider
+		ok  bool
+		err error
+	}
+	results := make([]result, len(names))
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for range min(fetchWorkers, len(names)) {
+		wg.Go(func() {
+			for i := range jobs {
+				p, ok, err := r.get(ctx, service, dir, names[i])
+				results[i] = result{p, ok, err}
+			}
+		})
+	}
+	for i := range names {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+
+	out := make([]registry.Provider, 0, len(names))
+	for _, res := range results {
+		if res.err != nil {
+			return nil, r.wrap("list "+service, res.err)
+		}
+		if res.ok {
+			out = append(out, res.p)
+		}
+	}
+	return out, nil
+}
+
+// get reads one provider znode. ok is false when it vanished meanwhile or
+// does not parse (which is logged).
+func (r *Registry) get(ctx context.Context, service, dir, name string) (registry.Provider, bool, error) {
+	znode := dir + "/" + name
+	data, _, err := call2(ctx, func() ([]byte, *zk.Stat, error) { return r.conn.Get(znode) })
+	if errors.Is(err, zk.ErrNoNode) {
+		return registry.Provider{}, false, nil
+	}
+	if err != nil {
+		return registry.Provider{}, false, err
+	}
+	p, err := decodeProvider(service, name, data)
+	if err != nil {
+		r.log.Warn("skipping provider znode with unreadable data", "znode", znode, "err", err)
+		return registry.Provider{}, false, nil
+	}
+	return p, true, nil
+}
+
+// decodeProvider parses a znode's JSON. Fields the name carries fill in what
+// the data lacks; the service always comes from the path.
+func decodeProvider(service, name string, data []byte) (registry.Provider, error) {
+	var p registry.Provider
+	if err := json.Unmarshal(data, &p); err != nil {
+		return p, fmt.Errorf("provider JSON: %w", err)
+	}
+	fromName, nameErr := providerFromName(service, name)
+	if p.Host == "" && nameErr == nil {
+		p.Host = fromName.Host
+	}
+	if p.Port == 0 && nameErr == nil {
+		p.Port = fromName.Port
+	}
+	if p.Timestamp.IsZero() && nameErr == nil {
+		p.Timestamp = fromName.Timestamp
+	}
+	if p.Host == "" || p.Port < 1 || p.Port > 65535 {
+		return p, fmt.Errorf("provider JSON has no valid host and port")
+	}
+	p.Service, p.Name = service, name
+	if p.ID == "" {
+		p.ID = registry.DefaultID(service, p.Host, p.Port)
+	}
+	if p.Status == "" {
+		p.Status = registry.StatusUp
+	}
+	return p, nil
+}
+
+// Services counts providers per service: one getChildren plus one pipelined
+// exists (for NumChildren) per service.
+func (r *Registry) Services(ctx context.Context) ([]registry.ServiceCount, error) {
+	names, _, err := call2(ctx, func() ([]string, *zk.Stat, error) { return r.conn.Children(r.servicesPath()) })
+	if errors.Is(err, zk.ErrNoNode) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, r.wrap("list services", err)
+	}
+	counts := make([]registry.ServiceCount, len(names))
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Go(func() {
+			ok, st, err := call2(ctx, func() (bool, *zk.Stat, error) { return r.conn.Exists(r.servicePath(name)) })
+			counts[i].Service = name
+			if err == nil && ok {
+				counts[i].Providers = int(st.NumChildren)
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, r.wrap("list services", err)
+	}
+	sort.Slice(counts, func(i, j int) bool { return counts[i].Service < counts[j].Service })
+	return counts, nil
+}

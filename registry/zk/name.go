@@ -1,0 +1,65 @@
+package zk
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/svcdisco/svcdisco/registry"
+)
+
+// A provider's znode NAME carries host, port and registration time:
+//
+//	host1.example.com:8080@1764064800123
+//
+// so that host/port/timestamp of a whole service cost one getChildren round
+// trip. The timestamp is Unix milliseconds. Names are unique per
+// registration: if two registrations of the same host:port land in the same
+// millisecond, the later one moves its timestamp forward by 1 ms.
+//
+// The getChildren reply must fit ZooKeeper's jute.maxbuffer (1 MB by
+// default); each name costs len(name)+4 bytes, so a 40-character FQDN
+// (a 60-byte name) allows about 16,000 providers per service.
+
+// InstanceName returns the znode name of a registration.
+func InstanceName(host string, port int, ts time.Time) string {
+	return host + ":" + strconv.Itoa(port) + "@" + strconv.FormatInt(ts.UnixMilli(), 10)
+}
+
+// ParseInstanceName is the inverse of InstanceName.
+func ParseInstanceName(name string) (host string, port int, ts time.Time, err error) {
+	at := strings.LastIndexByte(name, '@')
+	colon := strings.LastIndexByte(name[:max(at, 0)], ':')
+	if at < 0 || colon <= 0 {
+		return "", 0, time.Time{}, fmt.Errorf("znode name %q is not host:port@millis", name)
+	}
+	ms, err := strconv.ParseInt(name[at+1:], 10, 64)
+	if err != nil || ms <= 0 {
+		return "", 0, time.Time{}, fmt.Errorf("znode name %q: bad timestamp", name)
+	}
+	port, err = strconv.Atoi(name[colon+1 : at])
+	if err != nil || port < 1 || port > 65535 {
+		return "", 0, time.Time{}, fmt.Errorf("znode name %q: bad port", name)
+	}
+	return name[:colon], port, time.UnixMilli(ms).UTC(), nil
+}
+
+// providerFromName builds the fields-only provider a name describes.
+func providerFromName(service, name string) (registry.Provider, error) {
+	host, port, ts, err := ParseInstanceName(name)
+	if err != nil {
+		return registry.Provider{}, err
+	}
+	return registry.Provider{
+		Service:    service,
+		ID:         registry.DefaultID(service, host, port),
+		Host:       host,
+		Port:       port,
+		Timestamp:  ts,
+		Status:     registry.StatusUp,
+		Weight:     1,
+		Name:       name,
+		FieldsOnly: true,
+	}, nil
+}

@@ -1,0 +1,404 @@
+package zk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/svcdisco/svcdisco/internal/exitcode"
+	"github.com/svcdisco/svcdisco/internal/testzk"
+	"github.com/svcdisco/svcdisco/registry"
+)
+
+func TestMain(m *testing.M) { testzk.Main(m) }
+
+// logBuffer collects log output for assertions.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func open(t *testing.T, servers string, root string, timeout time.Duration, w io.Writer) *Registry {
+	t.Helper()
+	if w == nil {
+		w = io.Discard
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	r, err := Open(ctx, Options{
+		Servers: strings.Split(servers, ","), Root: root, SessionTimeout: timeout,
+		Logger: slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func web(host string, port int) registry.Provider {
+	return registry.Provider{Service: "web", Host: host, Port: port, Weight: 1,
+		Attributes: map[string]string{"zone": "a"}}
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %s waiting for %s", d, what)
+}
+
+func count(t *testing.T, r *Registry, service string) int {
+	t.Helper()
+	ps, err := r.Providers(ctxT(t), service, registry.ListOptions{FieldsOnly: true})
+	if err != nil {
+		t.Fatalf("Providers: %v", err)
+	}
+	return len(ps)
+}
+
+func TestRegisterListDeregister(t *testing.T) {
+	zkc := testzk.Shared(t)
+	root := testzk.Root(t)
+	r := open(t, zkc.ConnString(), root, 2*time.Second, nil)
+	before := time.Now().Add(-time.Millisecond)
+	reg, err := r.Register(ctxT(t), web("h1.example.com", 8080))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := reg.Provider()
+	if p.Timestamp.Before(before) || p.Timestamp.Nanosecond()%int(time.Millisecond) != 0 {
+		t.Errorf("timestamp %v: want now, ms precision", p.Timestamp)
+	}
+	if want := InstanceName("h1.example.com", 8080, p.Timestamp); p.Name != want {
+		t.Errorf("znode name %q, want %q", p.Name, want)
+	}
+
+	// The znode is ephemeral, owned by our session, with the JSON as data.
+	data, st, err := r.conn.Get(root + "/services/web/" + p.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.EphemeralOwner != r.conn.SessionID() {
+		t.Errorf("EphemeralOwner %x, want our session %x", st.EphemeralOwner, r.conn.SessionID())
+	}
+	if !strings.Contains(string(data), `"zone":"a"`) || !strings.Contains(string(data), `"id":"web-h1.example.com-8080"`) {
+		t.Errorf("data %s", data)
+	}
+
+	full, err := r.Providers(ctxT(t), "web", registry.ListOptions{})
+	if err != nil || len(full) != 1 || full[0].Attributes["zone"] != "a" || !full[0].Timestamp.Equal(p.Timestamp) {
+		t.Fatalf("Providers = %+v, %v", full, err)
+	}
+	fields, err := r.Providers(ctxT(t), "web", registry.ListOptions{FieldsOnly: true})
+	if err != nil || len(fields) != 1 || fields[0].Host != "h1.example.com" || fields[0].Port != 8080 || !fields[0].Timestamp.Equal(p.Timestamp) {
+		t.Fatalf("fields-only Providers = %+v, %v", fields, err)
+	}
+
+	svcs, err := r.Services(ctxT(t))
+	if err != nil || len(svcs) != 1 || svcs[0] != (registry.ServiceCount{Service: "web", Providers: 1}) {
+		t.Fatalf("Services = %+v, %v", svcs, err)
+	}
+
+	if err := reg.Deregister(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, r, "web"); n != 0 {
+		t.Errorf("%d providers after Deregister", n)
+	}
+	if ps, err := r.Providers(ctxT(t), "nosuch", registry.ListOptions{}); err != nil || len(ps) != 0 {
+		t.Errorf("unknown service: %v, %v", ps, err)
+	}
+}
+
+func TestSameHostPortSameMillisecondGetsUniqueNames(t *testing.T) {
+	zkc := testzk.Shared(t)
+	r := open(t, zkc.ConnString(), testzk.Root(t), 2*time.Second, nil)
+	fixed := time.Now()
+	now = func() time.Time { return fixed }
+	defer func() { now = time.Now }()
+	a, err := r.Register(ctxT(t), web("h1", 80))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := r.Register(ctxT(t), web("h1", 80))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Provider().Name == b.Provider().Name || count(t, r, "web") != 2 {
+		t.Fatalf("names %q %q, count %d", a.Provider().Name, b.Provider().Name, count(t, r, "web"))
+	}
+	if d := b.Provider().Timestamp.Sub(a.Provider().Timestamp); d != time.Millisecond {
+		t.Errorf("second registration moved %v, want 1ms", d)
+	}
+}
+
+func TestCloseDeletesNodes(t *testing.T) {
+	zkc := testzk.Shared(t)
+	root := testzk.Root(t)
+	watcher := open(t, zkc.ConnString(), root, 2*time.Second, nil)
+	r := open(t, zkc.ConnString(), root, 10*time.Second, nil)
+	if _, err := r.Register(ctxT(t), web("h1", 80)); err != nil {
+		t.Fatal(err)
+	}
+	if count(t, watcher, "web") != 1 {
+		t.Fatal("not registered")
+	}
+	start := time.Now()
+	r.Close()
+	// Gone at once, not after the 10s session timeout.
+	if n := count(t, watcher, "web"); n != 0 {
+		t.Fatalf("%d providers right after Close", n)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Close took %v", d)
+	}
+}
+
+func TestSessionExpiryReRegistersOnce(t *testing.T) {
+	zkc := testzk.Shared(t)
+	root := testzk.Root(t)
+	proxy := testzk.NewProxy(t, zkc.Servers[0].Addr())
+	logs := &logBuffer{}
+	r := open(t, proxy.Addr(), root, time.Second, logs)
+	watcher := open(t, zkc.ConnString(), root, 2*time.Second, nil)
+	reg, err := r.Register(ctxT(t), web("h1", 80))
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldSID, oldName := r.conn.SessionID(), reg.Provider().Name
+
+	// Partition the client past its session timeout: the server expires
+	// the session and deletes the node; the client presumes it lost.
+	proxy.Partition()
+	waitFor(t, "the server to expire the session", 10*time.Second, func() bool { return count(t, watcher, "web") == 0 })
+	waitFor(t, "the client to presume the registration lost", 5*time.Second, func() bool { return r.session.PresumedLost() })
+	proxy.Heal()
+
+	waitFor(t, "a new session", 10*time.Second, func() bool {
+		sid := r.conn.SessionID()
+		return sid != 0 && sid != oldSID
+	})
+	waitFor(t, "re-registration", 10*time.Second, func() bool {
+		ps, err := watcher.Providers(ctxT(t), "web", registry.ListOptions{})
+		return err == nil && len(ps) == 1 && ps[0].Name != oldName
+	})
+	// Stays at exactly one.
+	time.Sleep(300 * time.Millisecond)
+	if n := count(t, watcher, "web"); n != 1 {
+		t.Fatalf("%d providers after expiry, want 1", n)
+	}
+	_, st, err := watcher.conn.Exists(root + "/services/web/" + reg.Provider().Name)
+	if err != nil || st.EphemeralOwner != r.conn.SessionID() {
+		t.Errorf("re-registered node owner %x, want new session %x (%v)", st.EphemeralOwner, r.conn.SessionID(), err)
+	}
+	for _, want := range []string{"presumed lost", "session expired", "re-registering provider"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, logs)
+		}
+	}
+}
+
+func TestShortDisconnectKeepsSameNode(t *testing.T) {
+	zkc := testzk.Shared(t)
+	root := testzk.Root(t)
+	proxy := testzk.NewProxy(t, zkc.Servers[0].Addr())
+	r := open(t, proxy.Addr(), root, 5*time.Second, nil)
+	watcher := open(t, zkc.ConnString(), root, 2*time.Second, nil)
+	reg, err := r.Register(ctxT(t), web("h1", 80))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sid, name := r.conn.SessionID(), reg.Provider().Name
+	proxy.Partition()
+	time.Sleep(500 * time.Millisecond)
+	proxy.Heal()
+	waitFor(t, "reconnect", 10*time.Second, func() bool { return r.session.connected() })
+	time.Sleep(200 * time.Millisecond)
+	ps, err := watcher.Providers(ctxT(t), "web", registry.ListOptions{FieldsOnly: true})
+	if err != nil || len(ps) != 1 || ps[0].Name != name || r.conn.SessionID() != sid {
+		t.Fatalf("after a short cut: %+v %v; session %x -> %x", ps, err, sid, r.conn.SessionID())
+	}
+}
+
+func TestCreateInterruptedByConnectionLossLeavesNoDuplicate(t *testing.T) {
+	zkc := testzk.Shared(t)
+	root := testzk.Root(t)
+	r := open(t, zkc.ConnString(), root, 5*time.Second, nil)
+	watcher := open(t, zkc.ConnString(), root, 2*time.Second, nil)
+
+	// Simulate: the create reached the server but its reply was lost, and
+	// the client retries after reconnecting on the same session.
+	p := withDefaults(web("h1", 80))
+	reg := &registration{r: r, p: p}
+	r.mu.Lock()
+	r.regs[reg] = struct{}{}
+	r.mu.Unlock()
+	if err := reg.ensure(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	first := reg.path
+	// The retry (what reconcile does after reconnect) must find our znode.
+	for i := 0; i < 3; i++ {
+		if err := reg.ensure(ctxT(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if reg.path != first || count(t, watcher, "web") != 1 {
+		t.Fatalf("after retries: path %q (was %q), %d providers", reg.path, first, count(t, watcher, "web"))
+	}
+	// A retried create of the very same name (reply lost) is recognised as ours.
+	reg.path = ""
+	now = func() time.Time { return reg.p.Timestamp }
+	defer func() { now = time.Now }()
+	if err := reg.ensure(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if reg.path != first || count(t, watcher, "web") != 1 {
+		t.Fatalf("re-sent create: path %q (want %q), %d providers", reg.path, first, count(t, watcher, "web"))
+	}
+}
+
+func TestUnparsableDataIsSkippedWithWarning(t *testing.T) {
+	zkc := testzk.Shared(t)
+	root := testzk.Root(t)
+	logs := &logBuffer{}
+	r := open(t, zkc.ConnString(), root, 2*time.Second, logs)
+	if _, err := r.Register(ctxT(t), web("good", 80)); err != nil {
+		t.Fatal(err)
+	}
+	bad := root + "/services/web/bad:81@1700000000000"
+	if _, err := r.conn.Create(bad, []byte("{not json"), zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := r.Providers(ctxT(t), "web", registry.ListOptions{})
+	if err != nil || len(ps) != 1 || ps[0].Host != "good" {
+		t.Fatalf("Providers = %+v, %v", ps, err)
+	}
+	if got := strings.Count(logs.String(), bad); got != 1 {
+		t.Errorf("warning naming %s logged %d times:\n%s", bad, got, logs)
+	}
+}
+
+func TestUnreachableNamesServersWithinTimeout(t *testing.T) {
+	addr := fmt.Sprintf("127.0.0.1:%d", testzk.FreePort())
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := Open(ctx, Options{Servers: []string{addr}, Logger: slog.New(slog.DiscardHandler)})
+	if err == nil {
+		t.Fatal("Open succeeded against a closed port")
+	}
+	if exitcode.Of(err) != exitcode.Unreachable || !errors.Is(err, registry.ErrUnreachable) || !strings.Contains(err.Error(), addr) {
+		t.Errorf("error %q (exit %d): want exit 4 naming %s", err, exitcode.Of(err), addr)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("took %v with a 500ms deadline", d)
+	}
+}
+
+func TestMissingChroot(t *testing.T) {
+	zkc := testzk.Shared(t)
+	ctx := ctxT(t)
+	chroot := "/missing" + testzk.Root(t)
+	_, err := Open(ctx, Options{Servers: []string{zkc.Servers[0].Addr()}, Chroot: chroot, Logger: slog.New(slog.DiscardHandler)})
+	if exitcode.Of(err) != exitcode.Unreachable || !strings.Contains(err.Error(), "svcdisco chroot prime "+chroot) {
+		t.Fatalf("error %v (exit %d): want exit 4 with a prime hint", err, exitcode.Of(err))
+	}
+	r, err := Open(ctx, Options{Servers: []string{zkc.Servers[0].Addr()}, Chroot: chroot, CreateChroot: true, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	reg, err := r.Register(ctx, web("h1", 80))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _, _ := r.conn.Exists(chroot + "/svcdisco/services/web/" + reg.Provider().Name); !ok {
+		t.Error("provider not under the chroot")
+	}
+}
+
+func TestWatchSignalsChanges(t *testing.T) {
+	zkc := testzk.Shared(t)
+	root := testzk.Root(t)
+	r := open(t, zkc.ConnString(), root, 2*time.Second, nil)
+	ctx, cancel := context.WithCancel(ctxT(t))
+	defer cancel()
+	ch, err := r.Watch(ctx, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect := func(what string) {
+		t.Helper()
+		select {
+		case <-ch:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no watch signal after %s", what)
+		}
+	}
+	drain := func() {
+		time.Sleep(100 * time.Millisecond)
+		for len(ch) > 0 {
+			<-ch
+		}
+	}
+	drain()
+	reg, err := r.Register(ctx, web("h1", 80))
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect("register (service did not exist before)")
+	drain()
+	p := reg.Provider()
+	if _, err := r.conn.Set(root+"/services/web/"+p.Name, []byte(`{"host":"h1","port":80,"status":"maintenance"}`), -1); err != nil {
+		t.Fatal(err)
+	}
+	expect("data change")
+	drain()
+	if err := reg.Deregister(ctx); err != nil {
+		t.Fatal(err)
+	}
+	expect("deregister")
+	cancel()
+	waitFor(t, "channel close", 2*time.Second, func() bool {
+		select {
+		case _, ok := <-ch:
+			return !ok
+		default:
+			return false
+		}
+	})
+}
