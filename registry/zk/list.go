@@ -13,11 +13,6 @@ import (
 	"github.com/svcdisco/svcdisco/registry"
 )
 
-// fetchWorkers bounds the gets in flight for one listing. go-zookeeper
-// pipelines requests from concurrent goroutines on its one connection, so a
-// few hundred workers keep the pipe full without a goroutine per provider.
-const fetchWorkers = 256
-
 // Providers lists a service. FieldsOnly costs one getChildren; otherwise the
 // provider data is read with pipelined gets. Data that does not parse is
 // skipped with one warning naming the znode.
@@ -52,29 +47,32 @@ func (r *Registry) fromNames(service string, names []string) []registry.Provider
 	return out
 }
 
+// fetch reads every provider's data with one get per znode, all in flight at
+// once: go-zookeeper pipelines requests from concurrent goroutines on its one
+// connection, so the whole listing costs about one round trip plus the
+// server's time. ctx bounds the listing as a whole (a per-get wrapper would
+// cost a goroutine and a channel per provider).
 func (r *Registry) fetch(ctx context.Context, service, dir string, names []string) ([]registry.Provider, error) {
 	type result struct {
 		p   registry.Provider
 		ok  bool
 		err error
 	}
-	results := make([]result, len(names))
-	jobs := make(chan int)
-	var wg sync.WaitGroup
-	for range min(fetchWorkers, len(names)) {
-		wg.Go(func() {
-			for i := range jobs {
-				p, ok, err := r.get(ctx, service, dir, names[i])
+	results, err := call1(ctx, func() ([]result, error) {
+		results := make([]result, len(names))
+		var wg sync.WaitGroup
+		for i, name := range names {
+			wg.Go(func() {
+				p, ok, err := r.get(service, dir, name)
 				results[i] = result{p, ok, err}
-			}
-		})
+			})
+		}
+		wg.Wait()
+		return results, nil
+	})
+	if err != nil {
+		return nil, r.wrap("list "+service, err)
 	}
-	for i := range names {
-		jobs <- i
-	}
-	close(jobs)
-	wg.Wait()
-
 	out := make([]registry.Provider, 0, len(names))
 	for _, res := range results {
 		if res.err != nil {
@@ -89,9 +87,9 @@ func (r *Registry) fetch(ctx context.Context, service, dir string, names []strin
 
 // get reads one provider znode. ok is false when it vanished meanwhile or
 // does not parse (which is logged).
-func (r *Registry) get(ctx context.Context, service, dir, name string) (registry.Provider, bool, error) {
+func (r *Registry) get(service, dir, name string) (registry.Provider, bool, error) {
 	znode := dir + "/" + name
-	data, _, err := call2(ctx, func() ([]byte, *zk.Stat, error) { return r.conn.Get(znode) })
+	data, _, err := r.conn.Get(znode)
 	if errors.Is(err, zk.ErrNoNode) {
 		return registry.Provider{}, false, nil
 	}
