@@ -1,6 +1,7 @@
 package testzk
 
 import (
+	"encoding/binary"
 	"io"
 	"net"
 	"sync"
@@ -17,7 +18,20 @@ type Proxy struct {
 	cut     bool
 	conns   map[net.Conn]struct{}
 	stopped bool
+	ops     map[int32]int // requests seen, by ZooKeeper opcode
 }
+
+// ZooKeeper request opcodes, for Ops.
+const (
+	OpExists       int32 = 3
+	OpGetData      int32 = 4
+	OpSetData      int32 = 5
+	OpGetChildren  int32 = 8
+	OpGetChildren2 int32 = 12
+	OpCreate       int32 = 1
+	OpDelete       int32 = 2
+	OpPing         int32 = 11
+)
 
 // NewProxy listens on a free 127.0.0.1 port and forwards to target.
 func NewProxy(t testing.TB, target string) *Proxy {
@@ -26,7 +40,7 @@ func NewProxy(t testing.TB, target string) *Proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Proxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
+	p := &Proxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}, ops: map[int32]int{}}
 	go p.serve()
 	t.Cleanup(p.Close)
 	return p
@@ -115,7 +129,57 @@ func (p *Proxy) forward(c net.Conn) {
 	}
 	defer p.untrack(s)
 	done := make(chan struct{}, 2)
-	go func() { io.Copy(s, c); done <- struct{}{} }()
+	go func() { io.Copy(s, &opCounter{r: c, p: p}); done <- struct{}{} }()
 	go func() { io.Copy(c, s); done <- struct{}{} }()
 	<-done
+}
+
+// Ops returns how many requests of each opcode clients sent through the
+// proxy, so a test can prove how many round trips an operation costs.
+func (p *Proxy) Ops() map[int32]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[int32]int, len(p.ops))
+	for k, v := range p.ops {
+		out[k] = v
+	}
+	return out
+}
+
+// ResetOps clears the counters.
+func (p *Proxy) ResetOps() {
+	p.mu.Lock()
+	p.ops = map[int32]int{}
+	p.mu.Unlock()
+}
+
+// opCounter reads the client's stream and counts request opcodes. ZooKeeper
+// frames are a 4-byte big-endian length then the body; after the connect
+// request (which has no header) every body starts with xid and opcode.
+type opCounter struct {
+	r         io.Reader
+	p         *Proxy
+	buf       []byte
+	connected bool
+}
+
+func (o *opCounter) Read(b []byte) (int, error) {
+	n, err := o.r.Read(b)
+	o.buf = append(o.buf, b[:n]...)
+	for len(o.buf) >= 4 {
+		size := int(binary.BigEndian.Uint32(o.buf))
+		if len(o.buf) < 4+size {
+			break
+		}
+		body := o.buf[4 : 4+size]
+		if o.connected && size >= 8 {
+			op := int32(binary.BigEndian.Uint32(body[4:8]))
+			o.p.mu.Lock()
+			o.p.ops[op]++
+			o.p.mu.Unlock()
+		}
+		o.connected = true
+		o.buf = o.buf[4+size:]
+	}
+	return n, err
 }
