@@ -14,10 +14,10 @@ import (
 )
 
 func main() {
-	os.Exit(run())
+	os.Exit(runMain())
 }
 
-func run() int {
+func runMain() int {
 	f := cmdutil.New(cmdutil.System())
 	cmd := root.NewCmdRoot(f)
 	err := cmd.ExecuteContext(context.Background())

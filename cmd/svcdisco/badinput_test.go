@@ -1,0 +1,90 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/svcdisco/svcdisco/internal/testzk"
+)
+
+func TestBadInputExitCodes(t *testing.T) {
+	e := newEnv(t)
+	dead := fmt.Sprintf("127.0.0.1:%d", testzk.FreePort())
+	cfg := filepath.Join(t.TempDir(), "svcdisco.yaml")
+	if err := os.WriteFile(cfg, []byte("registry: zk://127.0.0.1:2181\nregistyr: typo\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string // the input the message must name
+	}{
+		{"service name", e.args("query", "web/../x"), 2, `"web/../x"`},
+		{"service name on register", e.args("register", "-bad", "--port", "80"), 2, `-bad`},
+		{"port range", e.args("register", "web", "--port", "70000"), 2, "70000"},
+		{"port not a number", e.args("register", "web", "--port", "http"), 2, `"http"`},
+		{"port missing", e.args("register", "web"), 2, "port"},
+		{"attribute", e.args("register", "web", "--port", "80", "--attr", "zone"), 2, `"zone"`},
+		{"endpoint", e.args("register", "web", "--port", "80", "--endpoint", "admin=h"), 2, `"admin=h"`},
+		{"duration", e.args("query", "web", "--within-last", "10 minutes"), 2, "10 minutes"},
+		{"since", e.args("query", "web", "--since", "yesterday"), 2, `"yesterday"`},
+		{"filter", e.args("query", "web", "--where", "zone"), 2, `"zone"`},
+		{"output", e.args("query", "web", "-o", "xml"), 2, `"xml"`},
+		{"extra argument", e.args("query", "web", "db"), 2, "got 2"},
+		{"unknown command", []string{"qeury"}, 2, "qeury"},
+		{"registry URL", []string{"--registry", "zookeeper://h", "query", "web"}, 2, "zookeeper://h"},
+		{"unknown config key", []string{"--config", cfg, "query", "web"}, 2, "registyr"},
+		{"unreachable", []string{"--registry", "zk://" + dead, "--timeout", "1s", "query", "web"}, 4, dead},
+		{"unreachable register", []string{"--registry", "zk://" + dead, "--timeout", "1s", "register", "web", "--port", "80"}, 4, dead},
+		{"missing chroot", []string{"--registry", e.registry + "/no/such/chroot", "query", "web"}, 4, "svcdisco chroot prime /no/such/chroot"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := run(t, tt.args...)
+			if res.code != tt.code {
+				t.Errorf("exit %d, want %d; stderr %q", res.code, tt.code, res.stderr)
+			}
+			msg := strings.TrimSpace(res.stderr)
+			if strings.Count(msg, "\n") != 0 || !strings.HasPrefix(msg, "svcdisco: ") || !strings.Contains(msg, tt.want) {
+				t.Errorf("stderr %q: want one line 'svcdisco: …' naming %q", res.stderr, tt.want)
+			}
+			if strings.Contains(res.stderr, "goroutine ") || res.stdout != "" {
+				t.Errorf("stack trace or stdout output: %q %q", res.stdout, res.stderr)
+			}
+		})
+	}
+}
+
+func TestEnvAndConfigFile(t *testing.T) {
+	e := newEnv(t)
+	start(t, e.args("register", "web", "--port", "80", "--host", "h")...).waitLine(t, "registered")
+	cfg := filepath.Join(t.TempDir(), "svcdisco.yaml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("registry: %s\nroot: %s\n", e.registry, e.root)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if res := run(t, "--config", cfg, "query", "web", "-o", "lines"); res.stdout != "h:80\n" {
+		t.Errorf("from config file: %d %q %s", res.code, res.stdout, res.stderr)
+	}
+	// A flag beats the file: another root has no providers.
+	if res := run(t, "--config", cfg, "--root", "/elsewhere", "query", "web", "-o", "lines"); res.code != 0 || res.stdout != "" {
+		t.Errorf("flag over file: %d %q %s", res.code, res.stdout, res.stderr)
+	}
+}
+
+func TestVersionAndCompletion(t *testing.T) {
+	if res := run(t, "version"); res.code != 0 || !strings.HasPrefix(res.stdout, "svcdisco ") {
+		t.Errorf("version: %d %q", res.code, res.stdout)
+	}
+	for _, sh := range []string{"bash", "zsh", "fish"} {
+		if res := run(t, "completion", sh); res.code != 0 || !strings.Contains(res.stdout, "svcdisco") {
+			t.Errorf("completion %s: exit %d", sh, res.code)
+		}
+	}
+	if res := run(t, "query", "--help"); res.code != 0 || !strings.Contains(res.stdout, "Examples:") || !strings.Contains(res.stdout, "Exit codes") {
+		t.Errorf("query --help lacks examples or exit codes:\n%s", res.stdout)
+	}
+}

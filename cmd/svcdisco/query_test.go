@@ -1,0 +1,180 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	gozk "github.com/go-zookeeper/zk"
+
+	"github.com/svcdisco/svcdisco/internal/testzk"
+	"github.com/svcdisco/svcdisco/registry"
+)
+
+func ids(ps []registry.Provider) string {
+	var s []string
+	for _, p := range ps {
+		s = append(s, p.ID)
+	}
+	return strings.Join(s, ",")
+}
+
+func TestQueryOptions(t *testing.T) {
+	e := newEnv(t)
+	reg := func(id, port string, attrs ...string) {
+		args := []string{"register", "web", "--port", port, "--host", "h-" + id, "--id", id}
+		for _, a := range attrs {
+			args = append(args, "--attr", a)
+		}
+		start(t, e.args(args...)...).waitLine(t, "registered")
+		time.Sleep(20 * time.Millisecond) // distinct registration times
+	}
+	reg("p1", "8001", "zone=a", "v=1")
+	reg("p2", "8002", "zone=b", "v=2")
+	reg("p3", "8003", "zone=a", "v=2")
+
+	all := e.providers(t, "web")
+	if got := ids(all); got != "p1,p2,p3" {
+		t.Fatalf("order %q, want oldest first p1,p2,p3", got)
+	}
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--where", "zone=a"}, "p1,p3"},
+		{[]string{"--where", "zone=a", "--where", "v!=1"}, "p3"},
+		{[]string{"--where", "missing!=x"}, "p1,p2,p3"},
+		{[]string{"--latest"}, "p3"},
+		{[]string{"--where", "zone=a", "--latest"}, "p3"},
+		{[]string{"--since", all[1].Timestamp.Format(time.RFC3339Nano)}, "p2,p3"},
+		{[]string{"--within-last", "1h"}, "p1,p2,p3"},
+		{[]string{"--within-last", "1ms"}, ""},
+		{[]string{"--at-least", "3"}, "p1,p2,p3"},
+	}
+	for _, tt := range tests {
+		if got := ids(e.providers(t, "web", tt.args...)); got != tt.want {
+			t.Errorf("query %v = %q, want %q", tt.args, got, tt.want)
+		}
+	}
+
+	lines := run(t, e.args("query", "web", "-o", "lines")...)
+	if lines.code != 0 || lines.stdout != "h-p1:8001\nh-p2:8002\nh-p3:8003\n" {
+		t.Errorf("lines: %d %q %s", lines.code, lines.stdout, lines.stderr)
+	}
+	lines = run(t, e.args("query", "web", "-o", "lines", "--where", "zone=b")...)
+	if lines.stdout != "h-p2:8002\n" {
+		t.Errorf("lines with filter: %q", lines.stdout)
+	}
+	table := run(t, e.args("query", "web")...)
+	for _, want := range []string{"HOST", "PORT", "AGE", "ATTRIBUTES", "h-p2", "8002", "v=2,zone=b"} {
+		if !strings.Contains(table.stdout, want) {
+			t.Errorf("table lacks %q:\n%s", want, table.stdout)
+		}
+	}
+
+	short := run(t, e.args("query", "web", "--at-least", "4")...)
+	if short.code != 3 || !strings.Contains(short.stderr, "3 provider(s) found, at least 4 required") {
+		t.Errorf("--at-least 4: exit %d, stderr %q", short.code, short.stderr)
+	}
+
+	// --wait: a fourth provider arrives while the query waits.
+	done := make(chan result, 1)
+	go func() { done <- run(t, e.args("query", "web", "--at-least", "4", "--wait", "20s", "-o", "json")...) }()
+	time.Sleep(300 * time.Millisecond)
+	reg("p4", "8004")
+	res := <-done
+	var ps []registry.Provider
+	if res.code != 0 || json.Unmarshal([]byte(res.stdout), &ps) != nil || ids(ps) != "p1,p2,p3,p4" {
+		t.Errorf("--at-least 4 --wait: exit %d, %q, stderr %q", res.code, res.stdout, res.stderr)
+	}
+	short = run(t, e.args("query", "web", "--at-least", "9", "--wait", "300ms")...)
+	if short.code != 3 || !strings.Contains(short.stderr, "4 provider(s) found, at least 9 required (waited 300ms)") {
+		t.Errorf("--wait timeout: exit %d, stderr %q", short.code, short.stderr)
+	}
+}
+
+func TestFieldsOnlyQueryIsOneGetChildren(t *testing.T) {
+	zkc := testzk.Shared(t)
+	proxy := testzk.NewProxy(t, zkc.Servers[0].Addr())
+	e := env{registry: "zk://" + proxy.Addr(), root: testzk.Root(t)}
+	for i := range 5 {
+		start(t, e.args("register", "web", "--port", fmt.Sprint(9000+i), "--host", "h")...).waitLine(t, "registered")
+	}
+	proxy.ResetOps()
+	res := run(t, e.args("query", "web", "-o", "lines")...)
+	if res.code != 0 || strings.Count(res.stdout, "\n") != 5 {
+		t.Fatalf("query: %d %q %s", res.code, res.stdout, res.stderr)
+	}
+	ops := proxy.Ops()
+	children := ops[testzk.OpGetChildren] + ops[testzk.OpGetChildren2]
+	if children != 1 || ops[testzk.OpGetData] != 0 || ops[testzk.OpExists] != 0 {
+		t.Errorf("-o lines sent %v: want exactly one getChildren and no reads", ops)
+	}
+
+	proxy.ResetOps()
+	if res := run(t, e.args("query", "web", "-o", "json")...); res.code != 0 {
+		t.Fatal(res.stderr)
+	}
+	ops = proxy.Ops()
+	if ops[testzk.OpGetChildren]+ops[testzk.OpGetChildren2] != 1 || ops[testzk.OpGetData] != 5 {
+		t.Errorf("-o json sent %v: want one getChildren and 5 getData", ops)
+	}
+}
+
+func TestUnparsableProviderDataIsSkippedWithOneWarning(t *testing.T) {
+	e := newEnv(t)
+	start(t, e.args("register", "web", "--port", "80", "--host", "good")...).waitLine(t, "registered")
+	conn, _, err := gozk.Connect([]string{testzk.Shared(t).Servers[0].Addr()}, 5*time.Second, gozk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	bad := e.root + "/services/web/bad:81@1700000000000"
+	if _, err := conn.Create(bad, []byte("<html>not json"), gozk.FlagEphemeral, gozk.WorldACL(gozk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	res := run(t, e.args("query", "web", "-o", "json")...)
+	if res.code != 0 || !strings.Contains(res.stdout, `"host": "good"`) || strings.Contains(res.stdout, "bad") {
+		t.Fatalf("query: exit %d\n%s", res.code, res.stdout)
+	}
+	if n := strings.Count(res.stderr, bad); n != 1 || strings.Count(strings.TrimSpace(res.stderr), "\n") != 0 {
+		t.Errorf("want one warning line naming %s, got:\n%s", bad, res.stderr)
+	}
+}
+
+func TestServices(t *testing.T) {
+	e := newEnv(t)
+	start(t, e.args("register", "web", "--port", "80", "--host", "a")...).waitLine(t, "registered")
+	start(t, e.args("register", "web", "--port", "81", "--host", "a")...).waitLine(t, "registered")
+	start(t, e.args("register", "db", "--port", "5432", "--host", "a")...).waitLine(t, "registered")
+	res := run(t, e.args("services", "-o", "json")...)
+	var counts []registry.ServiceCount
+	if err := json.Unmarshal([]byte(res.stdout), &counts); err != nil || res.code != 0 {
+		t.Fatalf("services: %v %d %s", err, res.code, res.stdout)
+	}
+	if fmt.Sprint(counts) != "[{db 1} {web 2}]" {
+		t.Errorf("services = %v", counts)
+	}
+	table := run(t, e.args("services")...)
+	if !strings.Contains(table.stdout, "SERVICE") || !strings.Contains(table.stdout, "web") {
+		t.Errorf("table:\n%s", table.stdout)
+	}
+	empty := run(t, "--registry", e.registry, "--root", testzk.Root(t), "services", "-o", "json")
+	if strings.TrimSpace(empty.stdout) != "[]" {
+		t.Errorf("empty services: %q", empty.stdout)
+	}
+}
+
+func TestQueryTimesOutOnSilentServer(t *testing.T) {
+	// A server that accepts connections but never answers: the deadline,
+	// not the server, ends the query.
+	zkc := testzk.Shared(t)
+	proxy := testzk.NewProxy(t, zkc.Servers[0].Addr())
+	proxy.Partition()
+	res := run(t, "--registry", "zk://"+proxy.Addr(), "--timeout", "1s", "query", "web")
+	if res.code != 4 || !strings.Contains(res.stderr, proxy.Addr()) {
+		t.Errorf("exit %d, stderr %q: want 4 naming %s", res.code, res.stderr, proxy.Addr())
+	}
+}
