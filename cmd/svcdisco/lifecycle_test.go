@@ -41,7 +41,7 @@ func TestKill9VanishesWhenSessionExpires(t *testing.T) {
 	p.waitLine(t, "registered")
 	p.signal(syscall.SIGKILL)
 	p.wait(t)
-	waitFor(t, "the provider to vanish after session expiry", 15*time.Second, func() bool {
+	testzk.WaitFor(t, "the provider to vanish after session expiry", 15*time.Second, func() bool {
 		return len(e.providers(t, "web")) == 0
 	})
 }
@@ -55,11 +55,11 @@ func TestSIGSTOPPastSessionTimeoutReRegistersExactlyOnce(t *testing.T) {
 		t.Fatalf("providers %+v", before)
 	}
 	p.signal(syscall.SIGSTOP)
-	waitFor(t, "the server to expire the stopped registrant", 15*time.Second, func() bool {
+	testzk.WaitFor(t, "the server to expire the stopped registrant", 15*time.Second, func() bool {
 		return len(e.providers(t, "web")) == 0
 	})
 	p.signal(syscall.SIGCONT)
-	waitFor(t, "re-registration on a new session", 15*time.Second, func() bool {
+	testzk.WaitFor(t, "re-registration on a new session", 15*time.Second, func() bool {
 		ps := e.providers(t, "web")
 		return len(ps) == 1 && ps[0].Timestamp.After(before[0].Timestamp)
 	})
@@ -86,14 +86,14 @@ func TestRegistrationSurvivesLeaderKill(t *testing.T) {
 		t.Fatal("no leader")
 	}
 	zkc.Servers[leader].Kill()
-	waitFor(t, "a new leader", 30*time.Second, func() bool {
+	testzk.WaitFor(t, "a new leader", 30*time.Second, func() bool {
 		l := zkc.Leader()
 		return l >= 0 && l != leader
 	})
 	// Let the session timeout pass twice: the registration must have moved
 	// with its session, not expired and not doubled.
 	time.Sleep(8 * time.Second)
-	waitFor(t, "the provider listed exactly once", 15*time.Second, func() bool {
+	testzk.WaitFor(t, "the provider listed exactly once", 15*time.Second, func() bool {
 		res := run(t, e.args("query", "web", "-o", "lines")...)
 		return res.code == 0 && res.stdout == "h1:8080\n"
 	})

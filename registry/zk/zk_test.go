@@ -67,19 +67,6 @@ func web(host string, port int) registry.Provider {
 		Attributes: map[string]string{"zone": "a"}}
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %s waiting for %s", d, what)
-}
-
 func count(t *testing.T, r *Registry, service string) int {
 	t.Helper()
 	ps, err := r.Providers(ctxT(t), service, registry.ListOptions{FieldsOnly: true})
@@ -203,15 +190,15 @@ func TestSessionExpiryReRegistersOnce(t *testing.T) {
 	// Partition the client past its session timeout: the server expires
 	// the session and deletes the node; the client presumes it lost.
 	proxy.Partition()
-	waitFor(t, "the server to expire the session", 10*time.Second, func() bool { return count(t, watcher, "web") == 0 })
-	waitFor(t, "the client to presume the registration lost", 5*time.Second, func() bool { return r.session.PresumedLost() })
+	testzk.WaitFor(t, "the server to expire the session", 10*time.Second, func() bool { return count(t, watcher, "web") == 0 })
+	testzk.WaitFor(t, "the client to presume the registration lost", 5*time.Second, func() bool { return r.session.PresumedLost() })
 	proxy.Heal()
 
-	waitFor(t, "a new session", 10*time.Second, func() bool {
+	testzk.WaitFor(t, "a new session", 10*time.Second, func() bool {
 		sid := r.conn.SessionID()
 		return sid != 0 && sid != oldSID
 	})
-	waitFor(t, "re-registration", 10*time.Second, func() bool {
+	testzk.WaitFor(t, "re-registration", 10*time.Second, func() bool {
 		ps, err := watcher.Providers(ctxT(t), "web", registry.ListOptions{})
 		return err == nil && len(ps) == 1 && ps[0].Name != oldName
 	})
@@ -245,7 +232,7 @@ func TestShortDisconnectKeepsSameNode(t *testing.T) {
 	proxy.Partition()
 	time.Sleep(500 * time.Millisecond)
 	proxy.Heal()
-	waitFor(t, "reconnect", 10*time.Second, func() bool { return r.session.connected() })
+	testzk.WaitFor(t, "reconnect", 10*time.Second, func() bool { return r.session.connected() })
 	time.Sleep(200 * time.Millisecond)
 	ps, err := watcher.Providers(ctxT(t), "web", registry.ListOptions{FieldsOnly: true})
 	if err != nil || len(ps) != 1 || ps[0].Name != name || r.conn.SessionID() != sid {
@@ -393,7 +380,7 @@ func TestWatchSignalsChanges(t *testing.T) {
 	}
 	expect("deregister")
 	cancel()
-	waitFor(t, "channel close", 2*time.Second, func() bool {
+	testzk.WaitFor(t, "channel close", 2*time.Second, func() bool {
 		select {
 		case _, ok := <-ch:
 			return !ok
