@@ -1,6 +1,7 @@
 package renderer
 
 import (
+	"strings"
 	"time"
 
 	"github.com/pmezard/go-difflib/difflib"
@@ -14,8 +15,8 @@ const waitDelay = 2 * time.Second
 // path, as `diff -u` prints it.
 func Diff(path string, old, new []byte) string {
 	d, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-		A:        difflib.SplitLines(string(old)),
-		B:        difflib.SplitLines(string(new)),
+		A:        lines(old),
+		B:        lines(new),
 		FromFile: path,
 		ToFile:   path + " (rendered)",
 		Context:  3,
@@ -24,4 +25,16 @@ func Diff(path string, old, new []byte) string {
 		return ""
 	}
 	return d
+}
+
+// lines splits b into lines that each end in "\n" (difflib.SplitLines adds
+// a spurious empty last line).
+func lines(b []byte) []string {
+	ls := strings.SplitAfter(string(b), "\n")
+	if ls[len(ls)-1] == "" {
+		ls = ls[:len(ls)-1]
+	} else {
+		ls[len(ls)-1] += "\n"
+	}
+	return ls
 }
