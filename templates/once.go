@@ -30,6 +30,9 @@ type Options struct {
 	// CommandTimeout bounds each check and reload command (default 1m).
 	CommandTimeout time.Duration
 	Logger         *slog.Logger
+	// CatalogInterval is how often watch mode re-reads the service list
+	// for templates that call `services` (default 30s).
+	CatalogInterval time.Duration
 	// OnResult, if set, is called after every pass over a template (watch
 	// mode tests and benchmarks count renders with it).
 	OnResult func(Result)
@@ -40,6 +43,13 @@ func (o *Options) logger() *slog.Logger {
 		return slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	return o.Logger
+}
+
+func (o *Options) catalogInterval() time.Duration {
+	if o.CatalogInterval <= 0 {
+		return 30 * time.Second
+	}
+	return o.CatalogInterval
 }
 
 func (o *Options) apply(ctx context.Context, t *Template, d Data) Result {

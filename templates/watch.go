@@ -3,6 +3,7 @@ package templates
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/svcdisco/svcdisco/registry"
@@ -86,8 +87,12 @@ func (w *watcher) run(ctx context.Context) error {
 		states[i] = &tstate{t: t}
 		w.render(ctx, states[i])
 	}
+	poll := time.NewTicker(w.o.catalogInterval())
+	defer poll.Stop()
 	for {
 		select {
+		case <-poll.C:
+			w.pollCatalog(ctx, states)
 		case <-ctx.Done():
 			for _, st := range states {
 				if st.timer != nil {
@@ -106,6 +111,34 @@ func (w *watcher) run(ctx context.Context) error {
 				d.st.timer = nil
 				w.render(ctx, d.st)
 			}
+		}
+	}
+}
+
+// pollCatalog re-reads the service list for templates that call
+// `services`: the registry has no watch on the list itself, so a new
+// service is noticed within CatalogInterval.
+func (w *watcher) pollCatalog(ctx context.Context, states []*tstate) {
+	var users []*tstate
+	for _, st := range states {
+		if st.catalog {
+			users = append(users, st)
+		}
+	}
+	if len(users) == 0 {
+		return
+	}
+	old, _ := w.store.Services()
+	fctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	err := w.store.FetchServices(fctx, w.reg)
+	cancel()
+	if err != nil {
+		w.log.Warn("could not refresh the service list; using the last one", "err", err)
+		return
+	}
+	if now, _ := w.store.Services(); !slices.Equal(old, now) {
+		for _, st := range users {
+			w.schedule(ctx, st)
 		}
 	}
 }

@@ -95,3 +95,55 @@ func TestWatchSharesOneWatch(t *testing.T) {
 		t.Fatalf("watches %v, want one each for web and db", counting.watches)
 	}
 }
+
+// waitFile polls p until it holds want.
+func waitFile(t *testing.T, p, want string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		b, _ := os.ReadFile(p)
+		if string(b) == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %q, want %q", p, b, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestWatchServices: a template ranging over `services` picks up a new
+// service (through the catalog poll) and then follows its providers.
+func TestWatchServices(t *testing.T) {
+	root := testzk.Root(t)
+	reg := openZK(t, root)
+	dir := t.TempDir()
+	src, dest := filepath.Join(dir, "t.tmpl"), filepath.Join(dir, "out")
+	if err := os.WriteFile(src, []byte(`{{ range services }}{{ . }}={{ len (providers .) }} {{ end }}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tm, err := Load(Spec{Source: src, Destination: dest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() {
+		done <- Watch(ctx, Options{Templates: []*Template{tm}, CatalogInterval: 100 * time.Millisecond,
+			Open: func(context.Context) (registry.Registry, error) { return openZK(t, root), nil }})
+	}()
+	defer func() { cancel(); <-done }()
+	rctx, rcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer rcancel()
+	register := func(svc, host string) {
+		if _, err := reg.Register(rctx, registry.Provider{Service: svc, Host: host, Port: 80}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	register("api", "a1")
+	waitFile(t, dest, "api=1 ")
+	register("web", "w1")
+	waitFile(t, dest, "api=1 web=1 ")
+	register("web", "w2")
+	waitFile(t, dest, "api=1 web=2 ")
+}
