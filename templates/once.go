@@ -75,7 +75,10 @@ func Once(ctx context.Context, o Options) ([]Result, error) {
 		fetchErr = err
 	} else {
 		defer reg.Close()
-		fetchErr = fetchAll(ctx, reg, store, o.Templates)
+		fetchErr = fetchAll(ctx, reg, store, o.Templates, o.logger())
+		if fetchErr != nil {
+			o.logger().Warn("fetching did not complete", "err", fetchErr)
+		}
 	}
 	// Writes and commands must not be cut short by the fetch deadline: a
 	// complete file is better put in place than dropped.
@@ -93,9 +96,9 @@ func Once(ctx context.Context, o Options) ([]Result, error) {
 
 // notFetched explains a refusal for missing data after fetching failed.
 func notFetched(err error, ex *Execution) error {
-	what := "deadline passed"
-	if !errors.Is(err, context.DeadlineExceeded) {
-		what = strings.Join(strings.Fields(err.Error()), " ")
+	what := strings.Join(strings.Fields(err.Error()), " ")
+	if errors.Is(err, context.DeadlineExceeded) {
+		what = "deadline passed"
 	}
 	return fmt.Errorf("%s; not fetched: %s", what, ex.missingList())
 }
@@ -111,9 +114,14 @@ func FirstError(results []Result) error {
 }
 
 // fetchAll executes every template against the store and fetches what is
-// missing, until nothing is (or ctx ends, or a fetch fails).
-func fetchAll(ctx context.Context, reg registry.Registry, store *Store, ts []*Template) error {
-	for pass := 0; pass < maxPasses; pass++ {
+// missing, until nothing is or ctx ends. A failed fetch is retried until
+// then: a connection lost mid-fetch usually comes back (to another member
+// of the ensemble) well within the deadline, and giving up at the first
+// hiccup is what makes other tools leave configs stale.
+func fetchAll(ctx context.Context, reg registry.Registry, store *Store, ts []*Template, log *slog.Logger) error {
+	var lastErr error
+	backoff := 50 * time.Millisecond
+	for pass := 0; pass < maxPasses; {
 		missing, catalog := map[string]bool{}, false
 		for _, t := range ts {
 			ex, _ := t.Execute(store)
@@ -128,9 +136,25 @@ func fetchAll(ctx context.Context, reg registry.Registry, store *Store, ts []*Te
 		if len(missing) == 0 && !catalog {
 			return nil
 		}
-		if err := fetch(ctx, reg, store, keys(missing), catalog); err != nil {
-			return err
+		err := fetch(ctx, reg, store, keys(missing), catalog)
+		switch {
+		case err == nil:
+			pass++
+			continue
+		case ctx.Err() != nil:
+			if lastErr != nil {
+				return fmt.Errorf("%w (last error: %v)", ctx.Err(), lastErr)
+			}
+			return ctx.Err()
 		}
+		lastErr = err
+		log.Debug("fetch failed; retrying until the deadline", "err", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last error: %v)", ctx.Err(), lastErr)
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Second)
 	}
 	return nil
 }

@@ -70,3 +70,44 @@ func TestOnceDeadlineWhileFetching(t *testing.T) {
 		t.Errorf("static destination: %q", b)
 	}
 }
+
+// TestOnceRidesOutAHiccup: a connection lost mid-fetch that comes back
+// before the deadline still renders (the fetch is retried, not abandoned).
+func TestOnceRidesOutAHiccup(t *testing.T) {
+	c := testzk.Shared(t)
+	root := testzk.Root(t)
+	reg := openZK(t, root)
+	rctx, rcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer rcancel()
+	if _, err := reg.Register(rctx, registry.Provider{Service: "web", Host: "web1", Port: 80}); err != nil {
+		t.Fatal(err)
+	}
+	proxy := testzk.NewProxy(t, c.Servers[0].Addr())
+	dir := t.TempDir()
+	src, dest := filepath.Join(dir, "t.tmpl"), filepath.Join(dir, "out")
+	if err := os.WriteFile(src, []byte(`{{ range providers "web" }}{{ .Host }}{{ end }}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tm, err := Load(Spec{Source: src, Destination: dest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := func(ctx context.Context) (registry.Registry, error) {
+		reg, err := dial.Open(ctx, dial.Options{URL: "zk://" + proxy.Addr(), Root: root,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err == nil {
+			proxy.Partition()
+			time.AfterFunc(300*time.Millisecond, proxy.Heal)
+		}
+		return reg, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	results, err := Once(ctx, Options{Templates: []*Template{tm}, Open: open})
+	if err != nil || results[0].Status != StatusWritten {
+		t.Fatalf("err %v, results %+v", err, results)
+	}
+	if b, _ := os.ReadFile(dest); string(b) != "web1" {
+		t.Fatalf("rendered %q", b)
+	}
+}
