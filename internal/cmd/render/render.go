@@ -115,6 +115,11 @@ func (opts *Options) engineOptions(ctx context.Context, cfg *config.Config, ts [
 		CommandOutput:  opts.F.IO.ErrOut,
 		CommandTimeout: opts.CommandTimeout,
 		Logger:         opts.F.Logger,
+		OnResult: func(r templates.Result) {
+			if opts.Watch && r.Diff != "" { // a watching dry run shows each change
+				fmt.Fprint(opts.F.IO.Out, r.Diff)
+			}
+		},
 	}
 }
 
