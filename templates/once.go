@@ -70,6 +70,9 @@ const maxPasses = 8
 func Once(ctx context.Context, o Options) ([]Result, error) {
 	store := NewStore(o.Ensemble)
 	reg, err := o.Open(ctx)
+	if exitcode.Of(err) == exitcode.Usage { // a bad registry URL: no template can help
+		return nil, err
+	}
 	var fetchErr error
 	if err != nil {
 		fetchErr = err
