@@ -35,8 +35,29 @@ type Config struct {
 	Timeout        time.Duration `mapstructure:"timeout"`
 	LogLevel       string        `mapstructure:"log_level"`
 
+	// Templates are `render`'s template stanzas (config file only).
+	Templates []TemplateConfig `mapstructure:"templates"`
+
 	// File is the config file that was read ("" when none).
 	File string `mapstructure:"-"`
+}
+
+// TemplateConfig is one `templates:` stanza of the config file. Values are
+// kept as written; package templates parses and validates them, so its
+// errors can name the stanza.
+type TemplateConfig struct {
+	Source       string `mapstructure:"source"`
+	Destination  string `mapstructure:"destination"`
+	Command      string `mapstructure:"command"`
+	CheckCommand string `mapstructure:"check_command"`
+	// Perms is an octal mode: "0640" (a string), or a YAML octal number
+	// 0640 which arrives already converted (416) — so it is kept as
+	// written and told apart by type.
+	Perms          any            `mapstructure:"perms"`
+	Backup         bool           `mapstructure:"backup"`
+	Wait           string         `mapstructure:"wait"`
+	MinProviders   map[string]int `mapstructure:"min_providers"`
+	CreateDestDirs bool           `mapstructure:"create_dest_dirs"`
 }
 
 // Defaults of the global settings.

@@ -36,6 +36,10 @@ type serviceWatch struct {
 
 func (w *serviceWatch) loop(ctx context.Context, reconnected <-chan struct{}) {
 	w.fired = make(chan string, 64)
+	// pending defers the signal for a change until the watches are armed
+	// again: a consumer that re-lists on the signal then cannot miss a
+	// change made between the watch firing and its re-arming.
+	pending := false
 	for {
 		changed, err := w.arm(ctx)
 		if err != nil {
@@ -47,11 +51,15 @@ func (w *serviceWatch) loop(ctx context.Context, reconnected <-chan struct{}) {
 			case <-ctx.Done():
 				return
 			case <-reconnected:
-				notify(w.out)
+				pending = true
 				continue
 			case <-time.After(500 * time.Millisecond):
 				continue
 			}
+		}
+		if pending {
+			notify(w.out)
+			pending = false
 		}
 		select {
 		case <-ctx.Done():
@@ -64,7 +72,7 @@ func (w *serviceWatch) loop(ctx context.Context, reconnected <-chan struct{}) {
 			// expiry; re-arm everything either way.
 			w.data = map[string]bool{}
 		}
-		notify(w.out)
+		pending = true
 	}
 }
 

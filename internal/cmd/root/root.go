@@ -6,6 +6,7 @@ import (
 
 	"github.com/svcdisco/svcdisco/internal/cmd/query"
 	"github.com/svcdisco/svcdisco/internal/cmd/register"
+	"github.com/svcdisco/svcdisco/internal/cmd/render"
 	"github.com/svcdisco/svcdisco/internal/cmd/services"
 	"github.com/svcdisco/svcdisco/internal/cmd/version"
 	"github.com/svcdisco/svcdisco/internal/cmdutil"
@@ -55,6 +56,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 		register.NewCmdRegister(f, nil),
 		query.NewCmdQuery(f, nil),
 		services.NewCmdServices(f, nil),
+		render.NewCmdRender(f, nil),
 		version.NewCmdVersion(f),
 	)
 	return cmd

@@ -1,0 +1,37 @@
+package render
+
+const longHelp = `Render configuration files from the registry's providers with Go
+text/template, once (the Chef mode) or continuously (--watch).
+
+A template reads providers with these functions (plus sprig's hermetic set):
+  providers "web" ["k=v"|"k!=v"]...  providers, oldest first (as 'query')
+  provider "web"                     the newest provider (error if none)
+  services                           every service name, sorted
+  ensemble                           the ZooKeeper connection string
+  env "NAME"                         an environment variable
+Each provider has .Service .ID .Host .Address .Port .Endpoints .Attributes
+.Weight .Status .Timestamp.
+
+Templates come from --template SRC:DEST[:COMMAND] and from the config file's
+"templates:" stanzas (source, destination, command, check_command, perms,
+backup, wait, min_providers, create_dest_dirs).
+
+A file is never replaced by a worse one: the new contents are staged beside
+the destination, checked by check_command (run with the staged path as {{.}}
+and $SVCDISCO_STAGED), then renamed over it. Nothing is written when the
+registry is unreachable, data is missing, a service has fewer providers than
+its min_providers, the template fails, or the check fails. Unchanged
+contents are not written and the command does not run.
+
+--once (the default) fetches what every template needs within --timeout,
+writes, runs commands, and prints one line per template: "written DEST",
+"unchanged DEST" or "refused DEST (reason)" (--report json for machines).
+--watch renders at once, then after every change of a service a template
+reads, debounced by --wait MIN:MAX (or the stanza's wait). SIGHUP reloads
+the config file; SIGTERM/SIGINT exit 0.
+
+Exit codes (once mode; the first refused template decides):
+  0 ok, 1 failure (e.g. a reload command failed), 2 invalid input or a
+  template error (file and line named), 3 a service below min_providers,
+  4 registry unreachable or --timeout passed (services not fetched named),
+  5 check_command rejected the new file.`

@@ -1,0 +1,190 @@
+package render_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/svcdisco/svcdisco/internal/testzk"
+	"github.com/svcdisco/svcdisco/registry"
+	"github.com/svcdisco/svcdisco/registry/dial"
+)
+
+// bin is the svcdisco binary built once for the package's tests.
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "svcdisco-render-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin = filepath.Join(dir, "svcdisco")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/svcdisco/svcdisco/cmd/svcdisco").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "build svcdisco: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	defer os.RemoveAll(dir)
+	testzk.Main(m)
+}
+
+// env is one test's registry: a server address and a root of its own.
+type env struct {
+	t    *testing.T
+	addr string
+	root string
+	dir  string // scratch directory for templates and outputs
+}
+
+func newEnv(t *testing.T, c *testzk.Cluster) *env {
+	return &env{t: t, addr: c.Servers[0].Addr(), root: testzk.Root(t), dir: t.TempDir()}
+}
+
+func (e *env) globalArgs() []string {
+	return []string{"--registry", "zk://" + e.addr, "--root", e.root, "--session-timeout", "2s"}
+}
+
+// registry opens a client of the test's registry for registering providers.
+func (e *env) registry() registry.Registry {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	reg, err := dial.Open(ctx, dial.Options{URL: "zk://" + e.addr, Root: e.root, SessionTimeout: 2 * time.Second,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		e.t.Fatalf("open registry: %v", err)
+	}
+	e.t.Cleanup(func() { reg.Close() })
+	return reg
+}
+
+func (e *env) register(reg registry.Registry, svc, host string, port int, attrs map[string]string) registry.Registration {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	r, err := reg.Register(ctx, registry.Provider{Service: svc, Host: host, Port: port, Weight: 1, Attributes: attrs})
+	if err != nil {
+		e.t.Fatalf("register %s %s:%d: %v", svc, host, port, err)
+	}
+	return r
+}
+
+// file writes name in the scratch directory and returns its path.
+func (e *env) file(name, body string, mode os.FileMode) string {
+	e.t.Helper()
+	p := filepath.Join(e.dir, name)
+	if err := os.WriteFile(p, []byte(body), mode); err != nil {
+		e.t.Fatal(err)
+	}
+	return p
+}
+
+func (e *env) read(p string) string {
+	e.t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil && !os.IsNotExist(err) {
+		e.t.Fatal(err)
+	}
+	return string(b)
+}
+
+// run runs svcdisco to completion: stdout, stderr, exit code.
+func (e *env) run(args ...string) (string, string, int) {
+	e.t.Helper()
+	cmd := exec.Command(bin, append(e.globalArgs(), args...)...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		e.t.Fatalf("run svcdisco: %v", err)
+	}
+	return out.String(), errOut.String(), code
+}
+
+// syncBuffer is a bytes.Buffer safe for a process writing while a test
+// reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// daemon is a running `svcdisco render --watch`.
+type daemon struct {
+	cmd    *exec.Cmd
+	stderr *syncBuffer
+	done   chan error
+}
+
+func (e *env) start(args ...string) *daemon {
+	e.t.Helper()
+	d := &daemon{stderr: &syncBuffer{}, done: make(chan error, 1)}
+	d.cmd = exec.Command(bin, append(e.globalArgs(), args...)...)
+	d.cmd.Stdout, d.cmd.Stderr = io.Discard, d.stderr
+	if err := d.cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	go func() { d.done <- d.cmd.Wait() }()
+	e.t.Cleanup(func() {
+		_ = d.cmd.Process.Kill()
+		<-d.done
+		if e.t.Failed() {
+			e.t.Logf("svcdisco stderr:\n%s", d.stderr.String())
+		}
+	})
+	return d
+}
+
+// stop sends SIGTERM and returns the exit code.
+func (d *daemon) stop(t *testing.T) int {
+	t.Helper()
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("svcdisco did not exit within 15s of SIGTERM")
+	}
+	d.done <- nil // for the cleanup
+	return d.cmd.ProcessState.ExitCode()
+}
+
+// passes counts the passes over templates the daemon logged.
+func (d *daemon) passes() int { return strings.Count(d.stderr.String(), " template=") }
+
+// waitFor polls cond until it holds or 20s pass.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}

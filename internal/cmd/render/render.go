@@ -1,0 +1,136 @@
+// Package render is `svcdisco render`: the templating engine's command.
+package render
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/svcdisco/svcdisco/internal/cmdutil"
+	"github.com/svcdisco/svcdisco/internal/config"
+	"github.com/svcdisco/svcdisco/internal/exitcode"
+	"github.com/svcdisco/svcdisco/registry"
+	"github.com/svcdisco/svcdisco/templates"
+)
+
+// Report formats.
+const (
+	ReportText = "text"
+	ReportJSON = "json"
+)
+
+// Options is everything `render` needs, parsed from flags.
+type Options struct {
+	F              *cmdutil.Factory
+	Templates      []string // --template SRC:DEST[:COMMAND]
+	Watch          bool
+	DryRun         bool
+	Wait           templates.Wait
+	Report         string
+	CommandTimeout time.Duration
+	// Reload re-reads the configuration (SIGHUP in watch mode).
+	Reload func() (*config.Config, error)
+	// Ensemble answers the templates' `ensemble` function for cfg. It is a
+	// function value so the lookup can move (e.g. to Exhibitor) without
+	// touching the engine.
+	Ensemble func(ctx context.Context, cfg *config.Config) (string, error)
+}
+
+// NewCmdRender parses flags into Options and hands them to runF (or Run).
+func NewCmdRender(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := &Options{F: f, Ensemble: ZKEnsemble}
+	var once bool
+	var wait string
+	cmd := &cobra.Command{
+		Use:   "render --template SRC:DEST[:COMMAND]... [--once | --watch]",
+		Short: "Render config files from providers, once (Chef) or continuously",
+		Long:  longHelp,
+		Example: `  svcdisco render --once --template haproxy.cfg.tmpl:/etc/haproxy/haproxy.cfg:'systemctl reload haproxy'
+  svcdisco render --once --config /etc/svcdisco/render.yaml --report json
+  svcdisco render --once --dry-run --template nginx.tmpl:/etc/nginx/conf.d/web.conf
+  svcdisco render --watch --wait 2s:10s --config /etc/svcdisco/render.yaml`,
+		Args: cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if once && opts.Watch {
+				return exitcode.Usagef("render: --once and --watch are mutually exclusive")
+			}
+			w, err := templates.ParseWait(wait)
+			if err != nil {
+				return exitcode.Usagef("--wait: %v", err)
+			}
+			opts.Wait = w
+			if opts.Report != ReportText && opts.Report != ReportJSON {
+				return exitcode.Usagef("invalid --report %q: want text or json", opts.Report)
+			}
+			opts.Reload = func() (*config.Config, error) { return config.Load(cmd.Flags()) }
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return Run(cmd.Context(), opts)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringArrayVar(&opts.Templates, "template", nil, "SRC:DEST[:COMMAND] (repeatable); COMMAND runs through sh -c when DEST changed")
+	fs.BoolVar(&once, "once", false, "render once and exit (the default)")
+	fs.BoolVar(&opts.Watch, "watch", false, "keep running: re-render when providers change")
+	fs.BoolVar(&opts.DryRun, "dry-run", false, "print a unified diff against each destination; write nothing, run nothing")
+	fs.StringVar(&wait, "wait", "", "watch mode debounce MIN:MAX (e.g. 200ms:1s) for templates without their own wait")
+	fs.StringVar(&opts.Report, "report", ReportText, "once mode report on stdout: text or json")
+	fs.DurationVar(&opts.CommandTimeout, "command-timeout", time.Minute, "bound on each check_command and reload command")
+	return cmd
+}
+
+// Run renders once (bounded by --timeout) or watches until SIGTERM/SIGINT.
+func Run(ctx context.Context, opts *Options) error {
+	ts, err := opts.load(opts.config())
+	if err != nil {
+		return err
+	}
+	if opts.Watch {
+		return runWatch(ctx, opts, ts)
+	}
+	return runOnce(ctx, opts, ts)
+}
+
+func (opts *Options) config() *config.Config {
+	if opts.F.Config != nil {
+		return opts.F.Config
+	}
+	return &config.Defaults
+}
+
+// engineOptions are the templates.Options for cfg.
+func (opts *Options) engineOptions(ctx context.Context, cfg *config.Config, ts []*templates.Template) templates.Options {
+	return templates.Options{
+		Templates: ts,
+		Open: func(ctx context.Context) (registry.Registry, error) {
+			cctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+			defer cancel()
+			return opts.F.OpenRegistry(cctx)
+		},
+		Ensemble:       func() (string, error) { return opts.Ensemble(ctx, cfg) },
+		DryRun:         opts.DryRun,
+		CommandOutput:  opts.F.IO.ErrOut,
+		CommandTimeout: opts.CommandTimeout,
+		Logger:         opts.F.Logger,
+		OnResult: func(r templates.Result) {
+			if opts.Watch && r.Diff != "" { // a watching dry run shows each change
+				fmt.Fprint(opts.F.IO.Out, r.Diff)
+			}
+		},
+	}
+}
+
+// ZKEnsemble is the connection string of a zk:// registry URL.
+func ZKEnsemble(_ context.Context, cfg *config.Config) (string, error) {
+	u, err := registry.ParseURL(cfg.Registry)
+	if err != nil {
+		return "", err
+	}
+	if u.Scheme != "zk" {
+		return "", fmt.Errorf("registry %s is not a zk:// URL", cfg.Registry)
+	}
+	return registry.ConnectString(u.Hosts, u.Chroot), nil
+}

@@ -1,0 +1,119 @@
+package render_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/svcdisco/svcdisco/internal/testzk"
+)
+
+// TestWatchRegisterDeregister: the file follows registrations and
+// deregistrations; SIGTERM exits 0.
+func TestWatchRegisterDeregister(t *testing.T) {
+	e := newEnv(t, testzk.Shared(t))
+	reg := e.registry()
+	src := e.file("web.tmpl", webTmpl, 0o644)
+	dest := filepath.Join(e.dir, "web.conf")
+	d := e.start("render", "--watch", "--template", src+":"+dest)
+	waitFor(t, "the first render (no providers)", func() bool { _, err := os.Stat(dest); return err == nil })
+
+	r1 := e.register(reg, "web", "web1", 8080, nil)
+	waitFor(t, "web1 in the file", func() bool { return e.read(dest) == "server web1:8080\n" })
+	e.register(reg, "web", "web2", 8080, nil)
+	waitFor(t, "web1 and web2 in the file", func() bool { return e.read(dest) == "server web1:8080\nserver web2:8080\n" })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r1.Deregister(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "web1 gone from the file", func() bool { return e.read(dest) == "server web2:8080\n" })
+	if code := d.stop(t); code != 0 {
+		t.Fatalf("SIGTERM: exit %d", code)
+	}
+}
+
+// TestWatchZooKeeperDown: while ZooKeeper is down — including across a
+// SIGHUP reload that must connect afresh — the file stays byte-identical;
+// once ZooKeeper is back the file follows changes again.
+func TestWatchZooKeeperDown(t *testing.T) {
+	c := testzk.Start(t, 1)
+	e := newEnv(t, c)
+	reg := e.registry()
+	e.register(reg, "web", "web1", 8080, nil)
+	src := e.file("web.tmpl", webTmpl, 0o644)
+	dest := filepath.Join(e.dir, "web.conf")
+	cfg := e.file("svcdisco.yaml", "templates:\n  - {source: "+src+", destination: "+dest+"}\n", 0o644)
+	d := e.start("render", "--watch", "--config", cfg, "--timeout", "1s")
+	waitFor(t, "web1 in the file", func() bool { return e.read(dest) == "server web1:8080\n" })
+	before, _ := os.Stat(dest)
+
+	c.Servers[0].Kill()
+	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the reload to find the registry unreachable", func() bool {
+		return strings.Contains(d.stderr.String(), "registry unreachable; files stay as they are")
+	})
+	// Sample the file for a while: every sample must be the last good file.
+	for i := 0; i < 20; i++ {
+		info, err := os.Stat(dest)
+		if err != nil || e.read(dest) != "server web1:8080\n" || !info.ModTime().Equal(before.ModTime()) {
+			t.Fatalf("file touched while ZooKeeper was down: %q (%v)", e.read(dest), err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	if err := c.Servers[0].Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitServing(60 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	e.register(e.registry(), "web", "web2", 8080, nil)
+	waitFor(t, "web2 in the file after ZooKeeper came back", func() bool {
+		return strings.Contains(e.read(dest), "server web2:8080\n")
+	})
+	if code := d.stop(t); code != 0 {
+		t.Fatalf("SIGTERM: exit %d", code)
+	}
+}
+
+// TestWatchBurstDebounced: 50 registrations in a burst with --wait
+// 200ms:1s cause few renders. Bound: after a render, the next one needs a
+// change and then Min (200ms) without one, or Max after that change —
+// either way at least Min later. So over the window from the first render
+// of the burst to the one that shows all 50 providers (at most D, the time
+// from the first registration until the file shows all 50), there are at
+// most 1 + D/Min renders. Without debouncing there would be up to 50.
+func TestWatchBurstDebounced(t *testing.T) {
+	e := newEnv(t, testzk.Shared(t))
+	reg := e.registry()
+	src := e.file("web.tmpl", webTmpl, 0o644)
+	dest := filepath.Join(e.dir, "web.conf")
+	d := e.start("render", "--watch", "--wait", "200ms:1s", "--template", src+":"+dest)
+	waitFor(t, "the first render", func() bool { return d.passes() >= 1 && fileExists(dest) })
+	time.Sleep(300 * time.Millisecond) // let any pass of the initial fetch finish
+	initial := d.passes()
+
+	start := time.Now()
+	for i := 0; i < 50; i++ {
+		e.register(reg, "web", fmt.Sprintf("web%02d", i), 8080, nil)
+	}
+	waitFor(t, "all 50 providers in the file", func() bool { return strings.Count(e.read(dest), "\n") == 50 })
+	window := time.Since(start)
+	time.Sleep(1500 * time.Millisecond) // longer than Max: any pending render has happened
+	renders := d.passes() - initial
+	bound := 1 + int(window/(200*time.Millisecond))
+	t.Logf("50 registrations: %d renders in %s (bound %d)", renders, window, bound)
+	if renders < 1 || renders > bound {
+		t.Fatalf("%d renders for a burst of 50 registrations over %s; want 1..%d", renders, window, bound)
+	}
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }

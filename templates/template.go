@@ -1,0 +1,190 @@
+package templates
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"sort"
+	"text/template"
+
+	"github.com/Masterminds/sprig/v3"
+
+	"github.com/svcdisco/svcdisco/query"
+	"github.com/svcdisco/svcdisco/registry"
+)
+
+// Data is what a template reads. Each lookup says whether the data has been
+// fetched yet; a template that asks for data not yet fetched is not
+// rendered (its missing data is fetched first), so a file is never written
+// from a partial view of the registry.
+type Data interface {
+	// Providers returns a service's providers, oldest first.
+	Providers(service string) (ps []registry.Provider, fetched bool)
+	// Services returns every service name, sorted.
+	Services() (names []string, fetched bool)
+	// Ensemble returns the ZooKeeper connection string.
+	Ensemble() (string, error)
+}
+
+// Template is a parsed template file with its stanza.
+type Template struct {
+	Spec
+	tmpl *template.Template
+}
+
+// Load reads and parses spec.Source. Syntax errors and unknown functions
+// name the file and line.
+func Load(spec Spec) (*Template, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	src, err := os.ReadFile(spec.Source)
+	if err != nil {
+		return nil, fmt.Errorf("template %s: %w", spec.Source, err)
+	}
+	t, err := template.New(spec.Source).Option("missingkey=error").
+		Funcs(funcMap(nil)).Parse(string(src))
+	if err != nil {
+		return nil, fmt.Errorf("parse %w", err) // "template: FILE:LINE: ..."
+	}
+	return &Template{Spec: spec, tmpl: t}, nil
+}
+
+// Execution is the outcome of executing a template against Data.
+type Execution struct {
+	// Contents are the rendered bytes; valid only when Complete.
+	Contents []byte
+	// Complete is true when every lookup found fetched data.
+	Complete bool
+	// Services are the services the template (and its min_providers) read.
+	Services []string
+	// Missing are the services whose data was not yet fetched.
+	Missing []string
+	// UsesCatalog is true when the template called `services`.
+	UsesCatalog bool
+	// MissingCatalog is true when `services` was called before the service
+	// list was fetched.
+	MissingCatalog bool
+}
+
+// Execute renders the template against d. An error is a template error
+// (naming file and line) met while every lookup so far had its data; an
+// error met while data was missing is expected (e.g. indexing an empty
+// list) and only means "fetch first".
+func (t *Template) Execute(d Data) (*Execution, error) {
+	rec := &recorder{data: d, used: map[string]bool{}, missing: map[string]bool{}}
+	for svc := range t.MinProviders {
+		rec.need(svc)
+	}
+	tmpl, err := t.tmpl.Clone()
+	if err != nil {
+		return nil, fmt.Errorf("template %s: %w", t.Source, err)
+	}
+	var buf bytes.Buffer
+	err = tmpl.Funcs(funcMap(rec)).Execute(&buf, nil)
+	ex := &Execution{
+		Services:       keys(rec.used),
+		Missing:        keys(rec.missing),
+		UsesCatalog:    rec.catalog,
+		MissingCatalog: rec.missingCatalog,
+	}
+	ex.Complete = len(ex.Missing) == 0 && !ex.MissingCatalog
+	if !ex.Complete {
+		return ex, nil
+	}
+	if err != nil {
+		return ex, fmt.Errorf("render %w", err)
+	}
+	ex.Contents = buf.Bytes()
+	return ex, nil
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// recorder answers a template's lookups from Data and remembers what was
+// asked for, so the caller knows what to fetch and what to watch.
+type recorder struct {
+	data                    Data
+	used, missing           map[string]bool
+	catalog, missingCatalog bool
+}
+
+func (r *recorder) need(svc string) ([]registry.Provider, bool) {
+	r.used[svc] = true
+	ps, ok := r.data.Providers(svc)
+	if !ok {
+		r.missing[svc] = true
+	}
+	return ps, ok
+}
+
+// providers is all_providers_for_service: oldest first, optionally filtered
+// by attribute (key=value or key!=value, all must match).
+func (r *recorder) providers(svc string, filters ...string) ([]registry.Provider, error) {
+	if err := registry.ValidateService(svc); err != nil {
+		return nil, err
+	}
+	o := query.Options{Service: svc}
+	for _, s := range filters {
+		f, err := query.ParseFilter(s)
+		if err != nil {
+			return nil, err
+		}
+		o.Where = append(o.Where, f)
+	}
+	ps, _ := r.need(svc)
+	return query.Apply(ps, o), nil
+}
+
+// provider is provider_for_service: the newest provider.
+func (r *recorder) provider(svc string) (registry.Provider, error) {
+	ps, err := r.providers(svc)
+	if err != nil {
+		return registry.Provider{}, err
+	}
+	if len(ps) == 0 {
+		if r.missing[svc] {
+			return registry.Provider{}, nil
+		}
+		return registry.Provider{}, fmt.Errorf("service %s has no providers", svc)
+	}
+	return ps[len(ps)-1], nil
+}
+
+func (r *recorder) services() []string {
+	r.catalog = true
+	names, ok := r.data.Services()
+	if !ok {
+		r.missingCatalog = true
+	}
+	return names
+}
+
+// funcMap is sprig's hermetic set (no env, no randomness, no clock — so the
+// same providers always render the same bytes) plus svcdisco's functions.
+// With r == nil it only declares the names, for parsing.
+func funcMap(r *recorder) template.FuncMap {
+	m := template.FuncMap(sprig.HermeticTxtFuncMap())
+	if r == nil {
+		r = &recorder{data: emptyData{}, used: map[string]bool{}, missing: map[string]bool{}}
+	}
+	m["providers"] = r.providers
+	m["provider"] = r.provider
+	m["services"] = r.services
+	m["ensemble"] = r.data.Ensemble
+	m["env"] = os.Getenv
+	return m
+}
+
+type emptyData struct{}
+
+func (emptyData) Providers(string) ([]registry.Provider, bool) { return nil, false }
+func (emptyData) Services() ([]string, bool)                   { return nil, false }
+func (emptyData) Ensemble() (string, error)                    { return "", nil }

@@ -1,0 +1,266 @@
+package templates
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/svcdisco/svcdisco/registry"
+)
+
+// fetchTimeout bounds one re-list of a service in watch mode; a failure is
+// retried with backoff (and at the next reconnect).
+const fetchTimeout = 10 * time.Second
+
+// Watch renders every template at once, then again whenever a service it
+// reads changes, debounced by the template's Wait, until ctx ends (then it
+// returns nil). While the registry is unreachable, data is not yet fetched
+// or a guard trips, files stay as they are and the reason is logged. Each
+// service is watched and fetched once, however many templates read it.
+func Watch(ctx context.Context, o Options) error {
+	log := o.logger()
+	reg := openRetry(ctx, o.Open, log)
+	if reg == nil {
+		return nil
+	}
+	defer reg.Close()
+	w := &watcher{
+		o: &o, log: log, reg: reg, store: NewStore(o.Ensemble),
+		changed: make(chan string, 64), due: make(chan due, 16),
+		watched: map[string]bool{},
+	}
+	return w.run(ctx)
+}
+
+// openRetry connects, retrying with backoff until it succeeds or ctx ends
+// (then it returns nil): a node booting before its registry still renders
+// once the registry is up.
+func openRetry(ctx context.Context, open func(context.Context) (registry.Registry, error), log *slog.Logger) registry.Registry {
+	backoff := 250 * time.Millisecond
+	for {
+		reg, err := open(ctx)
+		if err == nil {
+			return reg
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		log.Warn("registry unreachable; files stay as they are until it answers", "err", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+type watcher struct {
+	o       *Options
+	log     *slog.Logger
+	reg     registry.Registry
+	store   *Store
+	changed chan string // a service's providers were re-fetched
+	due     chan due    // a debounce timer expired
+	watched map[string]bool
+}
+
+// tstate is one template's watch-mode state.
+type tstate struct {
+	t       *Template
+	deps    map[string]bool
+	catalog bool
+	timer   *time.Timer
+	first   time.Time // first change since the last render
+	gen     int
+}
+
+type due struct {
+	st  *tstate
+	gen int
+}
+
+func (w *watcher) run(ctx context.Context) error {
+	states := make([]*tstate, len(w.o.Templates))
+	for i, t := range w.o.Templates {
+		states[i] = &tstate{t: t}
+		w.render(ctx, states[i])
+	}
+	poll := time.NewTicker(w.o.catalogInterval())
+	defer poll.Stop()
+	for {
+		select {
+		case <-poll.C:
+			w.pollCatalog(ctx, states)
+		case <-ctx.Done():
+			for _, st := range states {
+				if st.timer != nil {
+					st.timer.Stop()
+				}
+			}
+			return nil
+		case svc := <-w.changed:
+			for _, st := range states {
+				if st.deps[svc] || st.catalog {
+					w.schedule(ctx, st)
+				}
+			}
+		case d := <-w.due:
+			if d.gen == d.st.gen {
+				d.st.timer = nil
+				w.render(ctx, d.st)
+			}
+		}
+	}
+}
+
+// pollCatalog re-reads the service list for templates that call
+// `services`: the registry has no watch on the list itself, so a new
+// service is noticed within CatalogInterval.
+func (w *watcher) pollCatalog(ctx context.Context, states []*tstate) {
+	var users []*tstate
+	for _, st := range states {
+		if st.catalog {
+			users = append(users, st)
+		}
+	}
+	if len(users) == 0 {
+		return
+	}
+	old, _ := w.store.Services()
+	fctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	err := w.store.FetchServices(fctx, w.reg)
+	cancel()
+	if err != nil {
+		w.log.Warn("could not refresh the service list; using the last one", "err", err)
+		return
+	}
+	if now, _ := w.store.Services(); !slices.Equal(old, now) {
+		for _, st := range users {
+			w.schedule(ctx, st)
+		}
+	}
+}
+
+// schedule renders st after its Wait: Min after the latest change, but no
+// later than Max after the first change since it last rendered.
+func (w *watcher) schedule(ctx context.Context, st *tstate) {
+	wait := st.t.Wait
+	if wait.Min <= 0 {
+		w.render(ctx, st)
+		return
+	}
+	now := time.Now()
+	if st.timer == nil {
+		st.first = now
+	} else {
+		st.timer.Stop()
+	}
+	at := now.Add(wait.Min)
+	if limit := st.first.Add(wait.Max); at.After(limit) {
+		at = limit
+	}
+	st.gen++
+	d := due{st: st, gen: st.gen}
+	st.timer = time.AfterFunc(time.Until(at), func() {
+		select {
+		case w.due <- d:
+		case <-ctx.Done():
+		}
+	})
+}
+
+// render applies st's template, then watches whatever it read.
+func (w *watcher) render(ctx context.Context, st *tstate) {
+	if st.catalog {
+		fctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+		if err := w.store.FetchServices(fctx, w.reg); err != nil && ctx.Err() == nil {
+			w.log.Warn("could not refresh the service list; using the last one", "err", err)
+		}
+		cancel()
+	}
+	res := w.o.apply(ctx, st.t, w.store)
+	if ex := res.Execution; ex != nil {
+		st.deps = map[string]bool{}
+		for _, svc := range ex.Services {
+			st.deps[svc] = true
+			w.ensure(ctx, svc)
+		}
+		if ex.UsesCatalog && !st.catalog {
+			st.catalog = true
+			if ex.MissingCatalog { // fetch it now and go again
+				w.render(ctx, st)
+				return
+			}
+		}
+	}
+	w.logResult(res)
+	if w.o.OnResult != nil {
+		w.o.OnResult(res)
+	}
+}
+
+func (w *watcher) logResult(res Result) {
+	attrs := []any{"template", res.Source, "destination", res.Destination}
+	switch {
+	case res.Status == StatusRefused && res.Execution != nil && !res.Execution.Complete:
+		w.log.Info("waiting for data; file stays as it is", append(attrs, "reason", res.Reason)...)
+	case res.Status == StatusRefused:
+		w.log.Warn("not rendered; file stays as it is", append(attrs, "reason", res.Reason)...)
+	case res.Code != 0:
+		w.log.Warn("rendered "+res.Status+" but the command failed", append(attrs, "reason", res.Reason)...)
+	default:
+		w.log.Info("rendered "+res.Status, attrs...)
+	}
+}
+
+// ensure starts the one watch of svc shared by every template: fetch now,
+// then re-fetch after every change signal, and tell the run loop.
+func (w *watcher) ensure(ctx context.Context, svc string) {
+	if w.watched[svc] {
+		return
+	}
+	w.watched[svc] = true
+	changes, err := w.reg.Watch(ctx, svc)
+	if err != nil {
+		w.log.Warn("cannot watch service", "service", svc, "err", err)
+		return
+	}
+	go w.follow(ctx, svc, changes)
+}
+
+func (w *watcher) follow(ctx context.Context, svc string, changes <-chan struct{}) {
+	retry := time.NewTimer(0) // the first fetch
+	defer retry.Stop()
+	backoff := 250 * time.Millisecond
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case _, ok := <-changes:
+			if !ok {
+				return
+			}
+		case <-retry.C:
+		}
+		fctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+		err := w.store.FetchService(fctx, w.reg, svc)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			w.log.Warn("registry unreachable; files stay as they are", "service", svc, "err", err, "retry_in", backoff)
+			retry.Reset(backoff)
+			backoff = min(2*backoff, 5*time.Second)
+			continue
+		}
+		backoff = 250 * time.Millisecond
+		select {
+		case w.changed <- svc:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
