@@ -11,10 +11,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"path"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -122,9 +125,12 @@ func (r *Registry) wrap(op string, err error) error {
 	if err == nil {
 		return nil
 	}
+	var netErr net.Error
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
 		errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrNoServer) ||
-		errors.Is(err, zk.ErrSessionExpired) || errors.Is(err, zk.ErrClosing) {
+		errors.Is(err, zk.ErrSessionExpired) || errors.Is(err, zk.ErrClosing) ||
+		errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, syscall.ECONNRESET) {
 		return r.unreachable(op, err)
 	}
 	return fmt.Errorf("zk %s: %w", op, err)
@@ -167,7 +173,14 @@ func (r *Registry) ensurePath(ctx context.Context, p string) error {
 }
 
 // Close deregisters every provider still held, then closes the session.
+// Without a session there is nobody to tell: the server removes the
+// ephemeral znodes when the session expires, so Close does not wait.
 func (r *Registry) Close() error {
+	if !r.session.connected() {
+		r.session.stop()
+		r.conn.Close()
+		return nil
+	}
 	r.mu.Lock()
 	regs := make([]*registration, 0, len(r.regs))
 	for reg := range r.regs {
