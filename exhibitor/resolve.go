@@ -38,8 +38,8 @@ type Ensemble struct {
 // Resolver finds the ensemble: Exhibitor → cache → backup.
 type Resolver struct {
 	Client *Client
-	Cache  *Cache    // nil: no cache
-	Backup []string  // sorted host:port; nil: none
+	Cache  *Cache   // nil: no cache
+	Backup []string // sorted host:port; nil: none
 	Logger *slog.Logger
 	Now    func() time.Time
 }
