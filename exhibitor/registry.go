@@ -146,13 +146,29 @@ func (w *Registry) poll(ctx context.Context) {
 // move re-registers everything on ens and swaps the backend. All or
 // nothing: if one provider cannot be registered on the new ensemble, the
 // new connection is closed (removing what it registered) and the old one
-// stays.
+// stays. Connecting and closing happen outside the lock, so a slow or dead
+// ensemble does not hold up Register and Deregister (e.g. on SIGTERM).
 func (w *Registry) move(ctx context.Context, ens *Ensemble) error {
-	w.moving.Lock()
-	defer w.moving.Unlock()
 	next, err := w.o.Open(ctx, ens.Servers)
 	if err != nil {
 		return err
+	}
+	old, err := w.swap(ctx, next, ens)
+	if err != nil {
+		next.Close()
+		return err
+	}
+	if err := old.Close(); err != nil {
+		w.log.Warn("closing the old ensemble's connection", "err", err)
+	}
+	return nil
+}
+
+func (w *Registry) swap(ctx context.Context, next registry.Registry, ens *Ensemble) (old registry.Registry, err error) {
+	w.moving.Lock()
+	defer w.moving.Unlock()
+	if w.ctx.Err() != nil {
+		return nil, w.ctx.Err()
 	}
 	w.mu.Lock()
 	regs := make([]*registration, 0, len(w.regs))
@@ -165,8 +181,7 @@ func (w *Registry) move(ctx context.Context, ens *Ensemble) error {
 		p := reg.current().Provider()
 		p.Name, p.Timestamp = "", time.Time{} // set anew by the backend
 		if inners[i], err = next.Register(ctx, p); err != nil {
-			next.Close()
-			return fmt.Errorf("re-register %s on %s: %w", p.Service, strings.Join(ens.Servers, ","), err)
+			return nil, fmt.Errorf("re-register %s on %s: %w", p.Service, strings.Join(ens.Servers, ","), err)
 		}
 	}
 	for i, reg := range regs {
@@ -175,16 +190,13 @@ func (w *Registry) move(ctx context.Context, ens *Ensemble) error {
 		reg.mu.Unlock()
 	}
 	w.mu.Lock()
-	old := w.cur
+	defer w.mu.Unlock()
+	old = w.cur
 	w.cur, w.ensemble = next, ens
 	for c := range w.subs {
 		notify(c)
 	}
-	w.mu.Unlock()
-	if err := old.Close(); err != nil {
-		w.log.Warn("closing the old ensemble's connection", "err", err)
-	}
-	return nil
+	return old, nil
 }
 
 // Register registers p on the current ensemble and keeps it registered on
