@@ -208,3 +208,19 @@ func normalize(d *Dump) *Dump {
 	}
 	return &c
 }
+
+func TestExportRootSkipsZooKeeperSystemTree(t *testing.T) {
+	conn := connect(t, testzk.Shared(t))
+	d, err := Export(ctxT(t), conn, "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Nodes) == 0 || d.Nodes[0].Path != "/" {
+		t.Fatalf("export of / starts with %+v", d.Nodes[:min(1, len(d.Nodes))])
+	}
+	for _, n := range d.Nodes {
+		if n.Path == "/zookeeper" || strings.HasPrefix(n.Path, "/zookeeper/") {
+			t.Fatalf("exported ZooKeeper's own %s", n.Path)
+		}
+	}
+}

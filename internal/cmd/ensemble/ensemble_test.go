@@ -180,4 +180,9 @@ func TestMissingChrootHintAndCreate(t *testing.T) {
 	if res := testcli.Run(ctxT(t), "", "chroot", "check", chroot, "--registry", zkc.URL("")); res.Code != 0 {
 		t.Fatalf("chroot check after --chroot-create: exit %d, %v", res.Code, res.Error)
 	}
+	// The chroot commands reach the ensemble through Exhibitor too.
+	res = testcli.Run(ctxT(t), "", "chroot", "prime", "--registry", "exhibitor://"+ex.Host()+chroot+"/b", "--ensemble-cache", cache)
+	if res.Code != 0 || !strings.HasSuffix(res.Out, "created "+chroot+"/b/svcdisco/services\n") {
+		t.Fatalf("chroot prime through Exhibitor: exit %d, %v\n%s", res.Code, res.Error, res.Out)
+	}
 }
