@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -104,13 +105,16 @@ func (w *Registry) Current() registry.Registry {
 	return w.cur
 }
 
+// pollLoop asks Exhibitor every Poll, give or take 10%: a fleet started
+// at once (a data-center power-on) would otherwise poll in lockstep.
 func (w *Registry) pollLoop() {
 	defer close(w.done)
-	t := time.NewTicker(w.o.Poll)
-	defer t.Stop()
 	for {
+		jitter := time.Duration(rand.Int64N(int64(w.o.Poll)/5+1)) - w.o.Poll/10
+		t := time.NewTimer(w.o.Poll + jitter)
 		select {
 		case <-w.ctx.Done():
+			t.Stop()
 			return
 		case <-t.C:
 		}
