@@ -5,9 +5,10 @@ package chroot
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"strings"
 
+	gozk "github.com/go-zookeeper/zk"
 	"github.com/spf13/cobra"
 
 	"github.com/svcdisco/svcdisco/chroot"
@@ -247,10 +248,11 @@ func dry(b bool) string {
 
 // classify turns a lost connection or a passed deadline into exit 4.
 func classify(err error) error {
-	msg := err.Error()
-	if exitcode.Of(err) == exitcode.Unreachable || strings.Contains(msg, "connection closed") ||
-		strings.Contains(msg, "no server") || strings.Contains(msg, "session") {
-		return exitcode.New(exitcode.Unreachable, err)
+	for _, target := range []error{context.DeadlineExceeded, context.Canceled, gozk.ErrConnectionClosed,
+		gozk.ErrNoServer, gozk.ErrSessionExpired, gozk.ErrClosing} {
+		if errors.Is(err, target) {
+			return exitcode.New(exitcode.Unreachable, err)
+		}
 	}
 	return err
 }
