@@ -40,7 +40,7 @@ type URL struct {
 // ParseURL parses and validates a registry URL. Errors name the URL.
 func ParseURL(raw string) (*URL, error) {
 	fail := func(format string, args ...any) (*URL, error) {
-		return nil, fmt.Errorf("invalid registry URL %q: %s", raw, fmt.Sprintf(format, args...))
+		return nil, fmt.Errorf("invalid registry URL %q: %s", Redact(raw), fmt.Sprintf(format, args...))
 	}
 	scheme, rest, ok := strings.Cut(raw, "://")
 	if !ok {
@@ -88,6 +88,28 @@ func ParseURL(raw string) (*URL, error) {
 	}
 	u.Chroot = chroot
 	return u, nil
+}
+
+// Redact hides the password of a registry URL (exhibitor://user:pass@…),
+// so that error messages and logs can name the URL.
+func Redact(raw string) string {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return raw
+	}
+	end := len(rest)
+	if i := strings.IndexAny(rest, "/?"); i >= 0 {
+		end = i
+	}
+	at := strings.LastIndexByte(rest[:end], '@')
+	if at < 0 {
+		return raw
+	}
+	user, _, hasPass := strings.Cut(rest[:at], ":")
+	if !hasPass {
+		return raw
+	}
+	return scheme + "://" + user + ":xxxxx" + rest[at:]
 }
 
 // SplitHosts splits "h1:2181,h2" into ["h1:2181","h2:<defPort>"].

@@ -43,18 +43,29 @@ type Factory struct {
 func New(io *IOStreams) *Factory {
 	f := &Factory{IO: io, Logger: slog.New(slog.NewTextHandler(io.ErrOut, nil))}
 	f.OpenRegistry = func(ctx context.Context) (registry.Registry, error) {
-		cfg := f.Config
-		if cfg == nil {
-			cfg = &config.Defaults
-		}
-		return dial.Open(ctx, dial.Options{
-			URL:            cfg.Registry,
-			Root:           cfg.Root,
-			SessionTimeout: cfg.SessionTimeout,
-			Logger:         f.Logger,
-		})
+		return dial.Open(ctx, f.DialOptions())
 	}
 	return f
+}
+
+// DialOptions are the registry settings of the loaded configuration.
+func (f *Factory) DialOptions() dial.Options {
+	cfg := f.Config
+	if cfg == nil {
+		cfg = &config.Defaults
+	}
+	return dial.Options{
+		URL:            cfg.Registry,
+		Root:           cfg.Root,
+		SessionTimeout: cfg.SessionTimeout,
+		CreateChroot:   cfg.ChrootCreate,
+		Logger:         f.Logger,
+		ExhibitorCA:    cfg.ExhibitorCA,
+		ExhibitorPath:  cfg.ExhibitorPath,
+		EnsembleCache:  cfg.EnsembleCache,
+		ExhibitorPoll:  cfg.ExhibitorPoll,
+		Timeout:        cfg.Timeout,
+	}
 }
 
 // Init loads the configuration from cmd's flags and sets up logging. The

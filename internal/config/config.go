@@ -34,6 +34,13 @@ type Config struct {
 	SessionTimeout time.Duration `mapstructure:"session_timeout"`
 	Timeout        time.Duration `mapstructure:"timeout"`
 	LogLevel       string        `mapstructure:"log_level"`
+	ChrootCreate   bool          `mapstructure:"chroot_create"`
+
+	// Exhibitor (exhibitor:// registry URLs).
+	ExhibitorCA   string        `mapstructure:"exhibitor_ca"`
+	ExhibitorPath string        `mapstructure:"exhibitor_path"`
+	ExhibitorPoll time.Duration `mapstructure:"exhibitor_poll"`
+	EnsembleCache string        `mapstructure:"ensemble_cache"`
 
 	// Templates are `render`'s template stanzas (config file only).
 	Templates []TemplateConfig `mapstructure:"templates"`
@@ -67,6 +74,8 @@ var Defaults = Config{
 	SessionTimeout: 10 * time.Second,
 	Timeout:        10 * time.Second,
 	LogLevel:       "info",
+	ExhibitorPath:  "/exhibitor/v1",
+	ExhibitorPoll:  30 * time.Second,
 }
 
 // Flag names of the global settings, bound to their keys.
@@ -76,6 +85,11 @@ var globalFlags = map[string]string{
 	"session-timeout": "session_timeout",
 	"timeout":         "timeout",
 	"log-level":       "log_level",
+	"chroot-create":   "chroot_create",
+	"exhibitor-ca":    "exhibitor_ca",
+	"exhibitor-path":  "exhibitor_path",
+	"exhibitor-poll":  "exhibitor_poll",
+	"ensemble-cache":  "ensemble_cache",
 }
 
 // AddGlobalFlags defines the global flags on fs.
@@ -86,6 +100,11 @@ func AddGlobalFlags(fs *pflag.FlagSet) {
 	fs.Duration("timeout", Defaults.Timeout, "deadline for reaching the registry and answering (exit 4 when it passes)")
 	fs.String("config", "", "config file (default "+DefaultPath+" when it exists; env SVCDISCO_CONFIG)")
 	fs.String("log-level", Defaults.LogLevel, "debug, info, warn or error (logs go to stderr)")
+	fs.Bool("chroot-create", false, "create the registry URL's chroot when it does not exist (default: exit 4 with a hint)")
+	fs.String("exhibitor-ca", "", "PEM file of CA certificates for an https Exhibitor (exhibitor://…?scheme=https); certificates are always verified")
+	fs.String("exhibitor-path", Defaults.ExhibitorPath, "Exhibitor's REST prefix (for an Exhibitor behind a proxy)")
+	fs.Duration("exhibitor-poll", Defaults.ExhibitorPoll, "how often long-running commands re-ask Exhibitor and follow a changed ensemble (0 never)")
+	fs.String("ensemble-cache", "", "file caching Exhibitor's last good answer (default $XDG_CACHE_HOME/svcdisco/, /var/cache/svcdisco/ for root)")
 }
 
 // Load builds the configuration from fs (already parsed), the environment
@@ -126,6 +145,11 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("session_timeout", Defaults.SessionTimeout)
 	v.SetDefault("timeout", Defaults.Timeout)
 	v.SetDefault("log_level", Defaults.LogLevel)
+	v.SetDefault("chroot_create", Defaults.ChrootCreate)
+	v.SetDefault("exhibitor_ca", Defaults.ExhibitorCA)
+	v.SetDefault("exhibitor_path", Defaults.ExhibitorPath)
+	v.SetDefault("exhibitor_poll", Defaults.ExhibitorPoll)
+	v.SetDefault("ensemble_cache", Defaults.EnsembleCache)
 }
 
 // configPath is --config, else $SVCDISCO_CONFIG (a file named either way
@@ -156,6 +180,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Timeout <= 0 {
 		return fmt.Errorf("invalid timeout %s: must be positive", c.Timeout)
+	}
+	if c.ExhibitorPoll < 0 {
+		return fmt.Errorf("invalid exhibitor_poll %s: must not be negative", c.ExhibitorPoll)
+	}
+	if err := registry.ValidatePath(c.ExhibitorPath); err != nil {
+		return fmt.Errorf("invalid exhibitor_path: %v", err)
 	}
 	if _, err := ParseLevel(c.LogLevel); err != nil {
 		return err

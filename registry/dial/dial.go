@@ -5,8 +5,10 @@ package dial
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"time"
 
+	"github.com/svcdisco/svcdisco/exhibitor"
 	"github.com/svcdisco/svcdisco/internal/exitcode"
 	"github.com/svcdisco/svcdisco/registry"
 	"github.com/svcdisco/svcdisco/registry/zk"
@@ -19,10 +21,81 @@ type Options struct {
 	SessionTimeout time.Duration
 	CreateChroot   bool
 	Logger         *slog.Logger
+
+	// Exhibitor settings, used by exhibitor:// URLs.
+	ExhibitorCA   string        // PEM CA file for https Exhibitors
+	ExhibitorPath string        // REST prefix, default /exhibitor/v1
+	EnsembleCache string        // cache file, default exhibitor.DefaultCachePath
+	ExhibitorPoll time.Duration // re-ask Exhibitor this often (0 never)
+	// Timeout bounds each Exhibitor poll and each move to a new ensemble.
+	Timeout time.Duration
 }
 
 // Open connects to the registry within ctx.
 func Open(ctx context.Context, o Options) (registry.Registry, error) {
+	u, err := parse(&o)
+	if err != nil {
+		return nil, err
+	}
+	switch u.Scheme {
+	case "zk":
+		return zk.Open(ctx, zkOptions(u.Hosts, u.Chroot, o))
+	case "exhibitor":
+		res, err := resolver(u, o)
+		if err != nil {
+			return nil, err
+		}
+		return exhibitor.OpenRegistry(ctx, exhibitor.RegistryOptions{
+			Resolver: res,
+			Open: func(ctx context.Context, servers []string) (registry.Registry, error) {
+				return zk.Open(ctx, zkOptions(servers, u.Chroot, o))
+			},
+			Poll:    o.ExhibitorPoll,
+			Timeout: o.Timeout,
+			Logger:  o.Logger,
+		})
+	default:
+		return nil, exitcode.Usagef("registry %s://: the %s backend is not available in this build", u.Scheme, u.Scheme)
+	}
+}
+
+// Ensemble finds the ZooKeeper ensemble a zk:// or exhibitor:// URL names,
+// without connecting to it. For zk:// the answer is the URL's own hosts
+// (source "static"), sorted like Exhibitor's.
+func Ensemble(ctx context.Context, o Options) (*exhibitor.Ensemble, *registry.URL, error) {
+	u, err := parse(&o)
+	if err != nil {
+		return nil, nil, err
+	}
+	switch u.Scheme {
+	case "zk":
+		return &exhibitor.Ensemble{Servers: slices.Sorted(slices.Values(u.Hosts)), Source: exhibitor.SourceStatic, Origin: "registry URL"}, u, nil
+	case "exhibitor":
+		res, err := resolver(u, o)
+		if err != nil {
+			return nil, nil, err
+		}
+		ens, err := res.Resolve(ctx)
+		return ens, u, err
+	default:
+		return nil, nil, exitcode.Usagef("registry %s://: no ZooKeeper ensemble (only zk:// and exhibitor:// have one)", u.Scheme)
+	}
+}
+
+// OpenZK connects to the ZooKeeper ensemble of a zk:// or exhibitor:// URL
+// WITHOUT its chroot (which may not exist yet: this is what `chroot prime`
+// connects with). The caller works on raw znodes through Conn().
+func OpenZK(ctx context.Context, o Options) (*zk.Registry, *registry.URL, error) {
+	ens, u, err := Ensemble(ctx, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	zo := zkOptions(ens.Servers, "", o)
+	r, err := zk.Open(ctx, zo)
+	return r, u, err
+}
+
+func parse(o *Options) (*registry.URL, error) {
 	u, err := registry.ParseURL(o.URL)
 	if err != nil {
 		return nil, exitcode.New(exitcode.Usage, err)
@@ -30,17 +103,25 @@ func Open(ctx context.Context, o Options) (registry.Registry, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	switch u.Scheme {
-	case "zk":
-		return zk.Open(ctx, zk.Options{
-			Servers:        u.Hosts,
-			Chroot:         u.Chroot,
-			Root:           o.Root,
-			SessionTimeout: o.SessionTimeout,
-			CreateChroot:   o.CreateChroot,
-			Logger:         o.Logger,
-		})
-	default:
-		return nil, exitcode.Usagef("registry %s: the %s backend is not available in this build", o.URL, u.Scheme)
+	return u, nil
+}
+
+func zkOptions(servers []string, chroot string, o Options) zk.Options {
+	return zk.Options{
+		Servers:        servers,
+		Chroot:         chroot,
+		Root:           o.Root,
+		SessionTimeout: o.SessionTimeout,
+		CreateChroot:   o.CreateChroot,
+		Logger:         o.Logger,
 	}
+}
+
+func resolver(u *registry.URL, o Options) (*exhibitor.Resolver, error) {
+	return exhibitor.New(u, exhibitor.Options{
+		CAFile:     o.ExhibitorCA,
+		CachePath:  o.EnsembleCache,
+		PathPrefix: o.ExhibitorPath,
+		Logger:     o.Logger,
+	})
 }

@@ -4,6 +4,8 @@ package root
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/svcdisco/svcdisco/internal/cmd/chroot"
+	"github.com/svcdisco/svcdisco/internal/cmd/ensemble"
 	"github.com/svcdisco/svcdisco/internal/cmd/query"
 	"github.com/svcdisco/svcdisco/internal/cmd/register"
 	"github.com/svcdisco/svcdisco/internal/cmd/render"
@@ -57,6 +59,8 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 		query.NewCmdQuery(f, nil),
 		services.NewCmdServices(f, nil),
 		render.NewCmdRender(f, nil),
+		ensemble.NewCmdEnsemble(f, nil),
+		chroot.NewCmdChroot(f, nil),
 		version.NewCmdVersion(f),
 	)
 	return cmd

@@ -1,0 +1,178 @@
+package exhibitor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/svcdisco/svcdisco/internal/exitcode"
+	"github.com/svcdisco/svcdisco/registry"
+)
+
+// Where an ensemble came from.
+const (
+	SourceExhibitor = "exhibitor"
+	SourceCache     = "cache"
+	SourceBackup    = "backup"
+	SourceStatic    = "static" // a zk:// URL: nothing to resolve
+)
+
+// AuthEnv holds user:password for Exhibitor's basic auth when the registry
+// URL carries none (keeps the password out of config files and ps).
+const AuthEnv = "SVCDISCO_EXHIBITOR_AUTH"
+
+// Ensemble is a resolved ZooKeeper ensemble.
+type Ensemble struct {
+	Servers []string // host:port, sorted
+	Source  string   // SourceExhibitor, SourceCache, SourceBackup or SourceStatic
+	Origin  string   // the Exhibitor host, the cache file, or "registry URL"
+}
+
+// Resolver finds the ensemble: Exhibitor → cache → backup.
+type Resolver struct {
+	Client *Client
+	Cache  *Cache   // nil: no cache
+	Backup []string // sorted host:port; nil: none
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// Options configure New.
+type Options struct {
+	CAFile         string // PEM file of CAs to trust for https Exhibitors
+	CachePath      string // "" = DefaultCachePath
+	PathPrefix     string // "" = DefaultPath
+	RequestTimeout time.Duration
+	Logger         *slog.Logger
+}
+
+// New builds the resolver an exhibitor:// registry URL describes:
+//
+//	exhibitor://[user:pass@]e1:8080,e2:8080[/chroot][?backup=h1:2181,h2:2181][&scheme=https]
+func New(u *registry.URL, o Options) (*Resolver, error) {
+	if u.Scheme != "exhibitor" {
+		return nil, fmt.Errorf("not an exhibitor:// URL: %s", u.Scheme)
+	}
+	for k := range u.Query {
+		if k != "backup" && k != "scheme" {
+			return nil, exitcode.Usagef("registry URL: unknown parameter %q (want backup or scheme)", k)
+		}
+	}
+	scheme := strings.ToLower(u.Query.Get("scheme"))
+	if scheme == "" {
+		scheme = "http"
+	}
+	if scheme != "http" && scheme != "https" {
+		return nil, exitcode.Usagef("registry URL: scheme=%s: want http or https", scheme)
+	}
+	var backup []string
+	if b := u.Query.Get("backup"); b != "" {
+		hosts, err := registry.SplitHosts(b, "2181")
+		if err != nil {
+			return nil, exitcode.Usagef("registry URL: backup: %v", err)
+		}
+		backup = sortedUnique(hosts)
+	}
+	user := u.User
+	if user == nil {
+		if a := os.Getenv(AuthEnv); a != "" {
+			name, pass, _ := strings.Cut(a, ":")
+			user = url.UserPassword(name, pass)
+		}
+	}
+	hc, err := NewHTTPClient(o.CAFile)
+	if err != nil {
+		return nil, exitcode.New(exitcode.Usage, err)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	id := strings.Join(sortedUnique(u.Hosts), ",")
+	cachePath := o.CachePath
+	if cachePath == "" {
+		cachePath = DefaultCachePath(id)
+	}
+	return &Resolver{
+		Client: &Client{Hosts: u.Hosts, Scheme: scheme, PathPrefix: o.PathPrefix, User: user,
+			RequestTimeout: o.RequestTimeout, Rounds: 2, HTTP: hc},
+		Cache:  &Cache{Path: cachePath, Exhibitor: id},
+		Backup: backup,
+		Logger: o.Logger.With("exhibitor", id),
+	}, nil
+}
+
+// Fetch asks Exhibitor only and caches a good answer. Polls use it: a poll
+// that cannot reach Exhibitor must not move a running process to the
+// backup list.
+func (r *Resolver) Fetch(ctx context.Context) (*Ensemble, error) {
+	servers, host, err := r.Client.Fetch(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if r.Cache != nil {
+		if err := r.Cache.Save(servers, r.now()); err != nil {
+			r.Logger.Warn("could not cache the ensemble", "err", err)
+		}
+	}
+	return &Ensemble{Servers: servers, Source: SourceExhibitor, Origin: host}, nil
+}
+
+// Resolve returns the ensemble from the first source that has a valid one,
+// logging each fall back with its reason. Exhibitor gets at most half of
+// ctx's remaining time, so a hanging Exhibitor leaves time to connect to
+// the ensemble found in the cache or the backup list. When every source
+// fails the error (exit 4) names each one and why.
+func (r *Resolver) Resolve(ctx context.Context) (*Ensemble, error) {
+	ectx, cancel := halfDeadline(ctx)
+	e, exErr := r.Fetch(ectx)
+	cancel()
+	if exErr == nil {
+		return e, nil
+	}
+	r.Logger.Warn("Exhibitor gave no ensemble; trying the cache", "reason", exErr.Error())
+	var cacheErr error
+	if r.Cache == nil {
+		cacheErr = errors.New("disabled")
+	} else if entry, err := r.Cache.Load(); err != nil {
+		cacheErr = fmt.Errorf("%s: %w", r.Cache.Path, err)
+	} else {
+		r.Logger.Warn("using the cached ensemble", "file", r.Cache.Path, "fetched_at", entry.FetchedAt.Format(time.RFC3339))
+		return &Ensemble{Servers: entry.Servers, Source: SourceCache, Origin: r.Cache.Path}, nil
+	}
+	if len(r.Backup) > 0 {
+		r.Logger.Warn("no usable cached ensemble; using the backup list", "reason", cacheErr.Error(),
+			"backup", strings.Join(r.Backup, ","))
+		return &Ensemble{Servers: r.Backup, Source: SourceBackup, Origin: "registry URL"}, nil
+	}
+	return nil, exitcode.New(exitcode.Unreachable, fmt.Errorf(
+		"no ZooKeeper ensemble: %w: Exhibitor: %v | cache: %v | backup: none given (add ?backup=h1:2181,h2:2181 to the registry URL)",
+		registry.ErrUnreachable, exErr, cacheErr))
+}
+
+func (r *Resolver) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+func halfDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, time.Until(d)/2)
+}
+
+func sortedUnique(hosts []string) []string {
+	out := append([]string(nil), hosts...)
+	sort.Strings(out)
+	return slices.Compact(out)
+}
