@@ -49,8 +49,11 @@ func New(io *IOStreams) *Factory {
 }
 
 // DialOptions are the registry settings of the loaded configuration.
-func (f *Factory) DialOptions() dial.Options {
-	cfg := f.Config
+func (f *Factory) DialOptions() dial.Options { return f.DialOptionsFor(f.Config) }
+
+// DialOptionsFor is DialOptions for a given configuration (e.g. one reloaded
+// on SIGHUP).
+func (f *Factory) DialOptionsFor(cfg *config.Config) dial.Options {
 	if cfg == nil {
 		cfg = &config.Defaults
 	}

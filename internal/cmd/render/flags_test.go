@@ -71,7 +71,7 @@ func TestBadStanzas(t *testing.T) {
 		cfg := config.Defaults
 		cfg.Templates = []config.TemplateConfig{c.tc}
 		f.Config = &cfg
-		err := render.Run(context.Background(), &render.Options{F: f, Report: "text", Ensemble: render.ZKEnsemble})
+		err := render.Run(context.Background(), &render.Options{F: f, Report: "text"})
 		if exitcode.Of(err) != exitcode.Usage || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: got %v, want a usage error containing %q", c.tc, err, c.want)
 		}

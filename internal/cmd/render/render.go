@@ -12,6 +12,7 @@ import (
 	"github.com/svcdisco/svcdisco/internal/config"
 	"github.com/svcdisco/svcdisco/internal/exitcode"
 	"github.com/svcdisco/svcdisco/registry"
+	"github.com/svcdisco/svcdisco/registry/dial"
 	"github.com/svcdisco/svcdisco/templates"
 )
 
@@ -32,15 +33,15 @@ type Options struct {
 	CommandTimeout time.Duration
 	// Reload re-reads the configuration (SIGHUP in watch mode).
 	Reload func() (*config.Config, error)
-	// Ensemble answers the templates' `ensemble` function for cfg. It is a
-	// function value so the lookup can move (e.g. to Exhibitor) without
-	// touching the engine.
+	// Ensemble answers the templates' `ensemble` function for cfg; nil uses
+	// the registry's own chain (Exhibitor → cache → backup for exhibitor://).
+	// Tests replace it.
 	Ensemble func(ctx context.Context, cfg *config.Config) (string, error)
 }
 
 // NewCmdRender parses flags into Options and hands them to runF (or Run).
 func NewCmdRender(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{F: f, Ensemble: ZKEnsemble}
+	opts := &Options{F: f}
 	var once bool
 	var wait string
 	cmd := &cobra.Command{
@@ -110,7 +111,12 @@ func (opts *Options) engineOptions(ctx context.Context, cfg *config.Config, ts [
 			defer cancel()
 			return opts.F.OpenRegistry(cctx)
 		},
-		Ensemble:       func() (string, error) { return opts.Ensemble(ctx, cfg) },
+		Ensemble: func() (string, error) {
+			if opts.Ensemble != nil {
+				return opts.Ensemble(ctx, cfg)
+			}
+			return opts.ensemble(ctx, cfg)
+		},
 		DryRun:         opts.DryRun,
 		CommandOutput:  opts.F.IO.ErrOut,
 		CommandTimeout: opts.CommandTimeout,
@@ -123,14 +129,14 @@ func (opts *Options) engineOptions(ctx context.Context, cfg *config.Config, ts [
 	}
 }
 
-// ZKEnsemble is the connection string of a zk:// registry URL.
-func ZKEnsemble(_ context.Context, cfg *config.Config) (string, error) {
-	u, err := registry.ParseURL(cfg.Registry)
+// ensemble answers the templates' `ensemble` function: the sorted
+// connection string with the chroot, h1:2181,h2:2181/chroot. For an
+// exhibitor:// registry it comes from Exhibitor, else its cache, else the
+// backup list — the same chain every command uses.
+func (opts *Options) ensemble(ctx context.Context, cfg *config.Config) (string, error) {
+	ens, u, err := dial.Ensemble(ctx, opts.F.DialOptionsFor(cfg))
 	if err != nil {
 		return "", err
 	}
-	if u.Scheme != "zk" {
-		return "", fmt.Errorf("registry %s is not a zk:// URL", cfg.Registry)
-	}
-	return registry.ConnectString(u.Hosts, u.Chroot), nil
+	return registry.ConnectString(ens.Servers, u.Chroot), nil
 }
