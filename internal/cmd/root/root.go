@@ -4,6 +4,8 @@ package root
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/svcdisco/svcdisco/internal/cmd/agent"
+	"github.com/svcdisco/svcdisco/internal/cmd/maintenance"
 	"github.com/svcdisco/svcdisco/internal/cmd/query"
 	"github.com/svcdisco/svcdisco/internal/cmd/register"
 	"github.com/svcdisco/svcdisco/internal/cmd/services"
@@ -53,6 +55,8 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	})
 	cmd.AddCommand(
 		register.NewCmdRegister(f, nil),
+		agent.NewCmdAgent(f, nil),
+		maintenance.NewCmdMaintenance(f, nil),
 		query.NewCmdQuery(f, nil),
 		services.NewCmdServices(f, nil),
 		version.NewCmdVersion(f),
