@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -72,7 +73,8 @@ func newEnv(t *testing.T) *env {
 	e := &env{t: t, addr: zkc.Servers[0].Addr(), root: testzk.Root(t)}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	r, err := zkreg.Open(ctx, zkreg.Options{Servers: []string{e.addr}, Root: e.root, SessionTimeout: 2 * time.Second})
+	r, err := zkreg.Open(ctx, zkreg.Options{Servers: []string{e.addr}, Root: e.root, SessionTimeout: 2 * time.Second,
+		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,4 +176,3 @@ func readPid(t *testing.T, path string) int {
 	})
 	return pid
 }
-
