@@ -178,3 +178,10 @@ func base(paths []string) []string {
 	}
 	return out
 }
+
+func TestExamplesAreValid(t *testing.T) {
+	specs, problems, err := LoadDir("../../examples/services.d", Defaults{Host: "n1", Address: "10.0.0.1"})
+	if err != nil || len(problems) != 0 || len(specs) != 2 {
+		t.Fatalf("examples/services.d: %d specs, problems %v, %v", len(specs), problems, err)
+	}
+}
