@@ -44,9 +44,17 @@ func (r *Registry) Register(ctx context.Context, p registry.Provider) (registry.
 	r.regs[reg] = struct{}{}
 	r.mu.Unlock()
 	if err := reg.ensure(ctx); err != nil {
-		r.mu.Lock()
-		delete(r.regs, reg)
-		r.mu.Unlock()
+		// The create may still reach the server after ctx gave up on it.
+		// Requests on one connection are answered in order, so a
+		// deregistration sent now runs after it and removes the znode if it
+		// was created: a caller that retries never ends up listed twice.
+		go func() {
+			dctx, cancel := context.WithTimeout(context.Background(), r.opts.SessionTimeout)
+			defer cancel()
+			if err := reg.Deregister(dctx); err != nil {
+				r.log.Debug("cleaning up a failed registration", "service", p.Service, "err", err)
+			}
+		}()
 		return nil, r.wrap("register "+p.Service, err)
 	}
 	wctx, stop := context.WithCancel(context.Background())
