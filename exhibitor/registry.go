@@ -224,6 +224,11 @@ func (w *Registry) Providers(ctx context.Context, service string, opts registry.
 	return w.Current().Providers(ctx, service, opts)
 }
 
+// SetStatus sets a listed provider's status on the current ensemble.
+func (w *Registry) SetStatus(ctx context.Context, p registry.Provider, status string) error {
+	return w.Current().SetStatus(ctx, p, status)
+}
+
 // Services lists the services on the current ensemble.
 func (w *Registry) Services(ctx context.Context) ([]registry.ServiceCount, error) {
 	return w.Current().Services(ctx)
@@ -315,6 +320,14 @@ func (r *registration) current() registry.Registration {
 }
 
 func (r *registration) Provider() registry.Provider { return r.current().Provider() }
+
+// SetStatus changes the status on the current ensemble; a move re-registers
+// Provider(), which carries the status, so it survives the move.
+func (r *registration) SetStatus(ctx context.Context, status string) error {
+	r.w.moving.RLock()
+	defer r.w.moving.RUnlock()
+	return r.current().SetStatus(ctx, status)
+}
 
 func (r *registration) Deregister(ctx context.Context) error {
 	r.w.moving.RLock()

@@ -68,6 +68,9 @@ type Options struct {
 	// timestamp, so provider data need not be fetched (one getChildren on
 	// ZooKeeper). Ignored when a filter needs attributes.
 	FieldsOnly bool
+	// IncludeMaintenance also lists providers in maintenance (hidden by
+	// default: they are registered but must not get traffic).
+	IncludeMaintenance bool
 	// Now is the clock for WithinLast (default time.Now).
 	Now func() time.Time
 }
@@ -168,7 +171,7 @@ func wait(ctx context.Context, reg registry.Registry, o Options, ps []registry.P
 
 func list(ctx context.Context, reg registry.Registry, o Options) ([]registry.Provider, error) {
 	fieldsOnly := o.FieldsOnly && len(o.Where) == 0
-	ps, err := reg.Providers(ctx, o.Service, registry.ListOptions{FieldsOnly: fieldsOnly})
+	ps, err := reg.Providers(ctx, o.Service, registry.ListOptions{FieldsOnly: fieldsOnly, IncludeMaintenance: o.IncludeMaintenance})
 	if err != nil {
 		return nil, err
 	}

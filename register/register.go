@@ -1,7 +1,9 @@
 // Package register holds providers in a registry: the library behind
-// `svcdisco register` (and, later, the agent). It turns flag-shaped input
-// into a registry.Provider with sensible defaults, and keeps the
-// registration until the caller's context ends.
+// `svcdisco register` and `svcdisco agent`. It turns flag-shaped input
+// into a registry.Provider with sensible defaults; Keep holds a
+// registration while a health check (register/check) is up, Wrap only
+// while a supervised command (register/child) runs, and register/agent
+// holds a directory's worth of them.
 package register
 
 import (

@@ -150,6 +150,11 @@ func (p Provider) Validate() error {
 	if p.Port < 1 || p.Port > 65535 {
 		return fmt.Errorf("invalid port %d: want 1-65535", p.Port)
 	}
+	if p.Status != "" {
+		if err := ValidateStatus(p.Status); err != nil {
+			return err
+		}
+	}
 	if p.Weight < 0 {
 		return fmt.Errorf("invalid weight %d: want >= 0", p.Weight)
 	}

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"errors"
+	"fmt"
 )
 
 // ErrUnreachable is wrapped by every error that means the registry could not
@@ -31,6 +32,13 @@ type Registry interface {
 	// stands for any number of changes. The channel closes when ctx is done.
 	Watch(ctx context.Context, service string) (<-chan struct{}, error)
 
+	// SetStatus sets the status (StatusUp or StatusMaintenance) of a
+	// provider registered by anyone, as listed by Providers (p.Service and
+	// p.Name locate it), without deregistering it: `svcdisco maintenance`.
+	// The write is conditional on the version read, so a concurrent change
+	// is never lost. A provider that is not registered is an error.
+	SetStatus(ctx context.Context, p Provider, status string) error
+
 	// Close deregisters everything still registered and releases the
 	// connection.
 	Close() error
@@ -42,6 +50,11 @@ type Registration interface {
 	Provider() Provider
 	// Deregister removes the provider now (watchers see it vanish at once).
 	Deregister(ctx context.Context) error
+	// SetStatus sets this provider's status (StatusUp or StatusMaintenance)
+	// without deregistering it. The status is kept for re-registrations
+	// after session expiry. Status changes made by others through
+	// Registry.SetStatus are adopted too, so Provider().Status follows them.
+	SetStatus(ctx context.Context, status string) error
 }
 
 // ListOptions tunes Providers.
@@ -50,6 +63,19 @@ type ListOptions struct {
 	// name. On ZooKeeper that is one getChildren round trip, with no reads of
 	// provider data.
 	FieldsOnly bool
+	// IncludeMaintenance also lists providers whose status is
+	// StatusMaintenance; by default they are hidden (they are registered
+	// but must not get traffic). Hiding them must not cost a FieldsOnly
+	// listing any extra round trip.
+	IncludeMaintenance bool
+}
+
+// ValidateStatus reports whether s is a status a provider may be set to.
+func ValidateStatus(s string) error {
+	if s != StatusUp && s != StatusMaintenance {
+		return fmt.Errorf("invalid status %q: want %s or %s", s, StatusUp, StatusMaintenance)
+	}
+	return nil
 }
 
 // ServiceCount is one line of `svcdisco services`.

@@ -28,10 +28,30 @@ func (r *Registry) Providers(ctx context.Context, service string, opts registry.
 	if err != nil {
 		return nil, r.wrap("list "+service, err)
 	}
+	names, maint := splitNames(names)
+	var ps []registry.Provider
 	if opts.FieldsOnly {
-		return r.fromNames(service, names), nil
+		ps = r.fromNames(service, names)
+		for i := range ps {
+			if maint[ps[i].Name] {
+				ps[i].Status = registry.StatusMaintenance
+			}
+		}
+	} else if ps, err = r.fetch(ctx, service, dir, names); err != nil {
+		return nil, err
 	}
-	return r.fetch(ctx, service, dir, names)
+	if opts.IncludeMaintenance {
+		return ps, nil
+	}
+	// Full listings go by the data (the truth), fields-only ones by the
+	// markers; see maintenance.go.
+	up := ps[:0]
+	for _, p := range ps {
+		if p.Status != registry.StatusMaintenance {
+			up = append(up, p)
+		}
+	}
+	return up, nil
 }
 
 func (r *Registry) fromNames(service string, names []string) []registry.Provider {
@@ -135,7 +155,9 @@ func decodeProvider(service, name string, data []byte) (registry.Provider, error
 }
 
 // Services counts providers per service: one getChildren plus one pipelined
-// exists (for NumChildren) per service.
+// getChildren per service. (NumChildren from an exists would be smaller but
+// would count maintenance markers as providers.) Providers in maintenance
+// are counted: they are registered.
 func (r *Registry) Services(ctx context.Context) ([]registry.ServiceCount, error) {
 	names, _, err := call2(ctx, func() ([]string, *zk.Stat, error) { return r.conn.Children(r.servicesPath()) })
 	if errors.Is(err, zk.ErrNoNode) {
@@ -149,11 +171,13 @@ func (r *Registry) Services(ctx context.Context) ([]registry.ServiceCount, error
 	var wg sync.WaitGroup
 	for i, name := range names {
 		wg.Go(func() {
-			ok, st, err := call2(ctx, func() (bool, *zk.Stat, error) { return r.conn.Exists(r.servicePath(name)) })
+			children, _, err := call2(ctx, func() ([]string, *zk.Stat, error) { return r.conn.Children(r.servicePath(name)) })
 			counts[i].Service = name
-			if err == nil && ok {
-				counts[i].Providers = int(st.NumChildren)
+			if errors.Is(err, zk.ErrNoNode) {
+				err = nil
 			}
+			instances, _ := splitNames(children)
+			counts[i].Providers = len(instances)
 			errs[i] = err
 		})
 	}

@@ -24,6 +24,11 @@ type registration struct {
 	p    registry.Provider
 	path string // znode we created or are creating; "" before the first try
 	gone bool   // deregistered
+
+	// recreated is signalled after every create so watchStatus re-arms its
+	// data watch on the new znode; stop ends watchStatus.
+	recreated chan struct{}
+	stop      context.CancelFunc
 }
 
 // Register creates p's ephemeral znode and keeps it: after a reconnect the
@@ -34,15 +39,31 @@ func (r *Registry) Register(ctx context.Context, p registry.Provider) (registry.
 	if err := p.Validate(); err != nil {
 		return nil, exitcode.New(exitcode.Usage, fmt.Errorf("register: %w", err))
 	}
-	reg := &registration{r: r, p: p}
+	reg := &registration{r: r, p: p, recreated: make(chan struct{}, 1)}
 	r.mu.Lock()
 	r.regs[reg] = struct{}{}
 	r.mu.Unlock()
 	if err := reg.ensure(ctx); err != nil {
-		r.mu.Lock()
-		delete(r.regs, reg)
-		r.mu.Unlock()
+		// The create may still reach the server after ctx gave up on it.
+		// Requests on one connection are answered in order, so a
+		// deregistration sent now runs after it and removes the znode if it
+		// was created: a caller that retries never ends up listed twice.
+		go func() {
+			dctx, cancel := context.WithTimeout(context.Background(), r.opts.SessionTimeout)
+			defer cancel()
+			if err := reg.Deregister(dctx); err != nil {
+				r.log.Debug("cleaning up a failed registration", "service", p.Service, "err", err)
+			}
+		}()
 		return nil, r.wrap("register "+p.Service, err)
+	}
+	wctx, stop := context.WithCancel(context.Background())
+	reg.mu.Lock()
+	reg.stop = stop
+	gone := reg.gone
+	reg.mu.Unlock()
+	if !gone {
+		go reg.watchStatus(wctx)
 	}
 	return reg, nil
 }
@@ -94,7 +115,7 @@ func (reg *registration) ensure(ctx context.Context) error {
 			return err
 		}
 		if ok && st.EphemeralOwner == sid {
-			return nil
+			return reg.syncMarker(ctx)
 		}
 		if ok {
 			// Left by an earlier session of ours that the server has not
@@ -127,12 +148,11 @@ func (reg *registration) create(ctx context.Context, sid int64) error {
 			continue
 		}
 		reg.path = path
-		_, err = call1(ctx, func() (string, error) {
-			return conn.Create(path, data, zk.FlagEphemeral, zk.WorldACL(zk.PermAll))
-		})
+		err = reg.createNode(ctx, path, data)
 		switch {
 		case err == nil:
 			reg.p = p
+			notify(reg.recreated)
 			return nil
 		case errors.Is(err, zk.ErrNoNode):
 			if err := reg.r.ensurePath(ctx, parent); err != nil {
@@ -145,7 +165,8 @@ func (reg *registration) create(ctx context.Context, sid int64) error {
 			}
 			if ok && st.EphemeralOwner == sid { // our own create, retried
 				reg.p = p
-				return nil
+				notify(reg.recreated)
+				return reg.syncMarker(ctx)
 			}
 			ts = ts.Add(time.Millisecond) // same host:port in the same ms: next ms
 		default:
@@ -153,6 +174,37 @@ func (reg *registration) create(ctx context.Context, sid int64) error {
 		}
 	}
 	return fmt.Errorf("could not create a unique znode under %s", parent)
+}
+
+// createNode creates the ephemeral znode, together with its maintenance
+// marker in one multi-op when the provider is in maintenance, so no
+// listing sees it without the marker.
+func (reg *registration) createNode(ctx context.Context, path string, data []byte) error {
+	conn := reg.r.conn
+	acl := zk.WorldACL(zk.PermAll)
+	if reg.p.Status != registry.StatusMaintenance {
+		_, err := call1(ctx, func() (string, error) { return conn.Create(path, data, zk.FlagEphemeral, acl) })
+		return err
+	}
+	res, err := call1(ctx, func() ([]zk.MultiResponse, error) {
+		return conn.Multi(
+			&zk.CreateRequest{Path: path, Data: data, Acl: acl, Flags: zk.FlagEphemeral},
+			&zk.CreateRequest{Path: path + MarkerSuffix, Acl: acl, Flags: zk.FlagEphemeral},
+		)
+	})
+	return multiErr(res, err)
+}
+
+// multiErr returns the error of the op that failed a multi (the others
+// report a runtime inconsistency, which go-zookeeper does not name), else
+// err.
+func multiErr(res []zk.MultiResponse, err error) error {
+	for _, r := range res {
+		if errors.Is(r.Error, zk.ErrNodeExists) || errors.Is(r.Error, zk.ErrNoNode) {
+			return r.Error
+		}
+	}
+	return err
 }
 
 // claim records that reg uses path. It fails when another registration of
@@ -186,6 +238,9 @@ func (reg *registration) Deregister(ctx context.Context) error {
 		return nil
 	}
 	reg.gone = true
+	if reg.stop != nil {
+		reg.stop()
+	}
 	reg.r.mu.Lock()
 	delete(reg.r.regs, reg)
 	if reg.r.paths[reg.path] == reg {
@@ -200,6 +255,10 @@ func (reg *registration) Deregister(ctx context.Context) error {
 	ok, st, err := call2(ctx, func() (bool, *zk.Stat, error) { return conn.Exists(reg.path) })
 	if err == nil && ok && st.EphemeralOwner == sid {
 		_, err = call1(ctx, func() (struct{}, error) { return struct{}{}, conn.Delete(reg.path, -1) })
+		if err == nil && reg.p.Status == registry.StatusMaintenance {
+			marker := reg.path + MarkerSuffix
+			_, err = call1(ctx, func() (struct{}, error) { return struct{}{}, conn.Delete(marker, -1) })
+		}
 	}
 	if err != nil && !errors.Is(err, zk.ErrNoNode) {
 		return reg.r.wrap("deregister "+reg.p.Service, err)

@@ -109,6 +109,11 @@ func (s *sessionWatcher) onSession(sid int64, server string) {
 func (s *sessionWatcher) onDisconnect() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	select {
+	case <-s.done: // closed by us: nothing is lost
+		return
+	default:
+	}
 	if !s.hasSession {
 		return
 	}

@@ -106,7 +106,7 @@ func (w *serviceWatch) arm(ctx context.Context) (<-chan zk.Event, error) {
 		}
 	}
 	for _, name := range names {
-		if w.data[name] {
+		if w.data[name] || isMarker(name) { // a marker comes and goes: the child watch sees it
 			continue
 		}
 		_, _, dch, err := call3(ctx, func() ([]byte, *zk.Stat, <-chan zk.Event, error) { return conn.GetW(w.dir + "/" + name) })

@@ -389,3 +389,35 @@ func TestWatchSignalsChanges(t *testing.T) {
 		}
 	})
 }
+
+func TestRegisterGivenUpLeavesNoZnode(t *testing.T) {
+	zkc := testzk.Shared(t)
+	root := testzk.Root(t)
+	r := open(t, zkc.ConnString(), root, 5*time.Second, nil)
+	if _, err := r.Register(ctxT(t), web("h0", 80)); err != nil { // creates the service dir
+		t.Fatal(err)
+	}
+	_, dir, err := r.conn.Exists(root + "/services/web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The server is frozen while the create is on the wire, and the caller
+	// gives up. Thawed within the session timeout, the server then creates
+	// the znode: it must not stay (a retrying caller would be listed twice).
+	zkc.Servers[0].Pause()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	_, err = r.Register(ctx, web("h1", 80))
+	cancel()
+	zkc.Servers[0].Resume()
+	if err == nil {
+		t.Fatal("Register succeeded against a frozen server")
+	}
+	testzk.WaitFor(t, "the late create and its clean-up", 10*time.Second, func() bool {
+		_, st, err := r.conn.Exists(root + "/services/web")
+		return err == nil && st.Cversion >= dir.Cversion+2
+	})
+	ps, err := r.Providers(ctxT(t), "web", registry.ListOptions{FieldsOnly: true})
+	if err != nil || len(ps) != 1 || ps[0].Host != "h0" {
+		t.Fatalf("after a given-up Register: %+v, %v", ps, err)
+	}
+}

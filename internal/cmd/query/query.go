@@ -37,6 +37,9 @@ With -o lines and no --where filter only host, port and registration time are
 needed, which ZooKeeper answers in ONE getChildren round trip. Table and JSON
 output read every provider's data with pipelined gets.
 
+Providers in maintenance (svcdisco maintenance SVC on) stay registered but
+are hidden unless --include-maintenance; that costs no extra round trip.
+
 Exit codes: 0 ok, 2 invalid input, 3 fewer than --at-least providers,
 4 registry unreachable within --timeout.`,
 		Example: `  svcdisco query web
@@ -61,6 +64,7 @@ Exit codes: 0 ok, 2 invalid input, 3 fewer than --at-least providers,
 	fs.IntVar(&opts.Query.AtLeast, "at-least", 0, "require at least N providers (exit 3 otherwise)")
 	fs.DurationVar(&opts.Query.Wait, "wait", 0, "with --at-least: wait up to this long for N providers")
 	fs.StringArrayVar(&fl.where, "where", nil, "attribute filter key=value or key!=value (repeatable, all must match)")
+	fs.BoolVar(&opts.Query.IncludeMaintenance, "include-maintenance", false, "also list providers in maintenance (svcdisco maintenance SVC on)")
 	fs.BoolVar(&opts.Query.Latest, "latest", false, "only the newest provider (provider_for_service)")
 	fs.StringVarP(&opts.Output, "output", "o", query.FormatTable, "output format: table, json or lines (host:port)")
 	return cmd

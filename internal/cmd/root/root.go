@@ -4,8 +4,10 @@ package root
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/svcdisco/svcdisco/internal/cmd/agent"
 	"github.com/svcdisco/svcdisco/internal/cmd/chroot"
 	"github.com/svcdisco/svcdisco/internal/cmd/ensemble"
+	"github.com/svcdisco/svcdisco/internal/cmd/maintenance"
 	"github.com/svcdisco/svcdisco/internal/cmd/query"
 	"github.com/svcdisco/svcdisco/internal/cmd/register"
 	"github.com/svcdisco/svcdisco/internal/cmd/render"
@@ -56,6 +58,8 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	})
 	cmd.AddCommand(
 		register.NewCmdRegister(f, nil),
+		agent.NewCmdAgent(f, nil),
+		maintenance.NewCmdMaintenance(f, nil),
 		query.NewCmdQuery(f, nil),
 		services.NewCmdServices(f, nil),
 		render.NewCmdRender(f, nil),

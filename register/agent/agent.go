@@ -1,0 +1,198 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+
+	"github.com/svcdisco/svcdisco/register"
+	"github.com/svcdisco/svcdisco/registry"
+)
+
+// Agent holds the providers a directory declares, all on one registry (one
+// session on ZooKeeper).
+type Agent struct {
+	Dir      string
+	Registry registry.Registry
+	Defaults Defaults
+	// Timeout bounds each registry call.
+	Timeout time.Duration
+	Logger  *slog.Logger
+
+	running map[string]*entry // by file path
+}
+
+type entry struct {
+	fingerprint string
+	cancel      context.CancelFunc
+	done        chan struct{}
+}
+
+// Result says what a reconcile did, by file path.
+type Result struct {
+	Added, Removed, Changed, Unchanged []string
+	// Invalid files were skipped. One that was valid before keeps its
+	// previous provider: a half-written file must not deregister a
+	// healthy service.
+	Invalid []FileError
+}
+
+// Reconcile makes the running providers match the directory: added files
+// register, removed files deregister, changed files re-register, and
+// untouched providers are not touched at all (no flapping of their
+// znodes).
+func (a *Agent) Reconcile(ctx context.Context) (Result, error) {
+	if a.running == nil {
+		a.running = map[string]*entry{}
+	}
+	specs, problems, err := LoadDir(a.Dir, a.Defaults)
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Invalid: problems}
+	invalid := map[string]bool{}
+	for _, p := range problems {
+		invalid[p.File] = true
+		a.Logger.Error("skipping provider file", "file", p.File, "reason", p.Err)
+	}
+	for path, e := range a.running {
+		if _, ok := specs[path]; !ok && !invalid[path] {
+			a.stop(e)
+			delete(a.running, path)
+			res.Removed = append(res.Removed, path)
+		}
+	}
+	for path, spec := range specs {
+		fp := fingerprint(spec)
+		e, ok := a.running[path]
+		switch {
+		case ok && e.fingerprint == fp:
+			res.Unchanged = append(res.Unchanged, path)
+			continue
+		case ok:
+			a.stop(e)
+			res.Changed = append(res.Changed, path)
+		default:
+			res.Added = append(res.Added, path)
+		}
+		a.running[path] = a.start(ctx, path, spec, fp)
+	}
+	for _, l := range [][]string{res.Added, res.Removed, res.Changed, res.Unchanged} {
+		sort.Strings(l)
+	}
+	a.Logger.Info("reconciled", "dir", a.Dir, "added", len(res.Added), "removed", len(res.Removed),
+		"changed", len(res.Changed), "unchanged", len(res.Unchanged), "invalid", len(res.Invalid))
+	return res, nil
+}
+
+func fingerprint(s Spec) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// start holds one provider until its entry is stopped. Registration
+// failures are retried: the agent is a daemon and the registry may come
+// back.
+func (a *Agent) start(ctx context.Context, path string, spec Spec, fp string) *entry {
+	ctx, cancel := context.WithCancel(ctx)
+	e := &entry{fingerprint: fp, cancel: cancel, done: make(chan struct{})}
+	retry := 2 * time.Second
+	if spec.Check != nil {
+		retry = spec.Check.Interval
+	}
+	log := a.Logger.With("file", path)
+	go func() {
+		defer close(e.done)
+		err := register.Keep(ctx, register.KeepInput{
+			Registry:   a.Registry,
+			Provider:   spec.Provider,
+			Check:      spec.Check,
+			Timeout:    a.Timeout,
+			RetryEvery: retry,
+			Logger:     log,
+			OnChange: func(up bool, p registry.Provider) {
+				if up {
+					log.Info("registered", "service", p.Service, "id", p.ID, "addr", p.Addr(), "status", p.Status)
+				} else {
+					log.Info("deregistered", "service", p.Service, "id", p.ID)
+				}
+			},
+		})
+		if err != nil {
+			log.Error("provider stopped", "err", err)
+		}
+	}()
+	return e
+}
+
+func (a *Agent) stop(e *entry) {
+	e.cancel()
+	<-e.done
+}
+
+// StopAll deregisters every provider (SIGTERM: deregister first).
+func (a *Agent) StopAll() {
+	for _, e := range a.running { // all at once: deregistrations overlap
+		e.cancel()
+	}
+	for _, e := range a.running {
+		<-e.done
+	}
+	a.running = nil
+}
+
+// Run reconciles now, then on every signal from reload (SIGHUP) and every
+// change in the directory, until ctx is done; then it deregisters
+// everything. Bursts of file events (an editor's write-and-rename, Chef
+// converging several files) are coalesced into one reconcile.
+func (a *Agent) Run(ctx context.Context, reload <-chan os.Signal) error {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	if err := w.Add(a.Dir); err != nil {
+		return err
+	}
+	// Providers outlive Run's ctx only until StopAll; their own contexts
+	// are not derived from ctx so that StopAll deregisters in order.
+	pctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	defer a.StopAll()
+	if _, err := a.Reconcile(pctx); err != nil {
+		return err
+	}
+	var settle <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-reload:
+			a.Logger.Info("SIGHUP: reloading", "dir", a.Dir)
+			settle = nil
+			a.reconcile(pctx)
+		case ev, ok := <-w.Events:
+			if ok && IsProviderFile(ev.Name) {
+				settle = time.After(100 * time.Millisecond)
+			}
+		case err, ok := <-w.Errors:
+			if ok {
+				a.Logger.Warn("watching the config dir", "dir", a.Dir, "err", err)
+			}
+		case <-settle:
+			settle = nil
+			a.reconcile(pctx)
+		}
+	}
+}
+
+func (a *Agent) reconcile(ctx context.Context) {
+	if _, err := a.Reconcile(ctx); err != nil {
+		a.Logger.Error("reconcile failed; keeping the running providers", "err", err)
+	}
+}

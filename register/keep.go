@@ -1,0 +1,135 @@
+package register
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/svcdisco/svcdisco/register/check"
+	"github.com/svcdisco/svcdisco/registry"
+)
+
+// KeepInput is what Keep holds and how.
+type KeepInput struct {
+	Registry registry.Registry
+	Provider registry.Provider
+	// Check gates the registration: the provider is registered only while
+	// the check is up (after Rise passes) and deregistered when it goes
+	// down (after Fall failures). Nil: registered for as long as Keep runs.
+	Check *check.Config
+	// Timeout bounds each registry call.
+	Timeout time.Duration
+	// RetryEvery, when positive, makes a failed registration a logged
+	// warning retried after this long, instead of Keep's error. Daemons
+	// (the agent, a wrapped command) retry; `register` alone fails fast.
+	RetryEvery time.Duration
+	Logger     *slog.Logger
+	// OnChange is told of every registration (with the provider as
+	// registered) and deregistration (registered false). Optional.
+	OnChange func(registered bool, p registry.Provider)
+}
+
+// Keep registers the provider while it should be (always, or while its
+// check is up) until ctx is done; then it deregisters first and returns
+// nil. Each time the check comes back up the provider is registered anew,
+// with a new timestamp: it is a new period of service. A status set while
+// registered (maintenance) is carried over to the next registration.
+func Keep(ctx context.Context, in KeepInput) error {
+	if in.Logger == nil {
+		in.Logger = slog.Default()
+	}
+	if in.Timeout <= 0 {
+		in.Timeout = 10 * time.Second
+	}
+	log := in.Logger.With("service", in.Provider.Service)
+	want := make(chan bool, 1)
+	if in.Check == nil {
+		want <- true
+	} else {
+		cctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			_ = check.Run(cctx, *in.Check, log, func(up bool) {
+				select { // only the latest wish counts
+				case <-want:
+				default:
+				}
+				want <- up
+			})
+		}()
+	}
+	k := keeper{in: in, log: log, p: in.Provider}
+	var retry <-chan time.Time
+	up := false
+	for {
+		select {
+		case <-ctx.Done():
+			return k.down()
+		case up = <-want:
+		case <-retry:
+		}
+		retry = nil
+		if !up {
+			if err := k.down(); err != nil {
+				log.Warn("deregistration failed", "err", err)
+			}
+			continue
+		}
+		if err := k.up(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if in.RetryEvery <= 0 {
+				return err
+			}
+			log.Warn("registration failed; retrying", "err", err, "retry_in", in.RetryEvery)
+			retry = time.After(in.RetryEvery)
+		}
+	}
+}
+
+type keeper struct {
+	in  KeepInput
+	log *slog.Logger
+	p   registry.Provider
+	reg registry.Registration
+}
+
+func (k *keeper) up(ctx context.Context) error {
+	if k.reg != nil {
+		return nil
+	}
+	rctx, cancel := context.WithTimeout(ctx, k.in.Timeout)
+	defer cancel()
+	reg, err := k.in.Registry.Register(rctx, k.p)
+	if err != nil {
+		return fmt.Errorf("register %s: %w", k.p.Service, err)
+	}
+	k.reg = reg
+	if k.in.OnChange != nil {
+		k.in.OnChange(true, reg.Provider())
+	}
+	return nil
+}
+
+// down deregisters now (watchers see the provider vanish at once), keeping
+// the status for the next registration.
+func (k *keeper) down() error {
+	if k.reg == nil {
+		return nil
+	}
+	cur := k.reg.Provider()
+	k.p.Status = cur.Status
+	dctx, cancel := context.WithTimeout(context.Background(), k.in.Timeout)
+	defer cancel()
+	err := k.reg.Deregister(dctx)
+	k.reg = nil
+	if k.in.OnChange != nil {
+		k.in.OnChange(false, cur)
+	}
+	if err != nil {
+		return fmt.Errorf("deregister %s: %w", k.p.Service, err)
+	}
+	return nil
+}
