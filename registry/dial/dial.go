@@ -9,6 +9,7 @@ import (
 
 	"github.com/svcdisco/svcdisco/internal/exitcode"
 	"github.com/svcdisco/svcdisco/registry"
+	"github.com/svcdisco/svcdisco/registry/consul"
 	"github.com/svcdisco/svcdisco/registry/zk"
 )
 
@@ -40,6 +41,13 @@ func Open(ctx context.Context, o Options) (registry.Registry, error) {
 			CreateChroot:   o.CreateChroot,
 			Logger:         o.Logger,
 		})
+	case "consul":
+		co, err := consul.FromURL(u)
+		if err != nil {
+			return nil, err
+		}
+		co.Root, co.TTL, co.Logger = o.Root, o.SessionTimeout, o.Logger
+		return consul.Open(ctx, co)
 	default:
 		return nil, exitcode.Usagef("registry %s: the %s backend is not available in this build", o.URL, u.Scheme)
 	}
