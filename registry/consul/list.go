@@ -22,9 +22,12 @@ func (r *Registry) Providers(ctx context.Context, service string, opts registry.
 	if err := registry.ValidateService(service); err != nil {
 		return nil, err
 	}
-	entries, _, err := r.client.Health().Service(service, "", true, r.q(ctx))
+	entries, meta, err := r.client.Health().Service(service, "", true, r.q(ctx))
 	if err != nil {
 		return nil, r.wrap("list "+service, err)
+	}
+	if meta.ResultsFilteredByACLs {
+		r.log.Warn("Consul hid some instances the ACL token may not read (service:read, node:read)", "service", service)
 	}
 	return r.providers(entries), nil
 }
