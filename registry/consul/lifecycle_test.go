@@ -202,6 +202,9 @@ func TestMaintenanceIsConsulMaintenanceMode(t *testing.T) {
 	if ps := providers(t, r, "maint"); len(ps) != 0 {
 		t.Errorf("provider in maintenance listed: %+v", ps)
 	}
+	if ps, err := r.list(ctxT(t), "maint", true); err != nil || len(ps) != 1 || ps[0].Status != registry.StatusMaintenance {
+		t.Errorf("listing including maintenance: %+v, %v; want it with status maintenance", ps, err)
+	}
 	checks, _, err := r.Client().Health().Checks("maint", nil)
 	if err != nil || !inMaintenance(checks) {
 		t.Errorf("Consul does not show maintenance mode: %+v, %v", checks, err)
@@ -216,4 +219,32 @@ func TestMaintenanceIsConsulMaintenanceMode(t *testing.T) {
 	if err := setter.SetStatus(ctxT(t), "sleeping"); exitcode.Of(err) != exitcode.Usage {
 		t.Errorf("SetStatus(sleeping): %v, want exit 2", err)
 	}
+}
+
+// A crashed registrant is removed from the agent's catalog by Consul itself
+// (DeregisterCriticalServiceAfter): Consul's floor is one minute plus its
+// 30s reap interval, so this test runs in parallel with the others.
+func TestCrashedRegistrantIsReapedByConsul(t *testing.T) {
+	t.Parallel()
+	a := testconsul.Shared(t)
+	r := open(t, Options{Address: a.Addr(), TTL: 300 * time.Millisecond}, nil)
+	reg, err := r.Register(ctxT(t), registry.Provider{Service: "reaped", Host: "h1", Port: 80})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Crash: the heartbeat stops and nothing deregisters.
+	cr := reg.(*registration)
+	r.mu.Lock()
+	delete(r.regs, cr)
+	r.mu.Unlock()
+	cr.mu.Lock()
+	cr.gone = true
+	close(cr.stop)
+	cr.mu.Unlock()
+	<-cr.done
+	waitFor(t, "the TTL to lapse", 10*time.Second, func() bool { return len(providers(t, r, "reaped")) == 0 })
+	waitFor(t, "Consul to reap the service", MinDeregisterAfter+2*time.Minute, func() bool {
+		_, _, err := r.Client().Agent().Service(cr.p.ID, nil)
+		return statusCode(err) == 404
+	})
 }

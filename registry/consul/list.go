@@ -22,12 +22,28 @@ func (r *Registry) Providers(ctx context.Context, service string, opts registry.
 	if err := registry.ValidateService(service); err != nil {
 		return nil, err
 	}
-	entries, meta, err := r.client.Health().Service(service, "", true, r.q(ctx))
+	return r.list(ctx, service, false)
+}
+
+// list runs the health query. With includeMaintenance, instances whose only
+// failing check is Consul's maintenance check are kept too (for `query
+// --include-maintenance`); otherwise Consul filters to passing instances.
+func (r *Registry) list(ctx context.Context, service string, includeMaintenance bool) ([]registry.Provider, error) {
+	entries, meta, err := r.client.Health().Service(service, "", !includeMaintenance, r.q(ctx))
 	if err != nil {
 		return nil, r.wrap("list "+service, err)
 	}
 	if meta.ResultsFilteredByACLs {
 		r.log.Warn("Consul hid some instances the ACL token may not read (service:read, node:read)", "service", service)
+	}
+	if includeMaintenance {
+		kept := entries[:0]
+		for _, e := range entries {
+			if passingButMaintenance(e.Checks) {
+				kept = append(kept, e)
+			}
+		}
+		entries = kept
 	}
 	return r.providers(entries), nil
 }
