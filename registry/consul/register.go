@@ -48,7 +48,7 @@ func (r *Registry) Register(ctx context.Context, p registry.Provider) (registry.
 		return nil, exitcode.New(exitcode.Usage, fmt.Errorf("register: %w", err))
 	}
 	if _, err := encode(p, r.opts.Root); err != nil { // fail before anything is written
-		return nil, exitcode.New(exitcode.Usage, fmt.Errorf("register %s: %w", p.Service, err))
+		return nil, exitcode.New(exitcode.Usage, err)
 	}
 	reg := &registration{r: r, p: p, stop: make(chan struct{}), done: make(chan struct{})}
 	if err := reg.write(ctx); err != nil {
