@@ -11,6 +11,7 @@ import (
 
 	"github.com/svcdisco/svcdisco/internal/exitcode"
 	"github.com/svcdisco/svcdisco/internal/testconsul"
+	"github.com/svcdisco/svcdisco/internal/testzk"
 	"github.com/svcdisco/svcdisco/registry"
 )
 
@@ -247,4 +248,30 @@ func TestCrashedRegistrantIsReapedByConsul(t *testing.T) {
 		_, _, err := r.Client().Agent().Service(cr.p.ID, nil)
 		return statusCode(err) == 404
 	})
+}
+
+// Cut off from the agent for longer than the TTL, the registration is
+// presumed lost (Consul has marked it critical, so queries drop it) and
+// logged; once the agent answers again the heartbeat restores it, as one
+// provider.
+func TestPartitionLongerThanTTL(t *testing.T) {
+	a := testconsul.Shared(t)
+	root := uniqueRoot()
+	proxy := testzk.NewProxy(t, a.Addr())
+	logs := &logBuffer{}
+	r := open(t, Options{Address: proxy.Addr(), Root: root, TTL: 500 * time.Millisecond}, logs)
+	watcher := open(t, Options{Address: a.Addr(), Root: root}, nil)
+	if _, err := r.Register(ctxT(t), registry.Provider{Service: "cut", Host: "h1", Port: 80}); err != nil {
+		t.Fatal(err)
+	}
+	proxy.Partition()
+	waitFor(t, "the TTL to lapse", 10*time.Second, func() bool { return len(providers(t, watcher, "cut")) == 0 })
+	waitFor(t, "the registration to be presumed lost", 10*time.Second, func() bool {
+		return strings.Contains(logs.String(), "presumed lost")
+	})
+	proxy.Heal()
+	waitFor(t, "the heartbeat to restore it", 10*time.Second, func() bool { return len(providers(t, watcher, "cut")) == 1 })
+	if !strings.Contains(logs.String(), "heartbeat restored") {
+		t.Errorf("recovery not logged:\n%s", logs)
+	}
 }

@@ -29,6 +29,8 @@ type registration struct {
 	stop   chan struct{} // closed to stop the heartbeat
 	done   chan struct{} // closed when the heartbeat has stopped
 	failed time.Time     // first failed heartbeat since the last good one
+	// lostLogged is set once "presumed lost" was logged for this outage.
+	lostLogged bool
 }
 
 // Register puts p in the agent's service catalog with a passing TTL check,
@@ -145,7 +147,7 @@ func (reg *registration) beat(ctx context.Context) bool {
 	}
 	if !reg.failed.IsZero() {
 		r.log.Info("heartbeat restored", "service", reg.p.Service, "id", reg.p.ID, "after", time.Since(reg.failed).Round(time.Millisecond))
-		reg.failed = time.Time{}
+		reg.failed, reg.lostLogged = time.Time{}, false
 	}
 	return true
 }
@@ -160,7 +162,8 @@ func (reg *registration) beatFailed(err error) {
 		log.Warn("heartbeat failed", "service", reg.p.Service, "id", reg.p.ID, "err", err)
 		return
 	}
-	if d := time.Since(reg.failed); d > reg.r.opts.TTL && d-reg.r.opts.TTL < reg.r.opts.TTL/3+time.Millisecond {
+	if !reg.lostLogged && time.Since(reg.failed) > reg.r.opts.TTL {
+		reg.lostLogged = true
 		log.Warn("no heartbeat for longer than the TTL: registration presumed lost; will re-register",
 			"service", reg.p.Service, "id", reg.p.ID, "ttl", reg.r.opts.TTL, "err", err)
 	}
