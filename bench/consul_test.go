@@ -33,7 +33,7 @@ func BenchmarkConsulQuery(b *testing.B) {
 	client := r.Client()
 	for _, n := range []int{10, 1000} {
 		service := fmt.Sprintf("bench%d", n)
-		writeProviders(b, client, service, n)
+		writeConsulProviders(b, client, service, n)
 		b.Run(fmt.Sprintf("providers=%d/svcdisco", n), func(b *testing.B) {
 			for b.Loop() {
 				ps, err := query.Run(ctx, r, query.Options{Service: service})
@@ -53,9 +53,9 @@ func BenchmarkConsulQuery(b *testing.B) {
 	}
 }
 
-// writeProviders registers n instances of service as svcdisco would (same
+// writeConsulProviders registers n instances of service as svcdisco would (same
 // Meta keys), then waits until the catalog lists them all.
-func writeProviders(b *testing.B, client *api.Client, service string, n int) {
+func writeConsulProviders(b *testing.B, client *api.Client, service string, n int) {
 	b.Helper()
 	ts := time.Now().UTC()
 	for i := 0; i < n; i++ {
