@@ -4,13 +4,27 @@ BIN     := bin/svcdisco
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/svcdisco/svcdisco/internal/build.Version=$(VERSION)
 
-.PHONY: build test test-go lint bench demo clean
+.PHONY: build test test-go lint bench demo clean consul
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/svcdisco
 
+# Consul for the integration tests and benchmarks, built from the version
+# pinned in tools/go.mod (a separate module, so the main go.mod only carries
+# the API client). The first build takes several minutes; it is skipped while
+# bin/consul already reports the pinned version.
+CONSUL_VERSION := $(shell sed -n 's/^[[:space:]]*github.com\/hashicorp\/consul v\([0-9.]*\).*/\1/p' tools/go.mod)
+consul:
+	@if [ -x bin/consul ] && bin/consul version 2>/dev/null | grep -qx 'Consul v$(CONSUL_VERSION)'; then \
+		echo "bin/consul is v$(CONSUL_VERSION)"; \
+	else \
+		echo "building consul v$(CONSUL_VERSION) into bin/consul (takes a few minutes)"; \
+		cd tools && GONOSUMDB=github.com/hashicorp/consul-awsauth $(GO) build -o ../bin/consul github.com/hashicorp/consul; \
+	fi
+
 # Every test: vet, then the Go tests with the race detector. Integration tests
-# start real ZooKeeper servers (Debian's zookeeper package); with
+# start real ZooKeeper servers (Debian's zookeeper package) and real Consul
+# agents (bin/consul, from `make consul`); with
 # SVCDISCO_REQUIRE_INTEGRATION=1 a missing server fails instead of skipping.
 test: lint test-go
 
@@ -21,8 +35,9 @@ lint:
 test-go:
 	$(GO) test -race -count=1 -timeout 15m ./...
 
-# Benchmarks against a real ZooKeeper, each beside its raw-client baseline.
-bench:
+# Benchmarks against a real ZooKeeper and Consul, each beside its raw-client
+# baseline.
+bench: consul
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./bench/
 
 demo: build

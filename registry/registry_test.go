@@ -22,6 +22,8 @@ func TestParseURL(t *testing.T) {
 		{in: "ZK://[::1]:2181", scheme: "zk", hosts: []string{"[::1]:2181"}},
 		{in: "exhibitor://e1,e2:8181/c?backup=h1:2181", scheme: "exhibitor", hosts: []string{"e1:8080", "e2:8181"}, chroot: "/c"},
 		{in: "consul://127.0.0.1:8500", scheme: "consul", hosts: []string{"127.0.0.1:8500"}},
+		{in: "consul://c1?token=t&dc=dc2", scheme: "consul", hosts: []string{"c1:8500"}},
+		{in: "consul://", scheme: "consul"}, // CONSUL_HTTP_ADDR
 		{in: "127.0.0.1:2181", err: "want scheme://"},
 		{in: "http://h1", err: "unknown scheme"},
 		{in: "zk://", err: "no hosts"},

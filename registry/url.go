@@ -23,7 +23,7 @@ var defaultPorts = map[string]string{
 //
 //	zk://h1:2181,h2:2181/chroot
 //	exhibitor://e1:8080,e2:8080/chroot?backup=h1:2181,h2:2181
-//	consul://127.0.0.1:8500
+//	consul://127.0.0.1:8500?token=…&dc=…   (consul:// alone: CONSUL_HTTP_ADDR)
 //	etcd://127.0.0.1:2379
 //
 // Hosts are comma separated (url.Parse cannot take that form, so svcdisco
@@ -74,11 +74,15 @@ func ParseURL(raw string) (*URL, error) {
 		}
 		hostPart = hostPart[i+1:]
 	}
-	hosts, err := SplitHosts(hostPart, defPort)
-	if err != nil {
-		return fail("%v", err)
+	// consul:// without a host means Consul's own default: CONSUL_HTTP_ADDR,
+	// else 127.0.0.1:8500 (resolved by the backend).
+	if !(scheme == "consul" && hostPart == "") {
+		hosts, err := SplitHosts(hostPart, defPort)
+		if err != nil {
+			return fail("%v", err)
+		}
+		u.Hosts = hosts
 	}
-	u.Hosts = hosts
 	chroot, err := CleanChroot(path)
 	if err != nil {
 		return fail("%v", err)

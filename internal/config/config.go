@@ -96,7 +96,7 @@ var globalFlags = map[string]string{
 func AddGlobalFlags(fs *pflag.FlagSet) {
 	fs.String("registry", Defaults.Registry, "registry URL: zk://h1:2181,h2:2181/chroot, exhibitor://e1:8080/chroot?backup=h1:2181, consul://127.0.0.1:8500 (env SVCDISCO_REGISTRY)")
 	fs.String("root", Defaults.Root, "path under the chroot that namespaces everything svcdisco writes")
-	fs.Duration("session-timeout", Defaults.SessionTimeout, "ZooKeeper session timeout: how long a crashed registrant stays listed")
+	fs.Duration("session-timeout", Defaults.SessionTimeout, "crash-detection time: the ZooKeeper session timeout, or the Consul TTL check's TTL (how long a crashed registrant stays listed)")
 	fs.Duration("timeout", Defaults.Timeout, "deadline for reaching the registry and answering (exit 4 when it passes)")
 	fs.String("config", "", "config file (default "+DefaultPath+" when it exists; env SVCDISCO_CONFIG)")
 	fs.String("log-level", Defaults.LogLevel, "debug, info, warn or error (logs go to stderr)")

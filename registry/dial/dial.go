@@ -11,6 +11,7 @@ import (
 	"github.com/svcdisco/svcdisco/exhibitor"
 	"github.com/svcdisco/svcdisco/internal/exitcode"
 	"github.com/svcdisco/svcdisco/registry"
+	"github.com/svcdisco/svcdisco/registry/consul"
 	"github.com/svcdisco/svcdisco/registry/zk"
 )
 
@@ -54,6 +55,13 @@ func Open(ctx context.Context, o Options) (registry.Registry, error) {
 			Timeout: o.Timeout,
 			Logger:  o.Logger,
 		})
+	case "consul":
+		co, err := consul.FromURL(u)
+		if err != nil {
+			return nil, err
+		}
+		co.Root, co.TTL, co.Logger = o.Root, o.SessionTimeout, o.Logger
+		return consul.Open(ctx, co)
 	default:
 		return nil, exitcode.Usagef("registry %s://: the %s backend is not available in this build", u.Scheme, u.Scheme)
 	}

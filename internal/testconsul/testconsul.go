@@ -1,0 +1,279 @@
+// Package testconsul starts REAL Consul agents for tests: `consul agent -dev`
+// (a single-node server with in-memory state) on free 127.0.0.1 ports with a
+// temporary data directory, stopped by PID. The binary is built from the
+// pinned module in tools/ by `make consul` into bin/consul; it is found
+// there, at $SVCDISCO_CONSUL_BIN, or on PATH.
+//
+// When the binary is missing, tests skip — except with
+// SVCDISCO_REQUIRE_INTEGRATION=1 (set by CI), where they fail.
+package testconsul
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// ManagementToken is the ACL token with every right, on agents started
+// with ACLs.
+const ManagementToken = "svcdisco-test-management-token"
+
+// Bin locates the consul binary.
+func Bin() (string, error) {
+	if p := os.Getenv("SVCDISCO_CONSUL_BIN"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("SVCDISCO_CONSUL_BIN=%s: %w", p, err)
+		}
+		return p, nil
+	}
+	if root, err := moduleRoot(); err == nil {
+		p := filepath.Join(root, "bin", "consul")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	if p, err := exec.LookPath("consul"); err == nil {
+		return p, nil
+	}
+	return "", errors.New("consul binary not found (run `make consul`, or set SVCDISCO_CONSUL_BIN)")
+}
+
+// moduleRoot is the directory of the main module's go.mod above the
+// working directory (tests run in their package's directory).
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil &&
+			strings.Contains(string(b), "module github.com/svcdisco/svcdisco\n") {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("main module not found")
+		}
+		dir = parent
+	}
+}
+
+// RequireIntegration reports whether a missing server must fail the tests.
+func RequireIntegration() bool { return os.Getenv("SVCDISCO_REQUIRE_INTEGRATION") == "1" }
+
+// Missing ends the test when Consul cannot be started: a failure when
+// integration is required, a skip otherwise.
+func Missing(t testing.TB, err error) {
+	t.Helper()
+	if RequireIntegration() {
+		t.Fatalf("SVCDISCO_REQUIRE_INTEGRATION=1 and Consul is unavailable: %v", err)
+	}
+	t.Skipf("Consul unavailable: %v", err)
+}
+
+// Options tune an agent.
+type Options struct {
+	// ACL turns on ACLs with default deny; ManagementToken is then the
+	// management token.
+	ACL bool
+}
+
+// Agent is one `consul agent -dev` process.
+type Agent struct {
+	HTTPPort int
+	dir      string
+	cmd      *exec.Cmd
+	mu       sync.Mutex
+}
+
+// Addr is the agent's HTTP address, host:port.
+func (a *Agent) Addr() string { return fmt.Sprintf("127.0.0.1:%d", a.HTTPPort) }
+
+// URL is the registry URL of the agent.
+func (a *Agent) URL() string { return "consul://" + a.Addr() }
+
+// Start starts an agent for t and stops it when t ends.
+func Start(t testing.TB, o Options) *Agent {
+	t.Helper()
+	bin, err := Bin()
+	if err != nil {
+		Missing(t, err)
+	}
+	a, err := New(bin, o)
+	if err != nil {
+		t.Fatalf("start consul: %v", err)
+	}
+	t.Cleanup(a.Stop)
+	return a
+}
+
+// New starts an agent and waits until it has a leader and has synced its
+// node into the catalog (before that, registrations are not yet visible to
+// health queries).
+func New(bin string, o Options) (*Agent, error) {
+	dir, err := os.MkdirTemp("", "svcdisco-consul-")
+	if err != nil {
+		return nil, err
+	}
+	ports, err := freePorts(6)
+	if err != nil {
+		return nil, err
+	}
+	a := &Agent{HTTPPort: ports[0], dir: dir}
+	args := []string{"agent", "-dev", "-bind", "127.0.0.1", "-client", "127.0.0.1",
+		"-data-dir", filepath.Join(dir, "data"), "-node", fmt.Sprintf("test-%d", ports[0]),
+		"-http-port", fmt.Sprint(ports[0]), "-dns-port", fmt.Sprint(ports[1]),
+		"-grpc-port", fmt.Sprint(ports[2]), "-serf-lan-port", fmt.Sprint(ports[3]),
+		"-serf-wan-port", fmt.Sprint(ports[4]), "-server-port", fmt.Sprint(ports[5]),
+		"-hcl", "ports { grpc_tls = -1 }", "-log-level", "warn",
+	}
+	if o.ACL {
+		args = append(args, "-hcl", fmt.Sprintf(
+			`acl { enabled = true default_policy = "deny" tokens { initial_management = %q agent = %q } }`,
+			ManagementToken, ManagementToken))
+	}
+	logf, err := os.Create(filepath.Join(dir, "consul.log"))
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	a.cmd = cmd
+	go cmd.Wait() //nolint:errcheck // reaped; readiness is read over HTTP
+	if err := a.waitReady(60*time.Second, o); err != nil {
+		a.Stop()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *Agent) waitReady(timeout time.Duration, o Options) error {
+	deadline := time.Now().Add(timeout)
+	token := ""
+	if o.ACL {
+		token = ManagementToken
+	}
+	for time.Now().Before(deadline) {
+		leader, _ := a.get("/v1/status/leader", token)
+		nodes, _ := a.get("/v1/catalog/nodes", token)
+		if len(leader) > 4 && strings.Contains(nodes, `"Node"`) {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	log, _ := os.ReadFile(filepath.Join(a.dir, "consul.log"))
+	return fmt.Errorf("consul on %s not ready after %s; log:\n%s", a.Addr(), timeout, tail(string(log), 2000))
+}
+
+func (a *Agent) get(path, token string) (string, error) {
+	req, err := http.NewRequest("GET", "http://"+a.Addr()+path, nil)
+	if err != nil {
+		return "", err
+	}
+	if token != "" {
+		req.Header.Set("X-Consul-Token", token)
+	}
+	c := &http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+// Stop kills the agent (by PID) and removes its data.
+func (a *Agent) Stop() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.cmd != nil && a.cmd.Process != nil {
+		_ = a.cmd.Process.Kill()
+		a.cmd = nil
+	}
+	if a.dir != "" {
+		os.RemoveAll(a.dir)
+		a.dir = ""
+	}
+}
+
+var (
+	sharedOnce sync.Once
+	shared     *Agent
+	sharedErr  error
+)
+
+// Shared returns an agent shared by every test of the package (started on
+// first use). Tests keep out of each other's way with their own --root.
+// Call Main from TestMain so it is stopped.
+func Shared(t testing.TB) *Agent {
+	t.Helper()
+	sharedOnce.Do(func() {
+		bin, err := Bin()
+		if err != nil {
+			sharedErr = err
+			return
+		}
+		shared, sharedErr = New(bin, Options{})
+	})
+	if sharedErr != nil {
+		Missing(t, sharedErr)
+	}
+	return shared
+}
+
+// StopShared stops the shared agent, if one was started.
+func StopShared() {
+	if shared != nil {
+		shared.Stop()
+	}
+}
+
+// Main runs a package's tests and stops the shared agent afterwards.
+func Main(m *testing.M) {
+	code := m.Run()
+	StopShared()
+	os.Exit(code)
+}
+
+func freePorts(n int) ([]int, error) {
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	ports := make([]int, n)
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+		ports[i] = l.Addr().(*net.TCPAddr).Port
+	}
+	return ports, nil
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}

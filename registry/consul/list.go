@@ -1,0 +1,143 @@
+package consul
+
+import (
+	"context"
+	"sort"
+	"sync"
+
+	"github.com/hashicorp/consul/api"
+
+	"github.com/svcdisco/svcdisco/registry"
+)
+
+// servicesWorkers bounds the health queries in flight for Services.
+const servicesWorkers = 16
+
+// Providers lists a service's passing instances (one health query; Consul
+// returns every field at once, so FieldsOnly changes nothing here). An
+// instance in maintenance is not passing and is left out unless
+// opts.IncludeMaintenance. svcdisco
+// instances of another --root are skipped; native instances are kept.
+// Instances whose svcdisco Meta does not parse are skipped with a warning.
+func (r *Registry) Providers(ctx context.Context, service string, opts registry.ListOptions) ([]registry.Provider, error) {
+	if err := registry.ValidateService(service); err != nil {
+		return nil, err
+	}
+	return r.list(ctx, service, opts.IncludeMaintenance)
+}
+
+// list runs the health query. With includeMaintenance, instances whose only
+// failing check is Consul's maintenance check are kept too (for `query
+// --include-maintenance`); otherwise Consul filters to passing instances.
+func (r *Registry) list(ctx context.Context, service string, includeMaintenance bool) ([]registry.Provider, error) {
+	entries, meta, err := r.client.Health().Service(service, "", !includeMaintenance, r.q(ctx))
+	if err != nil {
+		return nil, r.wrap("list "+service, err)
+	}
+	if meta.ResultsFilteredByACLs {
+		r.log.Warn("Consul hid some instances the ACL token may not read (service:read, node:read)", "service", service)
+	}
+	if includeMaintenance {
+		kept := entries[:0]
+		for _, e := range entries {
+			if passingButMaintenance(e.Checks) {
+				kept = append(kept, e)
+			}
+		}
+		entries = kept
+	}
+	return r.providers(entries), nil
+}
+
+// providers decodes entries, keeping those of our root (and native ones).
+func (r *Registry) providers(entries []*api.ServiceEntry) []registry.Provider {
+	out := make([]registry.Provider, 0, len(entries))
+	for _, e := range entries {
+		d, err := decode(e)
+		if err != nil {
+			r.log.Warn("skipping service instance with unreadable svcdisco Meta",
+				"service", e.Service.Service, "id", e.Service.ID, "node", nodeOf(e), "err", err)
+			continue
+		}
+		if d.root != "" && d.root != r.opts.Root {
+			continue
+		}
+		out = append(out, d.p)
+	}
+	return out
+}
+
+func nodeOf(e *api.ServiceEntry) string {
+	if e.Node == nil {
+		return ""
+	}
+	return e.Node.Node
+}
+
+// Services counts the passing providers of every service in the catalog
+// that has at least one instance under our root (or a native one): one
+// catalog query plus one health query per service, 16 at a time. Consul has
+// no per-service count endpoint that also carries Meta for the root filter.
+func (r *Registry) Services(ctx context.Context) ([]registry.ServiceCount, error) {
+	names, _, err := r.client.Catalog().Services(r.q(ctx))
+	if err != nil {
+		return nil, r.wrap("list services", err)
+	}
+	type result struct {
+		count   registry.ServiceCount
+		visible bool
+		err     error
+	}
+	results := make([]result, 0, len(names))
+	for name := range names {
+		results = append(results, result{count: registry.ServiceCount{Service: name}})
+	}
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for range min(servicesWorkers, len(results)) {
+		wg.Go(func() {
+			for i := range jobs {
+				res := &results[i]
+				res.count.Providers, res.visible, res.err = r.count(ctx, res.count.Service)
+			}
+		})
+	}
+	for i := range results {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	out := make([]registry.ServiceCount, 0, len(results))
+	for _, res := range results {
+		if res.err != nil {
+			return nil, r.wrap("list services", res.err)
+		}
+		if res.visible {
+			out = append(out, res.count)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Service < out[j].Service })
+	return out, nil
+}
+
+// count returns how many of a service's instances pass, and whether any
+// instance (passing or not) belongs under our root.
+func (r *Registry) count(ctx context.Context, service string) (int, bool, error) {
+	entries, _, err := r.client.Health().Service(service, "", false, r.q(ctx))
+	if err != nil {
+		return 0, false, err
+	}
+	n, visible := 0, false
+	for _, e := range entries {
+		if root := e.Service.Meta[MetaRoot]; root != "" && root != r.opts.Root {
+			continue
+		}
+		visible = true
+		if e.Checks.AggregatedStatus() == api.HealthPassing {
+			if _, err := decode(e); err == nil {
+				n++
+			}
+		}
+	}
+	return n, visible, nil
+}

@@ -1,0 +1,97 @@
+package registrytest
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/hashicorp/consul/api"
+
+	"github.com/svcdisco/svcdisco/internal/testconsul"
+	"github.com/svcdisco/svcdisco/internal/testzk"
+	"github.com/svcdisco/svcdisco/registry"
+	"github.com/svcdisco/svcdisco/registry/consul"
+	zkreg "github.com/svcdisco/svcdisco/registry/zk"
+)
+
+func TestMain(m *testing.M) {
+	Main(m, func() {
+		testzk.StopShared()
+		testconsul.StopShared()
+	})
+}
+
+func openCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 20*time.Second)
+}
+
+func TestZooKeeper(t *testing.T) {
+	c := testzk.Shared(t)
+	servers := strings.Split(c.ConnString(), ",")
+	open := func(t *testing.T, root string, ttl time.Duration, log *slog.Logger) registry.Registry {
+		t.Helper()
+		ctx, cancel := openCtx()
+		defer cancel()
+		r, err := zkreg.Open(ctx, zkreg.Options{Servers: servers, Root: root, SessionTimeout: ttl, Logger: log})
+		if err != nil {
+			t.Fatalf("zk.Open: %v", err)
+		}
+		t.Cleanup(func() { r.Close() })
+		return r
+	}
+	Run(t, Backend{
+		Name:           "zk",
+		URL:            c.URL(""),
+		UnreachableURL: fmt.Sprintf("zk://127.0.0.1:%d", testzk.FreePort()),
+		Open:           open,
+		InjectBad: func(t *testing.T, root, service string) string {
+			r := open(t, root, 10*time.Second, slog.New(slog.DiscardHandler)).(*zkreg.Registry)
+			path := r.Base() + "/services/" + service + "/bad:81@1700000000000"
+			if _, err := r.Conn().Create(path, []byte("{not json"), zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
+				t.Fatalf("create %s: %v", path, err)
+			}
+			return path
+		},
+	})
+}
+
+var badSeq atomic.Int64
+
+func TestConsul(t *testing.T) {
+	a := testconsul.Shared(t)
+	open := func(t *testing.T, root string, ttl time.Duration, log *slog.Logger) registry.Registry {
+		t.Helper()
+		ctx, cancel := openCtx()
+		defer cancel()
+		r, err := consul.Open(ctx, consul.Options{Address: a.Addr(), Root: root, TTL: ttl, Logger: log})
+		if err != nil {
+			t.Fatalf("consul.Open: %v", err)
+		}
+		t.Cleanup(func() { r.Close() })
+		return r
+	}
+	Run(t, Backend{
+		Name:           "consul",
+		URL:            a.URL(),
+		UnreachableURL: fmt.Sprintf("consul://127.0.0.1:%d", testzk.FreePort()),
+		Open:           open,
+		InjectBad: func(t *testing.T, root, service string) string {
+			r := open(t, root, 10*time.Second, slog.New(slog.DiscardHandler)).(*consul.Registry)
+			id := fmt.Sprintf("%s-bad-%d", service, badSeq.Add(1))
+			err := r.Client().Agent().ServiceRegister(&api.AgentServiceRegistration{
+				ID: id, Name: service, Address: "bad", Port: 81,
+				Meta: map[string]string{consul.MetaTimestamp: "yesterday", consul.MetaRoot: root},
+			})
+			if err != nil {
+				t.Fatalf("register %s: %v", id, err)
+			}
+			t.Cleanup(func() { _ = r.Client().Agent().ServiceDeregister(id) })
+			return id
+		},
+	})
+}
