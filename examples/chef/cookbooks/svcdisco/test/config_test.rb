@@ -89,3 +89,26 @@ class ConfigTest < Minitest::Test
     hosts.split(',').sort.join(',')
   end
 end
+
+# The systemd unit the default recipe installs starts an agent that accepts
+# its own command line, config file and directory.
+class AgentUnitTest < Minitest::Test
+  include TestHelper
+
+  UNIT = File.expand_path('../templates/default/svcdisco-agent.service.erb', __dir__)
+
+  def test_exec_start_runs_the_agent
+    require_feature('agent')
+    Dir.mktmpdir do |dir|
+      config = File.join(dir, 'svcdisco.yaml')
+      services = File.join(dir, 'services.d')
+      File.write(config, Svcdisco::Config.yaml('registry' => ENV.fetch('SVCDISCO_REGISTRY'), 'config' => { 'timeout' => '10s' }))
+      with_env('SVCDISCO_SERVICES_DIR' => services) { Host.new.provide_service('web', port: 8080, check: 'tcp://127.0.0.1:8080') }
+      unit = Host.new(bin: BIN, config_file: config, services_dir: services).render(UNIT)
+      exec_start = unit[/^ExecStart=(.*)$/, 1]
+      assert_equal "#{BIN} agent --config #{config} --config-dir #{services}", exec_start
+      _, err, code = svcdisco(*exec_start.split.drop(1), '--once')
+      assert_equal 0, code, err
+    end
+  end
+end
