@@ -141,6 +141,13 @@ class DiscoveryTest < Minitest::Test
     end
   end
 
+  def test_prefixed_names_are_the_same_methods
+    %i[all_providers_for_service provider_for_service provide_service zk_connect_str].each do |m|
+      assert_equal Svcdisco::Discovery.instance_method(m), Svcdisco::Discovery.instance_method(:"svcdisco_#{m}")
+    end
+    assert_equal query('web'), @host.svcdisco_all_providers_for_service('web')
+  end
+
   def test_include_maintenance
     require_feature('agent')
     register('maint', 7000, 'm1.example.com')

@@ -64,6 +64,14 @@ module Svcdisco
       svcdisco_runner.run(args).strip
     end
 
+    # The same methods under names of their own, for runs where ironfan's
+    # cluster_service_discovery is still loaded (its methods have the same
+    # names, and whichever module Chef includes last would win).
+    alias svcdisco_all_providers_for_service all_providers_for_service
+    alias svcdisco_provider_for_service provider_for_service
+    alias svcdisco_provide_service provide_service
+    alias svcdisco_zk_connect_str zk_connect_str
+
     # svcdisco_query_args is the `svcdisco query` command line for the
     # options (without the binary): what the library runs, for logs and tests.
     def svcdisco_query_args(service, options = {})
