@@ -1,6 +1,7 @@
 package chef
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -110,18 +112,29 @@ func TestCookbook(t *testing.T) {
 		"TMPDIR="+t.TempDir(),
 		"XDG_CACHE_HOME="+t.TempDir(),
 	)
-	out, err := cmd.CombinedOutput()
-	m := summaryRE.FindSubmatch(out)
+	// Ruby starts `svcdisco register` and `svcdisco agent` processes; they
+	// share its process group, so whatever the outcome none outlives the
+	// test (SIGTERM: they deregister first).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Start()
+	if err == nil {
+		t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) })
+		err = cmd.Wait()
+	}
+	m := summaryRE.FindSubmatch(out.Bytes())
 	if err != nil || m == nil || string(m[3]) != "0" || string(m[4]) != "0" {
-		t.Fatalf("ruby test/all.rb: %v\n%s", err, out)
+		t.Fatalf("ruby test/all.rb: %v\n%s", err, out.String())
 	}
 	if string(m[1]) == "0" {
-		t.Fatalf("no Ruby test ran:\n%s", out)
+		t.Fatalf("no Ruby test ran:\n%s", out.String())
 	}
-	if warnings := cookbookWarnings(out); len(warnings) > 0 {
+	if warnings := cookbookWarnings(out.Bytes()); len(warnings) > 0 {
 		t.Fatalf("Ruby warnings in the cookbook:\n%s", strings.Join(warnings, "\n"))
 	}
-	for _, l := range strings.Split(string(out), "\n") {
+	for _, l := range strings.Split(out.String(), "\n") {
 		if strings.HasSuffix(l, " = S") { // minitest --verbose marks a skipped test so
 			t.Log("skipped:", l)
 		}
