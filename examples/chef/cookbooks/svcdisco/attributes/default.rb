@@ -6,6 +6,7 @@
 default['svcdisco']['install_method'] = 'url'
 default['svcdisco']['url'] = nil
 default['svcdisco']['checksum'] = nil
+# Where the binary is (with install_method 'package', the package's path).
 default['svcdisco']['bin'] = '/usr/local/bin/svcdisco'
 
 # The registry. registry (a full URL) wins when set; otherwise, when

@@ -50,21 +50,36 @@ file sd['config_file'] do
 end
 
 unit = '/etc/systemd/system/svcdisco-agent.service'
-template unit do
-  source 'svcdisco-agent.service.erb'
-  mode '0644'
-  variables(bin: sd['bin'], config_file: sd['config_file'], services_dir: sd['services_dir'])
-  notifies :run, 'execute[svcdisco systemctl daemon-reload]', :immediately
-  notifies :restart, 'service[svcdisco-agent]', :delayed if sd['agent']['enabled']
-  action sd['agent']['enabled'] ? :create : :delete
-end
 
 execute 'svcdisco systemctl daemon-reload' do
   command 'systemctl daemon-reload'
   action :nothing
 end
 
-service 'svcdisco-agent' do
-  supports restart: true, reload: true, status: true
-  action sd['agent']['enabled'] ? %i[enable start] : %i[stop disable]
+if sd['agent']['enabled']
+  template unit do
+    source 'svcdisco-agent.service.erb'
+    mode '0644'
+    variables(bin: sd['bin'], config_file: sd['config_file'], services_dir: sd['services_dir'])
+    notifies :run, 'execute[svcdisco systemctl daemon-reload]', :immediately
+    notifies :restart, 'service[svcdisco-agent]', :delayed
+  end
+
+  # reload (SIGHUP) makes the agent reconcile services.d at once; it also
+  # watches the directory by itself.
+  service 'svcdisco-agent' do
+    supports restart: true, reload: true, status: true
+    action %i[enable start]
+  end
+else
+  # Stopping the agent deregisters this node's providers.
+  service 'svcdisco-agent' do
+    action %i[stop disable]
+    only_if { ::File.exist?(unit) }
+  end
+
+  file unit do
+    action :delete
+    notifies :run, 'execute[svcdisco systemctl daemon-reload]', :immediately
+  end
 end
