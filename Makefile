@@ -26,7 +26,7 @@ consul:
 # start real ZooKeeper servers (Debian's zookeeper package) and real Consul
 # agents (bin/consul, from `make consul`); with
 # SVCDISCO_REQUIRE_INTEGRATION=1 a missing server fails instead of skipping.
-test: lint test-go
+test: lint consul test-go
 
 lint:
 	@fmt=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$fmt" ]; then echo "gofmt needed: $$fmt"; exit 1; fi

@@ -18,7 +18,7 @@ import (
 	"github.com/svcdisco/svcdisco/internal/exitcode"
 )
 
-const long = `svcdisco registers services as providers in ZooKeeper (ephemeral,
+const long = `svcdisco registers services as providers in ZooKeeper or Consul (ephemeral,
 timestamped znodes) and answers "which providers does service X have right
 now?" for people, scripts, templates and Chef recipes.
 
