@@ -59,6 +59,7 @@ func Run(t *testing.T, b Backend) {
 		{"QueryOptions", s.testQueryOptions},
 		{"AtLeastWait", s.testAtLeastWait},
 		{"Watch", s.testWatch},
+		{"Maintenance", s.testMaintenance},
 		{"BadDataSkipped", s.testBadDataSkipped},
 		{"CLIOutputAndExitCodes", s.testCLI},
 		{"SIGTERMDeregistersAtOnce", s.testSIGTERM},
