@@ -9,22 +9,11 @@ import (
 	"time"
 
 	"github.com/svcdisco/svcdisco/internal/testexhibitor"
+	"github.com/svcdisco/svcdisco/internal/testwait"
 	"github.com/svcdisco/svcdisco/internal/testzk"
 	"github.com/svcdisco/svcdisco/registry"
 	zkreg "github.com/svcdisco/svcdisco/registry/zk"
 )
-
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %s waiting for %s", d, what)
-}
 
 func openZK(root string) OpenFunc {
 	return func(ctx context.Context, servers []string) (registry.Registry, error) {
@@ -83,7 +72,7 @@ func TestMoveKeepsRegistrationsAndWatches(t *testing.T) {
 	drain()
 
 	ex.Servers(b.Servers[0].Addr())
-	waitFor(t, "the move to B", 10*time.Second, func() bool { return w.Ensemble().Servers[0] == b.Servers[0].Addr() })
+	testwait.For(t, "the move to B", 10*time.Second, func() bool { return w.Ensemble().Servers[0] == b.Servers[0].Addr() })
 	if count(t, onB) != 1 || count(t, onA) != 0 {
 		t.Fatalf("after the move: %d on A, %d on B; want 0 and 1", count(t, onA), count(t, onB))
 	}

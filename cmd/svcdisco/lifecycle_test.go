@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/svcdisco/svcdisco/internal/testwait"
 	"github.com/svcdisco/svcdisco/internal/testzk"
 )
 
@@ -41,7 +42,7 @@ func TestKill9VanishesWhenSessionExpires(t *testing.T) {
 	p.waitLine(t, "registered")
 	p.signal(syscall.SIGKILL)
 	p.wait(t)
-	testzk.WaitFor(t, "the provider to vanish after session expiry", 15*time.Second, func() bool {
+	testwait.For(t, "the provider to vanish after session expiry", 15*time.Second, func() bool {
 		return len(e.providers(t, "web")) == 0
 	})
 }
@@ -55,11 +56,11 @@ func TestSIGSTOPPastSessionTimeoutReRegistersExactlyOnce(t *testing.T) {
 		t.Fatalf("providers %+v", before)
 	}
 	p.signal(syscall.SIGSTOP)
-	testzk.WaitFor(t, "the server to expire the stopped registrant", 15*time.Second, func() bool {
+	testwait.For(t, "the server to expire the stopped registrant", 15*time.Second, func() bool {
 		return len(e.providers(t, "web")) == 0
 	})
 	p.signal(syscall.SIGCONT)
-	testzk.WaitFor(t, "re-registration on a new session", 15*time.Second, func() bool {
+	testwait.For(t, "re-registration on a new session", 15*time.Second, func() bool {
 		ps := e.providers(t, "web")
 		return len(ps) == 1 && ps[0].Timestamp.After(before[0].Timestamp)
 	})
@@ -86,14 +87,14 @@ func TestRegistrationSurvivesLeaderKill(t *testing.T) {
 		t.Fatal("no leader")
 	}
 	zkc.Servers[leader].Kill()
-	testzk.WaitFor(t, "a new leader", 30*time.Second, func() bool {
+	testwait.For(t, "a new leader", 30*time.Second, func() bool {
 		l := zkc.Leader()
 		return l >= 0 && l != leader
 	})
 	// Let the session timeout pass twice: the registration must have moved
 	// with its session, not expired and not doubled.
 	time.Sleep(8 * time.Second)
-	testzk.WaitFor(t, "the provider listed exactly once", 15*time.Second, func() bool {
+	testwait.For(t, "the provider listed exactly once", 15*time.Second, func() bool {
 		res := run(t, e.args("query", "web", "-o", "lines")...)
 		return res.code == 0 && res.stdout == "h1:8080\n"
 	})

@@ -77,18 +77,6 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %s waiting for %s", d, what)
-}
-
 func providers(t *testing.T, r *Registry, svc string) []registry.Provider {
 	t.Helper()
 	ps, err := r.Providers(ctxT(t), svc, registry.ListOptions{})

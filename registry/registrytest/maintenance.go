@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/svcdisco/svcdisco/internal/exitcode"
+	"github.com/svcdisco/svcdisco/internal/testwait"
 	"github.com/svcdisco/svcdisco/registry"
 )
 
@@ -50,7 +51,7 @@ func (s *suite) testMaintenance(t *testing.T) {
 		t.Fatal(err)
 	}
 	expectSignal("maintenance on")
-	waitFor(t, "the provider hidden from plain listings", 10*time.Second, func() bool {
+	testwait.For(t, "the provider hidden from plain listings", 10*time.Second, func() bool {
 		return count(registry.ListOptions{}) == 1 && count(registry.ListOptions{FieldsOnly: true}) == 1
 	})
 	ps, err := other.Providers(ctxT(t), "web", registry.ListOptions{IncludeMaintenance: true})
@@ -68,7 +69,7 @@ func (s *suite) testMaintenance(t *testing.T) {
 		t.Fatal(err)
 	}
 	expectSignal("maintenance off")
-	waitFor(t, "the provider listed again", 10*time.Second, func() bool {
+	testwait.For(t, "the provider listed again", 10*time.Second, func() bool {
 		return count(registry.ListOptions{}) == 2 && count(registry.ListOptions{FieldsOnly: true}) == 2
 	})
 

@@ -126,21 +126,6 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
-// waitFor polls cond until it holds or d passes. It bounds waits for
-// things that happen asynchronously (a TTL lapsing); it never asserts
-// how fast they happen.
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %s waiting for %s", d, what)
-}
-
 func list(t *testing.T, r registry.Registry, service string) []registry.Provider {
 	t.Helper()
 	ps, err := r.Providers(ctxT(t), service, registry.ListOptions{})

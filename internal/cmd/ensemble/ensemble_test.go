@@ -13,6 +13,7 @@ import (
 	"github.com/svcdisco/svcdisco/internal/exitcode"
 	"github.com/svcdisco/svcdisco/internal/testcli"
 	"github.com/svcdisco/svcdisco/internal/testexhibitor"
+	"github.com/svcdisco/svcdisco/internal/testwait"
 	"github.com/svcdisco/svcdisco/internal/testzk"
 )
 
@@ -22,18 +23,6 @@ func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %s waiting for %s", d, what)
 }
 
 func ensembleJSON(t *testing.T, args ...string) (ensemble.Result, testcli.Result) {
@@ -132,15 +121,15 @@ func TestRegisterFollowsTheEnsemble(t *testing.T) {
 		}
 		return res.Out
 	}
-	waitFor(t, "registration on A", 10*time.Second, func() bool { return lines(a) == "h1.example.com:8080\n" })
+	testwait.For(t, "registration on A", 10*time.Second, func() bool { return lines(a) == "h1.example.com:8080\n" })
 
 	ex.Servers(b.Servers[0].Addr())
 	// Poll interval + session timeout, plus slack for a loaded test machine.
-	waitFor(t, "registration on B", poll+session+5*time.Second, func() bool { return lines(b) != "" })
+	testwait.For(t, "registration on B", poll+session+5*time.Second, func() bool { return lines(b) != "" })
 	if got := lines(b); got != "h1.example.com:8080\n" {
 		t.Fatalf("on B: %q, want exactly one provider", got)
 	}
-	waitFor(t, "deregistration from A", 5*time.Second, func() bool { return lines(a) == "" })
+	testwait.For(t, "deregistration from A", 5*time.Second, func() bool { return lines(a) == "" })
 	select {
 	case <-proc.Done():
 		t.Fatalf("register exited: %v\n%s", proc.Stop(), proc.Err)
