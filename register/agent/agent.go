@@ -50,6 +50,9 @@ func (a *Agent) Reconcile(ctx context.Context) (Result, error) {
 	if a.running == nil {
 		a.running = map[string]*entry{}
 	}
+	if a.Logger == nil {
+		a.Logger = slog.Default()
+	}
 	specs, problems, err := LoadDir(a.Dir, a.Defaults)
 	if err != nil {
 		return Result{}, err

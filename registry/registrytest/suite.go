@@ -60,6 +60,8 @@ func Run(t *testing.T, b Backend) {
 		{"AtLeastWait", s.testAtLeastWait},
 		{"Watch", s.testWatch},
 		{"Maintenance", s.testMaintenance},
+		{"HealthChecked", s.testHealthChecked},
+		{"Agent", s.testAgent},
 		{"BadDataSkipped", s.testBadDataSkipped},
 		{"CLIOutputAndExitCodes", s.testCLI},
 		{"SIGTERMDeregistersAtOnce", s.testSIGTERM},
