@@ -38,7 +38,7 @@ Exit codes:
 func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "svcdisco <command>",
-		Short: "Service discovery on ZooKeeper: register providers, query them",
+		Short: "Service discovery on ZooKeeper or Consul: register providers, query them, render configs",
 		Long:  long,
 		Example: `  svcdisco register web --port 8080 --attr zone=us-east-1a &
   svcdisco query web
