@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/svcdisco/svcdisco/internal/testenv"
 	"github.com/svcdisco/svcdisco/internal/testexhibitor"
-	"github.com/svcdisco/svcdisco/internal/testwait"
 	"github.com/svcdisco/svcdisco/internal/testzk"
 	"github.com/svcdisco/svcdisco/registry"
 	zkreg "github.com/svcdisco/svcdisco/registry/zk"
@@ -72,7 +72,7 @@ func TestMoveKeepsRegistrationsAndWatches(t *testing.T) {
 	drain()
 
 	ex.Servers(b.Servers[0].Addr())
-	testwait.For(t, "the move to B", 10*time.Second, func() bool { return w.Ensemble().Servers[0] == b.Servers[0].Addr() })
+	testenv.WaitFor(t, "the move to B", 10*time.Second, func() bool { return w.Ensemble().Servers[0] == b.Servers[0].Addr() })
 	if count(t, onB) != 1 || count(t, onA) != 0 {
 		t.Fatalf("after the move: %d on A, %d on B; want 0 and 1", count(t, onA), count(t, onB))
 	}

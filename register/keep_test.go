@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/svcdisco/svcdisco/internal/testwait"
+	"github.com/svcdisco/svcdisco/internal/testenv"
 	"github.com/svcdisco/svcdisco/internal/testzk"
 	"github.com/svcdisco/svcdisco/register/check"
 	"github.com/svcdisco/svcdisco/registry"
@@ -76,7 +76,7 @@ func openZK(t *testing.T, root string) *zkreg.Registry {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	testwait.For(t, what, 20*time.Second, cond)
+	testenv.WaitFor(t, what, 20*time.Second, cond)
 }
 
 func providers(t *testing.T, r registry.Registry) []registry.Provider {

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/svcdisco/svcdisco/internal/testwait"
+	"github.com/svcdisco/svcdisco/internal/testenv"
 	"github.com/svcdisco/svcdisco/internal/testzk"
 )
 
@@ -42,7 +42,7 @@ func TestKill9VanishesWhenSessionExpires(t *testing.T) {
 	p.waitLine(t, "registered")
 	p.signal(syscall.SIGKILL)
 	p.wait(t)
-	testwait.For(t, "the provider to vanish after session expiry", 15*time.Second, func() bool {
+	testenv.WaitFor(t, "the provider to vanish after session expiry", 15*time.Second, func() bool {
 		return len(e.providers(t, "web")) == 0
 	})
 }
@@ -56,11 +56,11 @@ func TestSIGSTOPPastSessionTimeoutReRegistersExactlyOnce(t *testing.T) {
 		t.Fatalf("providers %+v", before)
 	}
 	p.signal(syscall.SIGSTOP)
-	testwait.For(t, "the server to expire the stopped registrant", 15*time.Second, func() bool {
+	testenv.WaitFor(t, "the server to expire the stopped registrant", 15*time.Second, func() bool {
 		return len(e.providers(t, "web")) == 0
 	})
 	p.signal(syscall.SIGCONT)
-	testwait.For(t, "re-registration on a new session", 15*time.Second, func() bool {
+	testenv.WaitFor(t, "re-registration on a new session", 15*time.Second, func() bool {
 		ps := e.providers(t, "web")
 		return len(ps) == 1 && ps[0].Timestamp.After(before[0].Timestamp)
 	})
@@ -87,14 +87,14 @@ func TestRegistrationSurvivesLeaderKill(t *testing.T) {
 		t.Fatal("no leader")
 	}
 	zkc.Servers[leader].Kill()
-	testwait.For(t, "a new leader", 30*time.Second, func() bool {
+	testenv.WaitFor(t, "a new leader", 30*time.Second, func() bool {
 		l := zkc.Leader()
 		return l >= 0 && l != leader
 	})
 	// Let the session timeout pass twice: the registration must have moved
 	// with its session, not expired and not doubled.
 	time.Sleep(8 * time.Second)
-	testwait.For(t, "the provider listed exactly once", 15*time.Second, func() bool {
+	testenv.WaitFor(t, "the provider listed exactly once", 15*time.Second, func() bool {
 		res := run(t, e.args("query", "web", "-o", "lines")...)
 		return res.code == 0 && res.stdout == "h1:8080\n"
 	})

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/svcdisco/svcdisco/internal/testenv"
 	"github.com/svcdisco/svcdisco/internal/testzk"
 )
 
@@ -39,19 +40,15 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// rubyPath finds ruby, or ends the test the way testzk.Missing does for a
-// missing server: a failure when SVCDISCO_REQUIRE_INTEGRATION=1, else a
-// skip. (testzk.Missing's message names ZooKeeper, hence this twin.)
+// rubyPath finds ruby, or ends the test as for any missing server: a
+// failure when SVCDISCO_REQUIRE_INTEGRATION=1, else a skip.
 func rubyPath(t *testing.T) string {
 	t.Helper()
 	ruby, err := exec.LookPath("ruby")
 	if err == nil {
 		return ruby
 	}
-	if testzk.RequireIntegration() {
-		t.Fatalf("SVCDISCO_REQUIRE_INTEGRATION=1 and ruby is unavailable (apt-get install ruby): %v", err)
-	}
-	t.Skipf("ruby unavailable (apt-get install ruby): %v", err)
+	testenv.Missing(t, "ruby (apt-get install ruby)", err)
 	return ""
 }
 

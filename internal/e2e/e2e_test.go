@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/svcdisco/svcdisco/internal/testwait"
+	"github.com/svcdisco/svcdisco/internal/testenv"
 	"github.com/svcdisco/svcdisco/internal/testzk"
 	"github.com/svcdisco/svcdisco/registry"
 	zkreg "github.com/svcdisco/svcdisco/registry/zk"
@@ -132,7 +132,7 @@ func (e *env) czxid(p registry.Provider) int64 {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	testwait.For(t, what, 30*time.Second, cond)
+	testenv.WaitFor(t, what, 30*time.Second, cond)
 }
 
 // wait waits for c to exit and returns its exit code.

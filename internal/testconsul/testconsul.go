@@ -11,6 +11,7 @@ package testconsul
 import (
 	"errors"
 	"fmt"
+	"github.com/svcdisco/svcdisco/internal/testenv"
 	"io"
 	"net"
 	"net/http"
@@ -69,16 +70,13 @@ func moduleRoot() (string, error) {
 }
 
 // RequireIntegration reports whether a missing server must fail the tests.
-func RequireIntegration() bool { return os.Getenv("SVCDISCO_REQUIRE_INTEGRATION") == "1" }
+func RequireIntegration() bool { return testenv.RequireIntegration() }
 
 // Missing ends the test when Consul cannot be started: a failure when
 // integration is required, a skip otherwise.
 func Missing(t testing.TB, err error) {
 	t.Helper()
-	if RequireIntegration() {
-		t.Fatalf("SVCDISCO_REQUIRE_INTEGRATION=1 and Consul is unavailable: %v", err)
-	}
-	t.Skipf("Consul unavailable: %v", err)
+	testenv.Missing(t, "Consul", err)
 }
 
 // Options tune an agent.

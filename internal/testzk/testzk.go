@@ -11,6 +11,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"github.com/svcdisco/svcdisco/internal/testenv"
 	"net"
 	"os"
 	"os/exec"
@@ -32,7 +33,7 @@ const (
 const TickTime = 100 * time.Millisecond
 
 // RequireIntegration reports whether a missing server must fail the tests.
-func RequireIntegration() bool { return os.Getenv("SVCDISCO_REQUIRE_INTEGRATION") == "1" }
+func RequireIntegration() bool { return testenv.RequireIntegration() }
 
 // Available returns nil when ZooKeeper and java are installed.
 func Available() error {
@@ -49,10 +50,7 @@ func Available() error {
 // integration is required, a skip otherwise.
 func Missing(t testing.TB, err error) {
 	t.Helper()
-	if RequireIntegration() {
-		t.Fatalf("SVCDISCO_REQUIRE_INTEGRATION=1 and ZooKeeper is unavailable: %v", err)
-	}
-	t.Skipf("ZooKeeper unavailable: %v", err)
+	testenv.Missing(t, "ZooKeeper", err)
 }
 
 // Server is one ZooKeeper process.

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/svcdisco/svcdisco/internal/testwait"
+	"github.com/svcdisco/svcdisco/internal/testenv"
 	"github.com/svcdisco/svcdisco/internal/testzk"
 	"github.com/svcdisco/svcdisco/registry"
 	zkreg "github.com/svcdisco/svcdisco/registry/zk"
@@ -40,7 +40,7 @@ func write(t *testing.T, dir, name, body string) {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	testwait.For(t, what, 20*time.Second, cond)
+	testenv.WaitFor(t, what, 20*time.Second, cond)
 }
 
 // czxids maps service/id to the creating zxid of its znode: a provider

@@ -11,7 +11,7 @@ import (
 
 	"github.com/svcdisco/svcdisco/internal/exitcode"
 	"github.com/svcdisco/svcdisco/internal/testconsul"
-	"github.com/svcdisco/svcdisco/internal/testwait"
+	"github.com/svcdisco/svcdisco/internal/testenv"
 	"github.com/svcdisco/svcdisco/internal/testzk"
 	"github.com/svcdisco/svcdisco/registry"
 )
@@ -130,7 +130,7 @@ func TestAgentLosingServiceReRegisters(t *testing.T) {
 	if err := r.Client().Agent().ServiceDeregister(reg.Provider().ID); err != nil {
 		t.Fatal(err)
 	}
-	testwait.For(t, "re-registration", 10*time.Second, func() bool {
+	testenv.WaitFor(t, "re-registration", 10*time.Second, func() bool {
 		ps := providers(t, r, "lost")
 		return len(ps) == 1 && ps[0].Timestamp.After(old)
 	})
@@ -158,7 +158,7 @@ func TestSameIDReplacedLetsGo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testwait.For(t, "the first registration to let go", 10*time.Second, func() bool {
+	testenv.WaitFor(t, "the first registration to let go", 10*time.Second, func() bool {
 		return strings.Contains(logs.String(), "replaced by another registration")
 	})
 	if err := r1.Deregister(ctxT(t)); err != nil {
@@ -244,8 +244,8 @@ func TestCrashedRegistrantIsReapedByConsul(t *testing.T) {
 	close(cr.stop)
 	cr.mu.Unlock()
 	<-cr.done
-	testwait.For(t, "the TTL to lapse", 10*time.Second, func() bool { return len(providers(t, r, "reaped")) == 0 })
-	testwait.For(t, "Consul to reap the service", MinDeregisterAfter+2*time.Minute, func() bool {
+	testenv.WaitFor(t, "the TTL to lapse", 10*time.Second, func() bool { return len(providers(t, r, "reaped")) == 0 })
+	testenv.WaitFor(t, "Consul to reap the service", MinDeregisterAfter+2*time.Minute, func() bool {
 		_, _, err := r.Client().Agent().Service(cr.p.ID, nil)
 		return statusCode(err) == 404
 	})
@@ -266,12 +266,12 @@ func TestPartitionLongerThanTTL(t *testing.T) {
 		t.Fatal(err)
 	}
 	proxy.Partition()
-	testwait.For(t, "the TTL to lapse", 10*time.Second, func() bool { return len(providers(t, watcher, "cut")) == 0 })
-	testwait.For(t, "the registration to be presumed lost", 10*time.Second, func() bool {
+	testenv.WaitFor(t, "the TTL to lapse", 10*time.Second, func() bool { return len(providers(t, watcher, "cut")) == 0 })
+	testenv.WaitFor(t, "the registration to be presumed lost", 10*time.Second, func() bool {
 		return strings.Contains(logs.String(), "presumed lost")
 	})
 	proxy.Heal()
-	testwait.For(t, "the heartbeat to restore it", 10*time.Second, func() bool { return len(providers(t, watcher, "cut")) == 1 })
+	testenv.WaitFor(t, "the heartbeat to restore it", 10*time.Second, func() bool { return len(providers(t, watcher, "cut")) == 1 })
 	if !strings.Contains(logs.String(), "heartbeat restored") {
 		t.Errorf("recovery not logged:\n%s", logs)
 	}

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/svcdisco/svcdisco/internal/exitcode"
-	"github.com/svcdisco/svcdisco/internal/testwait"
+	"github.com/svcdisco/svcdisco/internal/testenv"
 	"github.com/svcdisco/svcdisco/registry"
 )
 
@@ -196,7 +196,7 @@ func (s *suite) testWatch(t *testing.T) {
 	}
 	expect("deregister of the last provider")
 	cancel()
-	testwait.For(t, "the channel to close", 5*time.Second, func() bool {
+	testenv.WaitFor(t, "the channel to close", 5*time.Second, func() bool {
 		select {
 		case _, ok := <-ch:
 			return !ok

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/svcdisco/svcdisco/internal/testwait"
+	"github.com/svcdisco/svcdisco/internal/testenv"
 	"github.com/svcdisco/svcdisco/register"
 	"github.com/svcdisco/svcdisco/register/agent"
 	"github.com/svcdisco/svcdisco/register/check"
@@ -39,13 +39,13 @@ func (s *suite) testHealthChecked(t *testing.T) {
 			Check: &check.Config{Target: srv.URL, Interval: 30 * time.Millisecond, Timeout: time.Second, Rise: 2, Fall: 2},
 		})
 	}()
-	testwait.For(t, "the provider registered once its check is up", 10*time.Second, func() bool { return len(list(t, other, "web")) == 1 })
+	testenv.WaitFor(t, "the provider registered once its check is up", 10*time.Second, func() bool { return len(list(t, other, "web")) == 1 })
 	first := list(t, other, "web")[0].Timestamp
 
 	up.Store(false)
-	testwait.For(t, "the provider gone when its check fails", 10*time.Second, func() bool { return len(list(t, other, "web")) == 0 })
+	testenv.WaitFor(t, "the provider gone when its check fails", 10*time.Second, func() bool { return len(list(t, other, "web")) == 0 })
 	up.Store(true)
-	testwait.For(t, "the provider back with a new timestamp", 10*time.Second, func() bool {
+	testenv.WaitFor(t, "the provider back with a new timestamp", 10*time.Second, func() bool {
 		ps := list(t, other, "web")
 		return len(ps) == 1 && ps[0].Timestamp.After(first)
 	})
@@ -78,7 +78,7 @@ func (s *suite) testAgent(t *testing.T) {
 	if res, err := a.Reconcile(ctxT(t)); err != nil || len(res.Added) != 2 {
 		t.Fatalf("reconcile: %+v, %v", res, err)
 	}
-	testwait.For(t, "both providers", 10*time.Second, func() bool {
+	testenv.WaitFor(t, "both providers", 10*time.Second, func() bool {
 		db := list(t, other, "db")
 		return len(list(t, other, "web")) == 1 && len(db) == 1 && db[0].Attributes["role"] == "primary"
 	})
@@ -88,7 +88,7 @@ func (s *suite) testAgent(t *testing.T) {
 	if res, err := a.Reconcile(ctxT(t)); err != nil || len(res.Removed) != 1 || len(res.Unchanged) != 1 {
 		t.Fatalf("reconcile after removal: %+v, %v", res, err)
 	}
-	testwait.For(t, "db deregistered, web kept", 10*time.Second, func() bool {
+	testenv.WaitFor(t, "db deregistered, web kept", 10*time.Second, func() bool {
 		return len(list(t, other, "db")) == 0 && len(list(t, other, "web")) == 1
 	})
 }

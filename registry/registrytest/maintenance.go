@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/svcdisco/svcdisco/internal/exitcode"
-	"github.com/svcdisco/svcdisco/internal/testwait"
+	"github.com/svcdisco/svcdisco/internal/testenv"
 	"github.com/svcdisco/svcdisco/registry"
 )
 
@@ -51,7 +51,7 @@ func (s *suite) testMaintenance(t *testing.T) {
 		t.Fatal(err)
 	}
 	expectSignal("maintenance on")
-	testwait.For(t, "the provider hidden from plain listings", 10*time.Second, func() bool {
+	testenv.WaitFor(t, "the provider hidden from plain listings", 10*time.Second, func() bool {
 		return count(registry.ListOptions{}) == 1 && count(registry.ListOptions{FieldsOnly: true}) == 1
 	})
 	ps, err := other.Providers(ctxT(t), "web", registry.ListOptions{IncludeMaintenance: true})
@@ -69,7 +69,7 @@ func (s *suite) testMaintenance(t *testing.T) {
 		t.Fatal(err)
 	}
 	expectSignal("maintenance off")
-	testwait.For(t, "the provider listed again", 10*time.Second, func() bool {
+	testenv.WaitFor(t, "the provider listed again", 10*time.Second, func() bool {
 		return count(registry.ListOptions{}) == 2 && count(registry.ListOptions{FieldsOnly: true}) == 2
 	})
 

@@ -18,7 +18,7 @@ import (
 	"github.com/svcdisco/svcdisco/internal/cmd/root"
 	"github.com/svcdisco/svcdisco/internal/cmdutil"
 	"github.com/svcdisco/svcdisco/internal/exitcode"
-	"github.com/svcdisco/svcdisco/internal/testwait"
+	"github.com/svcdisco/svcdisco/internal/testenv"
 	"github.com/svcdisco/svcdisco/registry"
 )
 
@@ -204,14 +204,14 @@ func (s *suite) testCrash(t *testing.T) {
 		t.Fatalf("after register: %+v", ps)
 	}
 	_ = c.signal(t, syscall.SIGKILL)
-	testwait.For(t, "the crashed provider to drop out", 10*CrashTTL+10*time.Second, func() bool {
+	testenv.WaitFor(t, "the crashed provider to drop out", 10*CrashTTL+10*time.Second, func() bool {
 		return len(list(t, other, "web")) == 0
 	})
 
 	c2 := s.startRegister(t, root, CrashTTL, "web", "h1", 80)
 	_ = c2.signal(t, syscall.SIGKILL)
 	c3 := s.startRegister(t, root, CrashTTL, "web", "h1", 80)
-	testwait.For(t, "exactly one provider after a crash and re-registration", 10*CrashTTL+10*time.Second, func() bool {
+	testenv.WaitFor(t, "exactly one provider after a crash and re-registration", 10*CrashTTL+10*time.Second, func() bool {
 		return len(list(t, other, "web")) == 1
 	})
 	time.Sleep(CrashTTL + CrashTTL/2) // the survivor keeps passing past a TTL

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/svcdisco/svcdisco/internal/testwait"
+	"github.com/svcdisco/svcdisco/internal/testenv"
 	"github.com/svcdisco/svcdisco/internal/testzk"
 	"github.com/svcdisco/svcdisco/registry"
 )
@@ -48,9 +48,9 @@ func TestMaintenanceHidesAndUnhides(t *testing.T) {
 			return len(ps) == 1 && ps[0].Host == "h2"
 		}
 	}
-	testwait.For(t, "fields-only listing to hide h1", 10*time.Second, hidden(true))
-	testwait.For(t, "full listing to hide h1", 10*time.Second, hidden(false))
-	testwait.For(t, "the registrant to adopt the status", 10*time.Second, func() bool {
+	testenv.WaitFor(t, "fields-only listing to hide h1", 10*time.Second, hidden(true))
+	testenv.WaitFor(t, "full listing to hide h1", 10*time.Second, hidden(false))
+	testenv.WaitFor(t, "the registrant to adopt the status", 10*time.Second, func() bool {
 		return reg.Provider().Status == registry.StatusMaintenance
 	})
 	for _, fieldsOnly := range []bool{true, false} {
@@ -77,7 +77,7 @@ func TestMaintenanceHidesAndUnhides(t *testing.T) {
 	if err := other.SetStatus(ctxT(t), h1, registry.StatusUp); err != nil {
 		t.Fatal(err)
 	}
-	testwait.For(t, "h1 to be listed again", 10*time.Second, func() bool { return len(listed(t, other, true, false)) == 2 })
+	testenv.WaitFor(t, "h1 to be listed again", 10*time.Second, func() bool { return len(listed(t, other, true, false)) == 2 })
 	if ps := listed(t, other, false, false); len(ps) != 2 {
 		t.Errorf("full listing after unhide: %+v", ps)
 	}
@@ -118,9 +118,9 @@ func TestMaintenanceSurvivesSessionExpiry(t *testing.T) {
 	}
 	oldName := reg.Provider().Name
 	proxy.Partition()
-	testwait.For(t, "session expiry", 10*time.Second, func() bool { return len(listed(t, watcher, true, true)) == 0 })
+	testenv.WaitFor(t, "session expiry", 10*time.Second, func() bool { return len(listed(t, watcher, true, true)) == 0 })
 	proxy.Heal()
-	testwait.For(t, "re-registration", 10*time.Second, func() bool {
+	testenv.WaitFor(t, "re-registration", 10*time.Second, func() bool {
 		ps := listed(t, watcher, true, true)
 		return len(ps) == 1 && ps[0].Name != oldName
 	})

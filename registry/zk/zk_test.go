@@ -14,7 +14,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/svcdisco/svcdisco/internal/exitcode"
-	"github.com/svcdisco/svcdisco/internal/testwait"
+	"github.com/svcdisco/svcdisco/internal/testenv"
 	"github.com/svcdisco/svcdisco/internal/testzk"
 	"github.com/svcdisco/svcdisco/registry"
 )
@@ -191,15 +191,15 @@ func TestSessionExpiryReRegistersOnce(t *testing.T) {
 	// Partition the client past its session timeout: the server expires
 	// the session and deletes the node; the client presumes it lost.
 	proxy.Partition()
-	testwait.For(t, "the server to expire the session", 10*time.Second, func() bool { return count(t, watcher, "web") == 0 })
-	testwait.For(t, "the client to presume the registration lost", 5*time.Second, func() bool { return r.session.PresumedLost() })
+	testenv.WaitFor(t, "the server to expire the session", 10*time.Second, func() bool { return count(t, watcher, "web") == 0 })
+	testenv.WaitFor(t, "the client to presume the registration lost", 5*time.Second, func() bool { return r.session.PresumedLost() })
 	proxy.Heal()
 
-	testwait.For(t, "a new session", 10*time.Second, func() bool {
+	testenv.WaitFor(t, "a new session", 10*time.Second, func() bool {
 		sid := r.conn.SessionID()
 		return sid != 0 && sid != oldSID
 	})
-	testwait.For(t, "re-registration", 10*time.Second, func() bool {
+	testenv.WaitFor(t, "re-registration", 10*time.Second, func() bool {
 		ps, err := watcher.Providers(ctxT(t), "web", registry.ListOptions{})
 		return err == nil && len(ps) == 1 && ps[0].Name != oldName
 	})
@@ -233,7 +233,7 @@ func TestShortDisconnectKeepsSameNode(t *testing.T) {
 	proxy.Partition()
 	time.Sleep(500 * time.Millisecond)
 	proxy.Heal()
-	testwait.For(t, "reconnect", 10*time.Second, func() bool { return r.session.connected() })
+	testenv.WaitFor(t, "reconnect", 10*time.Second, func() bool { return r.session.connected() })
 	time.Sleep(200 * time.Millisecond)
 	ps, err := watcher.Providers(ctxT(t), "web", registry.ListOptions{FieldsOnly: true})
 	if err != nil || len(ps) != 1 || ps[0].Name != name || r.conn.SessionID() != sid {
@@ -381,7 +381,7 @@ func TestWatchSignalsChanges(t *testing.T) {
 	}
 	expect("deregister")
 	cancel()
-	testwait.For(t, "channel close", 2*time.Second, func() bool {
+	testenv.WaitFor(t, "channel close", 2*time.Second, func() bool {
 		select {
 		case _, ok := <-ch:
 			return !ok
@@ -413,7 +413,7 @@ func TestRegisterGivenUpLeavesNoZnode(t *testing.T) {
 	if err == nil {
 		t.Fatal("Register succeeded against a frozen server")
 	}
-	testwait.For(t, "the late create and its clean-up", 10*time.Second, func() bool {
+	testenv.WaitFor(t, "the late create and its clean-up", 10*time.Second, func() bool {
 		_, st, err := r.conn.Exists(root + "/services/web")
 		return err == nil && st.Cversion >= dir.Cversion+2
 	})

@@ -12,8 +12,8 @@ import (
 	"github.com/svcdisco/svcdisco/internal/cmd/ensemble"
 	"github.com/svcdisco/svcdisco/internal/exitcode"
 	"github.com/svcdisco/svcdisco/internal/testcli"
+	"github.com/svcdisco/svcdisco/internal/testenv"
 	"github.com/svcdisco/svcdisco/internal/testexhibitor"
-	"github.com/svcdisco/svcdisco/internal/testwait"
 	"github.com/svcdisco/svcdisco/internal/testzk"
 )
 
@@ -121,15 +121,15 @@ func TestRegisterFollowsTheEnsemble(t *testing.T) {
 		}
 		return res.Out
 	}
-	testwait.For(t, "registration on A", 10*time.Second, func() bool { return lines(a) == "h1.example.com:8080\n" })
+	testenv.WaitFor(t, "registration on A", 10*time.Second, func() bool { return lines(a) == "h1.example.com:8080\n" })
 
 	ex.Servers(b.Servers[0].Addr())
 	// Poll interval + session timeout, plus slack for a loaded test machine.
-	testwait.For(t, "registration on B", poll+session+5*time.Second, func() bool { return lines(b) != "" })
+	testenv.WaitFor(t, "registration on B", poll+session+5*time.Second, func() bool { return lines(b) != "" })
 	if got := lines(b); got != "h1.example.com:8080\n" {
 		t.Fatalf("on B: %q, want exactly one provider", got)
 	}
-	testwait.For(t, "deregistration from A", 5*time.Second, func() bool { return lines(a) == "" })
+	testenv.WaitFor(t, "deregistration from A", 5*time.Second, func() bool { return lines(a) == "" })
 	select {
 	case <-proc.Done():
 		t.Fatalf("register exited: %v\n%s", proc.Stop(), proc.Err)

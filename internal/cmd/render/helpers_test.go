@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/svcdisco/svcdisco/internal/testwait"
+	"github.com/svcdisco/svcdisco/internal/testenv"
 	"github.com/svcdisco/svcdisco/internal/testzk"
 	"github.com/svcdisco/svcdisco/registry"
 	"github.com/svcdisco/svcdisco/registry/dial"
@@ -180,5 +180,5 @@ func (d *daemon) passes() int { return strings.Count(d.stderr.String(), " templa
 // waitFor polls cond until it holds or 20s pass.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	testwait.For(t, what, 20*time.Second, cond)
+	testenv.WaitFor(t, what, 20*time.Second, cond)
 }

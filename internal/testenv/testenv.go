@@ -1,0 +1,40 @@
+// Package testenv is what every integration test shares about its
+// environment: how it waits (for a condition, with a generous deadline,
+// never for a fixed time) and what it does when a real server or tool is
+// missing (skip locally, FAIL when SVCDISCO_REQUIRE_INTEGRATION=1, as CI
+// sets, so nothing passes in CI by skipping).
+package testenv
+
+import (
+	"os"
+	"testing"
+	"time"
+)
+
+// WaitFor polls cond every 20ms until it holds, failing t after d. It
+// bounds waits for things that happen asynchronously (a session expiring,
+// a watch firing); it never asserts how fast they happen.
+func WaitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %s waiting for %s", d, what)
+}
+
+// RequireIntegration reports whether a missing server must fail the tests.
+func RequireIntegration() bool { return os.Getenv("SVCDISCO_REQUIRE_INTEGRATION") == "1" }
+
+// Missing ends the test because what (ZooKeeper, Consul, ruby…) is not
+// available: a failure when integration is required, a skip otherwise.
+func Missing(t testing.TB, what string, err error) {
+	t.Helper()
+	if RequireIntegration() {
+		t.Fatalf("SVCDISCO_REQUIRE_INTEGRATION=1 and %s is unavailable: %v", what, err)
+	}
+	t.Skipf("%s unavailable: %v", what, err)
+}
