@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/svcdisco/svcdisco/internal/zkcall"
 	"github.com/svcdisco/svcdisco/registry"
 )
 
@@ -100,14 +101,14 @@ func Prime(ctx context.Context, conn *zk.Conn, chroot, root string, acl []zk.ACL
 	}
 	var created []string
 	for _, p := range paths {
-		ok, _, err := call2(ctx, func() (bool, *zk.Stat, error) { return conn.Exists(p) })
+		ok, _, err := zkcall.Do2(ctx, func() (bool, *zk.Stat, error) { return conn.Exists(p) })
 		if err != nil {
 			return created, fmt.Errorf("prime %s: %w", p, err)
 		}
 		if ok {
 			continue
 		}
-		_, err = call1(ctx, func() (string, error) { return conn.Create(p, nil, 0, acl) })
+		_, err = zkcall.Do1(ctx, func() (string, error) { return conn.Create(p, nil, 0, acl) })
 		switch {
 		case err == nil:
 			created = append(created, p)
@@ -124,7 +125,7 @@ func Check(ctx context.Context, conn *zk.Conn, p string) (bool, error) {
 	if err := registry.ValidatePath(p); err != nil {
 		return false, err
 	}
-	ok, _, err := call2(ctx, func() (bool, *zk.Stat, error) { return conn.Exists(p) })
+	ok, _, err := zkcall.Do2(ctx, func() (bool, *zk.Stat, error) { return conn.Exists(p) })
 	if err != nil {
 		return false, fmt.Errorf("check %s: %w", p, err)
 	}
@@ -150,36 +151,6 @@ func parentsOf(p string) []string {
 		out = append([]string{d}, out...)
 	}
 	return out
-}
-
-// call1 and call2 bound a go-zookeeper call (which has no context) by ctx.
-func call1[T any](ctx context.Context, f func() (T, error)) (T, error) {
-	v, _, err := call2(ctx, func() (T, struct{}, error) { v, err := f(); return v, struct{}{}, err })
-	return v, err
-}
-
-func call2[A, B any](ctx context.Context, f func() (A, B, error)) (A, B, error) {
-	type result struct {
-		a   A
-		b   B
-		err error
-	}
-	var a A
-	var b B
-	if err := ctx.Err(); err != nil {
-		return a, b, err
-	}
-	ch := make(chan result, 1)
-	go func() {
-		a, b, err := f()
-		ch <- result{a, b, err}
-	}()
-	select {
-	case res := <-ch:
-		return res.a, res.b, res.err
-	case <-ctx.Done():
-		return a, b, ctx.Err()
-	}
 }
 
 func permString(p int32) string {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/svcdisco/svcdisco/internal/zkcall"
 	"github.com/svcdisco/svcdisco/registry"
 )
 
@@ -58,7 +59,7 @@ func Export(ctx context.Context, conn *zk.Conn, p string) (*Dump, error) {
 }
 
 func exportNode(ctx context.Context, conn *zk.Conn, d *Dump, abs, rel string) error {
-	data, st, err := call2(ctx, func() ([]byte, *zk.Stat, error) { return conn.Get(abs) })
+	data, st, err := zkcall.Do2(ctx, func() ([]byte, *zk.Stat, error) { return conn.Get(abs) })
 	if errors.Is(err, zk.ErrNoNode) {
 		if rel == "/" {
 			return fmt.Errorf("export %s: no such znode", abs)
@@ -72,7 +73,7 @@ func exportNode(ctx context.Context, conn *zk.Conn, d *Dump, abs, rel string) er
 		d.EphemeralsSkipped++
 		return nil
 	}
-	acl, _, err := call2(ctx, func() ([]zk.ACL, *zk.Stat, error) { return conn.GetACL(abs) })
+	acl, _, err := zkcall.Do2(ctx, func() ([]zk.ACL, *zk.Stat, error) { return conn.GetACL(abs) })
 	if err != nil && !errors.Is(err, zk.ErrNoNode) {
 		return fmt.Errorf("export %s: ACL: %w", abs, err)
 	}
@@ -80,7 +81,7 @@ func exportNode(ctx context.Context, conn *zk.Conn, d *Dump, abs, rel string) er
 	if st.NumChildren == 0 {
 		return nil
 	}
-	children, _, err := call2(ctx, func() ([]string, *zk.Stat, error) { return conn.Children(abs) })
+	children, _, err := zkcall.Do2(ctx, func() ([]string, *zk.Stat, error) { return conn.Children(abs) })
 	if errors.Is(err, zk.ErrNoNode) {
 		return nil
 	}
@@ -174,12 +175,12 @@ func checkDump(d *Dump) ([]Node, error) {
 // importNode brings one znode in line with n. ancestor marks a parent of
 // the target path, which only needs to exist.
 func importNode(ctx context.Context, conn *zk.Conn, abs string, n Node, ancestor bool, o ImportOptions, res *ImportResult) error {
-	data, st, err := call2(ctx, func() ([]byte, *zk.Stat, error) { return conn.Get(abs) })
+	data, st, err := zkcall.Do2(ctx, func() ([]byte, *zk.Stat, error) { return conn.Get(abs) })
 	switch {
 	case errors.Is(err, zk.ErrNoNode):
 		if !o.DryRun {
 			acl := fromACL(n.ACL)
-			if _, err := call1(ctx, func() (string, error) { return conn.Create(abs, n.Data, 0, acl) }); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+			if _, err := zkcall.Do1(ctx, func() (string, error) { return conn.Create(abs, n.Data, 0, acl) }); err != nil && !errors.Is(err, zk.ErrNodeExists) {
 				return fmt.Errorf("import %s: create: %w", abs, err)
 			}
 		}
@@ -199,7 +200,7 @@ func importNode(ctx context.Context, conn *zk.Conn, abs string, n Node, ancestor
 		res.Conflicts = append(res.Conflicts, Conflict{abs, fmt.Sprintf("data differs (%d bytes here, %d in the dump; --overwrite replaces it)", len(data), len(n.Data))})
 	default:
 		if !o.DryRun {
-			if _, err := call1(ctx, func() (*zk.Stat, error) { return conn.Set(abs, n.Data, st.Version) }); err != nil {
+			if _, err := zkcall.Do1(ctx, func() (*zk.Stat, error) { return conn.Set(abs, n.Data, st.Version) }); err != nil {
 				return fmt.Errorf("import %s: set data: %w", abs, err)
 			}
 		}

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"github.com/svcdisco/svcdisco/internal/testenv"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -123,7 +122,7 @@ func New(bin string, o Options) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(6)
+	ports, err := testenv.FreePorts(6)
 	if err != nil {
 		return nil, err
 	}
@@ -248,25 +247,6 @@ func Main(m *testing.M) {
 	code := m.Run()
 	StopShared()
 	os.Exit(code)
-}
-
-func freePorts(n int) ([]int, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	ports := make([]int, n)
-	for i := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		ls = append(ls, l)
-		ports[i] = l.Addr().(*net.TCPAddr).Port
-	}
-	return ports, nil
 }
 
 func tail(s string, n int) string {

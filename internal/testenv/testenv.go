@@ -6,6 +6,7 @@
 package testenv
 
 import (
+	"net"
 	"os"
 	"testing"
 	"time"
@@ -37,4 +38,25 @@ func Missing(t testing.TB, what string, err error) {
 		t.Fatalf("SVCDISCO_REQUIRE_INTEGRATION=1 and %s is unavailable: %v", what, err)
 	}
 	t.Skipf("%s unavailable: %v", what, err)
+}
+
+// FreePorts returns n distinct 127.0.0.1 ports nothing listens on (held
+// open together while picked, so they differ).
+func FreePorts(n int) ([]int, error) {
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	ports := make([]int, n)
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+		ports[i] = l.Addr().(*net.TCPAddr).Port
+	}
+	return ports, nil
 }

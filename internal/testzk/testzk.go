@@ -96,7 +96,7 @@ func New(n int) (*Cluster, error) {
 		return nil, err
 	}
 	c := &Cluster{dir: dir}
-	ports, err := freePorts(3 * n)
+	ports, err := testenv.FreePorts(3 * n)
 	if err != nil {
 		return nil, err
 	}
@@ -318,28 +318,9 @@ func FourLetter(addr, cmd string, timeout time.Duration) (string, error) {
 	return b.String(), nil
 }
 
-func freePorts(n int) ([]int, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	ports := make([]int, n)
-	for i := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		ls = append(ls, l)
-		ports[i] = l.Addr().(*net.TCPAddr).Port
-	}
-	return ports, nil
-}
-
 // FreePort returns a port nothing listens on (for "unreachable" tests).
 func FreePort() int {
-	p, err := freePorts(1)
+	p, err := testenv.FreePorts(1)
 	if err != nil {
 		return 1
 	}

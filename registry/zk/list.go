@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/svcdisco/svcdisco/internal/zkcall"
 	"github.com/svcdisco/svcdisco/registry"
 )
 
@@ -21,7 +22,7 @@ func (r *Registry) Providers(ctx context.Context, service string, opts registry.
 		return nil, err
 	}
 	dir := r.servicePath(service)
-	names, _, err := call2(ctx, func() ([]string, *zk.Stat, error) { return r.conn.Children(dir) })
+	names, _, err := zkcall.Do2(ctx, func() ([]string, *zk.Stat, error) { return r.conn.Children(dir) })
 	if errors.Is(err, zk.ErrNoNode) {
 		return nil, nil
 	}
@@ -78,7 +79,7 @@ func (r *Registry) fetch(ctx context.Context, service, dir string, names []strin
 		ok  bool
 		err error
 	}
-	results, err := call1(ctx, func() ([]result, error) {
+	results, err := zkcall.Do1(ctx, func() ([]result, error) {
 		results := make([]result, len(names))
 		var wg sync.WaitGroup
 		for i, name := range names {
@@ -159,7 +160,7 @@ func decodeProvider(service, name string, data []byte) (registry.Provider, error
 // would count maintenance markers as providers.) Providers in maintenance
 // are counted: they are registered.
 func (r *Registry) Services(ctx context.Context) ([]registry.ServiceCount, error) {
-	names, _, err := call2(ctx, func() ([]string, *zk.Stat, error) { return r.conn.Children(r.servicesPath()) })
+	names, _, err := zkcall.Do2(ctx, func() ([]string, *zk.Stat, error) { return r.conn.Children(r.servicesPath()) })
 	if errors.Is(err, zk.ErrNoNode) {
 		return nil, nil
 	}
@@ -171,7 +172,7 @@ func (r *Registry) Services(ctx context.Context) ([]registry.ServiceCount, error
 	var wg sync.WaitGroup
 	for i, name := range names {
 		wg.Go(func() {
-			children, _, err := call2(ctx, func() ([]string, *zk.Stat, error) { return r.conn.Children(r.servicePath(name)) })
+			children, _, err := zkcall.Do2(ctx, func() ([]string, *zk.Stat, error) { return r.conn.Children(r.servicePath(name)) })
 			counts[i].Service = name
 			if errors.Is(err, zk.ErrNoNode) {
 				err = nil

@@ -40,6 +40,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/svcdisco/svcdisco/internal/exitcode"
+	"github.com/svcdisco/svcdisco/internal/zkcall"
 	"github.com/svcdisco/svcdisco/registry"
 )
 
@@ -72,7 +73,7 @@ func (r *Registry) SetStatus(ctx context.Context, p registry.Provider, status st
 	}
 	znode := r.servicePath(p.Service) + "/" + p.Name
 	for attempt := 0; attempt < 10; attempt++ {
-		data, st, err := call2(ctx, func() ([]byte, *zk.Stat, error) { return r.conn.Get(znode) })
+		data, st, err := zkcall.Do2(ctx, func() ([]byte, *zk.Stat, error) { return r.conn.Get(znode) })
 		if errors.Is(err, zk.ErrNoNode) {
 			return fmt.Errorf("set status of %s provider %s: not registered (znode %s)", p.Service, p.ID, znode)
 		}
@@ -91,7 +92,7 @@ func (r *Registry) SetStatus(ctx context.Context, p registry.Provider, status st
 		if err != nil {
 			return err
 		}
-		_, err = call1(ctx, func() (*zk.Stat, error) { return r.conn.Set(znode, out, st.Version) })
+		_, err = zkcall.Do1(ctx, func() (*zk.Stat, error) { return r.conn.Set(znode, out, st.Version) })
 		if errors.Is(err, zk.ErrBadVersion) {
 			continue // changed under us: read again
 		}
@@ -119,7 +120,7 @@ func (reg *registration) SetStatus(ctx context.Context, status string) error {
 		return err
 	}
 	conn := reg.r.conn
-	_, err = call1(ctx, func() (*zk.Stat, error) { return conn.Set(reg.path, data, -1) })
+	_, err = zkcall.Do1(ctx, func() (*zk.Stat, error) { return conn.Set(reg.path, data, -1) })
 	if err != nil && !errors.Is(err, zk.ErrNoNode) { // NoNode: re-created with the status later
 		return reg.r.wrap("set status of "+reg.p.Service, err)
 	}
@@ -134,7 +135,7 @@ func (reg *registration) syncMarker(ctx context.Context) error {
 	}
 	conn := reg.r.conn
 	marker := reg.path + MarkerSuffix
-	ok, st, err := call2(ctx, func() (bool, *zk.Stat, error) { return conn.Exists(marker) })
+	ok, st, err := zkcall.Do2(ctx, func() (bool, *zk.Stat, error) { return conn.Exists(marker) })
 	if err != nil {
 		return err
 	}
@@ -146,7 +147,7 @@ func (reg *registration) syncMarker(ctx context.Context) error {
 	case !want && !ok:
 		return nil
 	case ok: // unwanted, or left by an old session of ours
-		_, err := call1(ctx, func() (struct{}, error) { return struct{}{}, conn.Delete(marker, -1) })
+		_, err := zkcall.Do1(ctx, func() (struct{}, error) { return struct{}{}, conn.Delete(marker, -1) })
 		if err != nil && !errors.Is(err, zk.ErrNoNode) {
 			return err
 		}
@@ -154,7 +155,7 @@ func (reg *registration) syncMarker(ctx context.Context) error {
 			return nil
 		}
 	}
-	_, err = call1(ctx, func() (string, error) {
+	_, err = zkcall.Do1(ctx, func() (string, error) {
 		return conn.Create(marker, nil, zk.FlagEphemeral, zk.WorldACL(zk.PermAll))
 	})
 	if errors.Is(err, zk.ErrNodeExists) {
@@ -174,7 +175,7 @@ func (reg *registration) watchStatus(ctx context.Context) {
 		reg.mu.Unlock()
 		var fired <-chan zk.Event
 		var retry <-chan time.Time
-		data, _, ch, err := call3(ctx, func() ([]byte, *zk.Stat, <-chan zk.Event, error) { return conn.GetW(path) })
+		data, _, ch, err := zkcall.Do3(ctx, func() ([]byte, *zk.Stat, <-chan zk.Event, error) { return conn.GetW(path) })
 		switch {
 		case ctx.Err() != nil:
 			return

@@ -11,6 +11,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/svcdisco/svcdisco/internal/exitcode"
+	"github.com/svcdisco/svcdisco/internal/zkcall"
 	"github.com/svcdisco/svcdisco/registry"
 )
 
@@ -110,7 +111,7 @@ func (reg *registration) ensure(ctx context.Context) error {
 	conn := reg.r.conn
 	sid := conn.SessionID()
 	if reg.path != "" {
-		ok, st, err := call2(ctx, func() (bool, *zk.Stat, error) { return conn.Exists(reg.path) })
+		ok, st, err := zkcall.Do2(ctx, func() (bool, *zk.Stat, error) { return conn.Exists(reg.path) })
 		if err != nil {
 			return err
 		}
@@ -120,7 +121,7 @@ func (reg *registration) ensure(ctx context.Context) error {
 		if ok {
 			// Left by an earlier session of ours that the server has not
 			// finished expiring: remove it rather than have two.
-			_, err := call1(ctx, func() (struct{}, error) { return struct{}{}, conn.Delete(reg.path, st.Version) })
+			_, err := zkcall.Do1(ctx, func() (struct{}, error) { return struct{}{}, conn.Delete(reg.path, st.Version) })
 			if err != nil && !errors.Is(err, zk.ErrNoNode) {
 				return err
 			}
@@ -159,7 +160,7 @@ func (reg *registration) create(ctx context.Context, sid int64) error {
 				return err
 			}
 		case errors.Is(err, zk.ErrNodeExists):
-			ok, st, err := call2(ctx, func() (bool, *zk.Stat, error) { return conn.Exists(path) })
+			ok, st, err := zkcall.Do2(ctx, func() (bool, *zk.Stat, error) { return conn.Exists(path) })
 			if err != nil {
 				return err
 			}
@@ -183,10 +184,10 @@ func (reg *registration) createNode(ctx context.Context, path string, data []byt
 	conn := reg.r.conn
 	acl := zk.WorldACL(zk.PermAll)
 	if reg.p.Status != registry.StatusMaintenance {
-		_, err := call1(ctx, func() (string, error) { return conn.Create(path, data, zk.FlagEphemeral, acl) })
+		_, err := zkcall.Do1(ctx, func() (string, error) { return conn.Create(path, data, zk.FlagEphemeral, acl) })
 		return err
 	}
-	res, err := call1(ctx, func() ([]zk.MultiResponse, error) {
+	res, err := zkcall.Do1(ctx, func() ([]zk.MultiResponse, error) {
 		return conn.Multi(
 			&zk.CreateRequest{Path: path, Data: data, Acl: acl, Flags: zk.FlagEphemeral},
 			&zk.CreateRequest{Path: path + MarkerSuffix, Acl: acl, Flags: zk.FlagEphemeral},
@@ -252,12 +253,12 @@ func (reg *registration) Deregister(ctx context.Context) error {
 	}
 	conn := reg.r.conn
 	sid := conn.SessionID()
-	ok, st, err := call2(ctx, func() (bool, *zk.Stat, error) { return conn.Exists(reg.path) })
+	ok, st, err := zkcall.Do2(ctx, func() (bool, *zk.Stat, error) { return conn.Exists(reg.path) })
 	if err == nil && ok && st.EphemeralOwner == sid {
-		_, err = call1(ctx, func() (struct{}, error) { return struct{}{}, conn.Delete(reg.path, -1) })
+		_, err = zkcall.Do1(ctx, func() (struct{}, error) { return struct{}{}, conn.Delete(reg.path, -1) })
 		if err == nil && reg.p.Status == registry.StatusMaintenance {
 			marker := reg.path + MarkerSuffix
-			_, err = call1(ctx, func() (struct{}, error) { return struct{}{}, conn.Delete(marker, -1) })
+			_, err = zkcall.Do1(ctx, func() (struct{}, error) { return struct{}{}, conn.Delete(marker, -1) })
 		}
 	}
 	if err != nil && !errors.Is(err, zk.ErrNoNode) {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/svcdisco/svcdisco/internal/zkcall"
 )
 
 // Watch signals whenever the service's providers may have changed: a child
@@ -80,9 +81,9 @@ func (w *serviceWatch) loop(ctx context.Context, reconnected <-chan struct{}) {
 // not exist) and a data watch on every child that has none yet.
 func (w *serviceWatch) arm(ctx context.Context) (<-chan zk.Event, error) {
 	conn := w.r.conn
-	names, _, ch, err := call3(ctx, func() ([]string, *zk.Stat, <-chan zk.Event, error) { return conn.ChildrenW(w.dir) })
+	names, _, ch, err := zkcall.Do3(ctx, func() ([]string, *zk.Stat, <-chan zk.Event, error) { return conn.ChildrenW(w.dir) })
 	if errors.Is(err, zk.ErrNoNode) {
-		ok, _, ech, err := call3(ctx, func() (bool, *zk.Stat, <-chan zk.Event, error) { return conn.ExistsW(w.dir) })
+		ok, _, ech, err := zkcall.Do3(ctx, func() (bool, *zk.Stat, <-chan zk.Event, error) { return conn.ExistsW(w.dir) })
 		if err != nil {
 			return nil, err
 		}
@@ -109,7 +110,7 @@ func (w *serviceWatch) arm(ctx context.Context) (<-chan zk.Event, error) {
 		if w.data[name] || isMarker(name) { // a marker comes and goes: the child watch sees it
 			continue
 		}
-		_, _, dch, err := call3(ctx, func() ([]byte, *zk.Stat, <-chan zk.Event, error) { return conn.GetW(w.dir + "/" + name) })
+		_, _, dch, err := zkcall.Do3(ctx, func() ([]byte, *zk.Stat, <-chan zk.Event, error) { return conn.GetW(w.dir + "/" + name) })
 		if errors.Is(err, zk.ErrNoNode) {
 			continue
 		}
@@ -134,17 +135,4 @@ func (w *serviceWatch) arm(ctx context.Context) (<-chan zk.Event, error) {
 		}()
 	}
 	return ch, nil
-}
-
-func call3[A, B, C any](ctx context.Context, f func() (A, B, C, error)) (A, B, C, error) {
-	type abc struct {
-		a A
-		b B
-		c C
-	}
-	v, err := call1(ctx, func() (abc, error) {
-		a, b, c, err := f()
-		return abc{a, b, c}, err
-	})
-	return v.a, v.b, v.c, err
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/svcdisco/svcdisco/internal/exitcode"
+	"github.com/svcdisco/svcdisco/internal/zkcall"
 	"github.com/svcdisco/svcdisco/registry"
 )
 
@@ -140,7 +141,7 @@ func (r *Registry) checkChroot(ctx context.Context) error {
 	if r.opts.Chroot == "" {
 		return nil
 	}
-	ok, _, err := call2(ctx, func() (bool, *zk.Stat, error) { return r.conn.Exists(r.opts.Chroot) })
+	ok, _, err := zkcall.Do2(ctx, func() (bool, *zk.Stat, error) { return r.conn.Exists(r.opts.Chroot) })
 	if err != nil {
 		return r.wrap("check chroot "+r.opts.Chroot, err)
 	}
@@ -159,13 +160,13 @@ func (r *Registry) ensurePath(ctx context.Context, p string) error {
 	if p == "" || p == "/" {
 		return nil
 	}
-	if ok, _, err := call2(ctx, func() (bool, *zk.Stat, error) { return r.conn.Exists(p) }); err != nil || ok {
+	if ok, _, err := zkcall.Do2(ctx, func() (bool, *zk.Stat, error) { return r.conn.Exists(p) }); err != nil || ok {
 		return err
 	}
 	if err := r.ensurePath(ctx, path.Dir(p)); err != nil {
 		return err
 	}
-	_, err := call1(ctx, func() (string, error) { return r.conn.Create(p, nil, 0, zk.WorldACL(zk.PermAll)) })
+	_, err := zkcall.Do1(ctx, func() (string, error) { return r.conn.Create(p, nil, 0, zk.WorldACL(zk.PermAll)) })
 	if errors.Is(err, zk.ErrNodeExists) {
 		return nil
 	}
@@ -196,40 +197,6 @@ func (r *Registry) Close() error {
 	r.session.stop()
 	r.conn.Close()
 	return errors.Join(errs...)
-}
-
-// call1 and call2 run a go-zookeeper call (which has no context and, while
-// disconnected, may wait for a reconnect) so that ctx bounds it. The call
-// itself carries on in the background until go-zookeeper answers it.
-func call1[T any](ctx context.Context, f func() (T, error)) (T, error) {
-	v, _, err := call2(ctx, func() (T, struct{}, error) { v, err := f(); return v, struct{}{}, err })
-	return v, err
-}
-
-func call2[A, B any](ctx context.Context, f func() (A, B, error)) (A, B, error) {
-	type result struct {
-		a   A
-		b   B
-		err error
-	}
-	if err := ctx.Err(); err != nil {
-		var a A
-		var b B
-		return a, b, err
-	}
-	ch := make(chan result, 1)
-	go func() {
-		a, b, err := f()
-		ch <- result{a, b, err}
-	}()
-	select {
-	case res := <-ch:
-		return res.a, res.b, res.err
-	case <-ctx.Done():
-		var a A
-		var b B
-		return a, b, ctx.Err()
-	}
 }
 
 // zkLogger sends go-zookeeper's chatter to slog at debug level.
