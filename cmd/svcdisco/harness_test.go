@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/svcdisco/svcdisco/internal/testenv"
 	"github.com/svcdisco/svcdisco/internal/testzk"
 	"github.com/svcdisco/svcdisco/registry"
 )
@@ -67,7 +68,7 @@ func run(t *testing.T, args ...string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = cleanEnv()
+	cmd.Env = testenv.CleanEnv()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -80,18 +81,6 @@ func run(t *testing.T, args ...string) result {
 		t.Fatalf("svcdisco %v: %v", args, err)
 	}
 	return res
-}
-
-// cleanEnv drops SVCDISCO_* settings of the caller's environment so tests
-// see only what they pass.
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "SVCDISCO_") || strings.HasPrefix(kv, "SVCDISCO_REQUIRE") {
-			env = append(env, kv)
-		}
-	}
-	return env
 }
 
 // proc is a long-running svcdisco (register).
@@ -107,7 +96,7 @@ type proc struct {
 func start(t *testing.T, args ...string) *proc {
 	t.Helper()
 	p := &proc{cmd: exec.Command(binary, args...), lines: make(chan string, 100), done: make(chan struct{})}
-	p.cmd.Env = cleanEnv()
+	p.cmd.Env = testenv.CleanEnv()
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

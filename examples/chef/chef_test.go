@@ -101,7 +101,7 @@ func TestCookbook(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, ruby, "-w", "-Ilibraries", "test/all.rb", "--verbose")
 	cmd.Dir = cookbook
-	cmd.Env = append(cleanEnv(),
+	cmd.Env = append(testenv.CleanEnv(),
 		"SVCDISCO_BIN="+binary,
 		"SVCDISCO_REGISTRY="+zkc.URL(""),
 		"SVCDISCO_ROOT="+testzk.Root(t),
@@ -148,16 +148,4 @@ func cookbookWarnings(out []byte) []string {
 		}
 	}
 	return ws
-}
-
-// cleanEnv drops the caller's SVCDISCO_* settings so the tests see only
-// what they are given.
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "SVCDISCO_") || strings.HasPrefix(kv, "SVCDISCO_REQUIRE") {
-			env = append(env, kv)
-		}
-	}
-	return env
 }

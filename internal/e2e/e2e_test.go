@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -12,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -41,24 +39,6 @@ func TestMain(m *testing.M) {
 	testzk.StopShared()
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-// syncBuffer is a bytes.Buffer safe for a process writing while a test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // env is one test's registry: the server address and a root of its own.
@@ -91,9 +71,9 @@ func (e *env) cmd(addr string, args ...string) *exec.Cmd {
 }
 
 // start runs svcdisco in the background; it is killed when the test ends.
-func (e *env) start(c *exec.Cmd) (stdout, stderr *syncBuffer) {
+func (e *env) start(c *exec.Cmd) (stdout, stderr *testenv.Buffer) {
 	e.t.Helper()
-	stdout, stderr = &syncBuffer{}, &syncBuffer{}
+	stdout, stderr = &testenv.Buffer{}, &testenv.Buffer{}
 	c.Stdout, c.Stderr = stdout, stderr
 	if err := c.Start(); err != nil {
 		e.t.Fatal(err)

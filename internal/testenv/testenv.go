@@ -6,8 +6,11 @@
 package testenv
 
 import (
+	"bytes"
 	"net"
 	"os"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -59,4 +62,36 @@ func FreePorts(n int) ([]int, error) {
 		ports[i] = l.Addr().(*net.TCPAddr).Port
 	}
 	return ports, nil
+}
+
+// Buffer is a bytes.Buffer safe for one goroutine (a logger, a child
+// process) writing while the test reads.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *Buffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *Buffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// CleanEnv is the process environment without the caller's SVCDISCO_*
+// settings (SVCDISCO_REQUIRE_INTEGRATION kept), so a svcdisco started by a
+// test sees only what the test gives it.
+func CleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "SVCDISCO_") || strings.HasPrefix(kv, "SVCDISCO_REQUIRE") {
+			env = append(env, kv)
+		}
+	}
+	return env
 }

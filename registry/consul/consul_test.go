@@ -14,6 +14,7 @@ import (
 
 	"github.com/svcdisco/svcdisco/internal/exitcode"
 	"github.com/svcdisco/svcdisco/internal/testconsul"
+	"github.com/svcdisco/svcdisco/internal/testenv"
 	"github.com/svcdisco/svcdisco/query"
 	"github.com/svcdisco/svcdisco/registry"
 )
@@ -24,23 +25,6 @@ import (
 // agent losing or replacing a service, and Consul's maintenance mode.
 
 func TestMain(m *testing.M) { testconsul.Main(m) }
-
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 var roots struct {
 	sync.Mutex
@@ -54,7 +38,7 @@ func uniqueRoot() string {
 	return fmt.Sprintf("/t%d", roots.n)
 }
 
-func open(t *testing.T, o Options, logs *logBuffer) *Registry {
+func open(t *testing.T, o Options, logs *testenv.Buffer) *Registry {
 	t.Helper()
 	if o.Root == "" {
 		o.Root = uniqueRoot()

@@ -79,7 +79,7 @@ func TestACLToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &logBuffer{}
+	logs := &testenv.Buffer{}
 	limited := open(t, Options{Address: a.Addr(), Root: "/acl", Token: tok.SecretID}, logs)
 	if ps := providers(t, limited, "secure"); len(ps) != 0 {
 		t.Errorf("token without service:read sees %+v", ps)
@@ -119,7 +119,7 @@ func TestConsulEnvironmentAndURL(t *testing.T) {
 // deregistered it), the heartbeat registers it again with a new timestamp.
 func TestAgentLosingServiceReRegisters(t *testing.T) {
 	a := testconsul.Shared(t)
-	logs := &logBuffer{}
+	logs := &testenv.Buffer{}
 	r := open(t, Options{Address: a.Addr(), TTL: 300 * time.Millisecond}, logs)
 	reg, err := r.Register(ctxT(t), registry.Provider{Service: "lost", Host: "h1", Port: 80})
 	if err != nil {
@@ -145,7 +145,7 @@ func TestAgentLosingServiceReRegisters(t *testing.T) {
 func TestSameIDReplacedLetsGo(t *testing.T) {
 	a := testconsul.Shared(t)
 	root := uniqueRoot()
-	logs := &logBuffer{}
+	logs := &testenv.Buffer{}
 	first := open(t, Options{Address: a.Addr(), Root: root, TTL: 300 * time.Millisecond}, logs)
 	second := open(t, Options{Address: a.Addr(), Root: root, TTL: 300 * time.Millisecond}, nil)
 	p := registry.Provider{Service: "dup", Host: "h1", Port: 80}
@@ -259,7 +259,7 @@ func TestPartitionLongerThanTTL(t *testing.T) {
 	a := testconsul.Shared(t)
 	root := uniqueRoot()
 	proxy := testzk.NewProxy(t, a.Addr())
-	logs := &logBuffer{}
+	logs := &testenv.Buffer{}
 	r := open(t, Options{Address: proxy.Addr(), Root: root, TTL: 500 * time.Millisecond}, logs)
 	watcher := open(t, Options{Address: a.Addr(), Root: root}, nil)
 	if _, err := r.Register(ctxT(t), registry.Provider{Service: "cut", Host: "h1", Port: 80}); err != nil {

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/svcdisco/svcdisco/internal/testenv"
 	"github.com/svcdisco/svcdisco/registry"
 )
 
@@ -72,6 +73,9 @@ func Run(t *testing.T, b Backend) {
 	}
 }
 
+// LogBuffer collects a backend's logs for assertions.
+type LogBuffer = testenv.Buffer
+
 type suite struct{ b Backend }
 
 var uniq struct {
@@ -101,24 +105,6 @@ func (s *suite) openTTL(t *testing.T, root string, ttl time.Duration, buf *LogBu
 		h = slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})
 	}
 	return s.b.Open(t, root, ttl, slog.New(h))
-}
-
-// LogBuffer collects log output for assertions.
-type LogBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *LogBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *LogBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // ctxT is a context for one step of a test.

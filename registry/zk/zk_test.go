@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,24 +19,6 @@ import (
 )
 
 func TestMain(m *testing.M) { testzk.Main(m) }
-
-// logBuffer collects log output for assertions.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func open(t *testing.T, servers string, root string, timeout time.Duration, w io.Writer) *Registry {
 	t.Helper()
@@ -179,7 +160,7 @@ func TestSessionExpiryReRegistersOnce(t *testing.T) {
 	zkc := testzk.Shared(t)
 	root := testzk.Root(t)
 	proxy := testzk.NewProxy(t, zkc.Servers[0].Addr())
-	logs := &logBuffer{}
+	logs := &testenv.Buffer{}
 	r := open(t, proxy.Addr(), root, time.Second, logs)
 	watcher := open(t, zkc.ConnString(), root, 2*time.Second, nil)
 	reg, err := r.Register(ctxT(t), web("h1", 80))
@@ -282,7 +263,7 @@ func TestCreateInterruptedByConnectionLossLeavesNoDuplicate(t *testing.T) {
 func TestUnparsableDataIsSkippedWithWarning(t *testing.T) {
 	zkc := testzk.Shared(t)
 	root := testzk.Root(t)
-	logs := &logBuffer{}
+	logs := &testenv.Buffer{}
 	r := open(t, zkc.ConnString(), root, 2*time.Second, logs)
 	if _, err := r.Register(ctxT(t), web("good", 80)); err != nil {
 		t.Fatal(err)

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -116,35 +115,16 @@ func (e *env) run(args ...string) (string, string, int) {
 	return out.String(), errOut.String(), code
 }
 
-// syncBuffer is a bytes.Buffer safe for a process writing while a test
-// reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // daemon is a running `svcdisco render --watch`.
 type daemon struct {
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *testenv.Buffer
 	done   chan error
 }
 
 func (e *env) start(args ...string) *daemon {
 	e.t.Helper()
-	d := &daemon{stderr: &syncBuffer{}, done: make(chan error, 1)}
+	d := &daemon{stderr: &testenv.Buffer{}, done: make(chan error, 1)}
 	d.cmd = exec.Command(bin, append(e.globalArgs(), args...)...)
 	d.cmd.Stdout, d.cmd.Stderr = io.Discard, d.stderr
 	if err := d.cmd.Start(); err != nil {
