@@ -6,10 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -24,23 +21,7 @@ import (
 // binary is the svcdisco built once for these tests.
 var binary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "svcdisco-e2e-")
-	if err != nil {
-		panic(err)
-	}
-	binary = filepath.Join(dir, "svcdisco")
-	build := exec.Command("go", "build", "-race", "-o", binary, ".")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building svcdisco:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	testzk.StopShared()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.MainWithBinary(m, &binary, true, testzk.StopShared) }
 
 // env is a registry URL and root for one test.
 type env struct {

@@ -3,7 +3,6 @@ package chef
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,23 +21,7 @@ const cookbook = "cookbooks/svcdisco"
 // binary is svcdisco built once for these tests.
 var binary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "svcdisco-chef-")
-	if err != nil {
-		panic(err)
-	}
-	binary = filepath.Join(dir, "svcdisco")
-	build := exec.Command("go", "build", "-o", binary, "../../cmd/svcdisco")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building svcdisco:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	testzk.StopShared()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.MainWithBinary(m, &binary, false, testzk.StopShared) }
 
 // rubyPath finds ruby, or ends the test as for any missing server: a
 // failure when SVCDISCO_REQUIRE_INTEGRATION=1, else a skip.

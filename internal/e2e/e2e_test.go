@@ -4,11 +4,9 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,23 +21,7 @@ import (
 // bin is the svcdisco binary built once for every test.
 var bin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "svcdisco-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bin = filepath.Join(dir, "svcdisco")
-	build := exec.Command("go", "build", "-o", bin, "github.com/svcdisco/svcdisco/cmd/svcdisco")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build svcdisco: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	testzk.StopShared()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.MainWithBinary(m, &bin, false, testzk.StopShared) }
 
 // env is one test's registry: the server address and a root of its own.
 type env struct {

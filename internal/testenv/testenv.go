@@ -7,8 +7,11 @@ package testenv
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -94,4 +97,33 @@ func CleanEnv() []string {
 		}
 	}
 	return env
+}
+
+// MainWithBinary is a TestMain for packages that drive the svcdisco binary:
+// it builds cmd/svcdisco once into a temporary directory (with the race
+// detector when race is set), stores its path in *bin, runs the tests, calls
+// after (e.g. testzk.StopShared) and removes the binary before exiting.
+func MainWithBinary(m *testing.M, bin *string, race bool, after func()) {
+	dir, err := os.MkdirTemp("", "svcdisco-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	*bin = filepath.Join(dir, "svcdisco")
+	args := []string{"build", "-o", *bin}
+	if race {
+		args = append(args, "-race")
+	}
+	out, err := exec.Command("go", append(args, "github.com/svcdisco/svcdisco/cmd/svcdisco")...).CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "building svcdisco: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	if after != nil {
+		after()
+	}
+	os.RemoveAll(dir)
+	os.Exit(code)
 }

@@ -3,7 +3,6 @@ package render_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -23,21 +22,7 @@ import (
 // bin is the svcdisco binary built once for the package's tests.
 var bin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "svcdisco-render-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bin = filepath.Join(dir, "svcdisco")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/svcdisco/svcdisco/cmd/svcdisco").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "build svcdisco: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	defer os.RemoveAll(dir)
-	testzk.Main(m)
-}
+func TestMain(m *testing.M) { testenv.MainWithBinary(m, &bin, false, testzk.StopShared) }
 
 // env is one test's registry: a server address and a root of its own.
 type env struct {
