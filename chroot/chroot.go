@@ -9,6 +9,8 @@ package chroot
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"path"
@@ -40,9 +42,34 @@ func ParseACL(specs []string) ([]zk.ACL, error) {
 		if err != nil {
 			return nil, fmt.Errorf("invalid ACL %q: %v", s, err)
 		}
+		if err := validateACLID(scheme, rest[:i]); err != nil {
+			return nil, fmt.Errorf("invalid ACL %q: %v", s, err)
+		}
 		acls = append(acls, zk.ACL{Scheme: scheme, ID: rest[:i], Perms: perms})
 	}
 	return acls, nil
+}
+
+// validateACLID checks the ids ZooKeeper would otherwise accept and never
+// match: a digest id is USER:BASE64(SHA1(USER:PASSWORD)) (what
+// zk.DigestACL and ZooKeeper's DigestAuthenticationProvider compute), and
+// world's only id is "anyone".
+func validateACLID(scheme, id string) error {
+	switch scheme {
+	case "digest":
+		user, hash, ok := strings.Cut(id, ":")
+		if !ok || user == "" {
+			return errors.New("digest id: want USER:HASH")
+		}
+		if b, err := base64.StdEncoding.DecodeString(hash); err != nil || len(b) != sha1.Size {
+			return fmt.Errorf("digest hash %q: want base64 of a SHA-1 (28 characters ending in =), e.g. from zk.DigestACL", hash)
+		}
+	case "world":
+		if id != "anyone" {
+			return fmt.Errorf("world id %q: want anyone", id)
+		}
+	}
+	return nil
 }
 
 func parsePerms(s string) (int32, error) {

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/svcdisco/svcdisco/internal/exitcode"
 	"github.com/svcdisco/svcdisco/internal/zkcall"
 	"github.com/svcdisco/svcdisco/registry"
 )
@@ -129,10 +131,7 @@ type ImportResult struct {
 // ACLs), parents first. Existing znodes keep their ACL; their data changes
 // only with Overwrite. Missing ancestors of p are created with an open ACL.
 func Import(ctx context.Context, conn *zk.Conn, p string, d *Dump, o ImportOptions) (*ImportResult, error) {
-	if err := registry.ValidatePath(p); err != nil {
-		return nil, err
-	}
-	nodes, err := checkDump(d)
+	nodes, err := CheckImport(p, d)
 	if err != nil {
 		return nil, err
 	}
@@ -150,6 +149,23 @@ func Import(ctx context.Context, conn *zk.Conn, p string, d *Dump, o ImportOptio
 	return res, nil
 }
 
+// CheckImport validates an import before anything is written: the target
+// path (absolute, not inside ZooKeeper's own /zookeeper tree) and the
+// dump. Its errors are bad input (exit 2). It returns the nodes sorted.
+func CheckImport(p string, d *Dump) ([]Node, error) {
+	if err := registry.ValidatePath(p); err != nil {
+		return nil, exitcode.New(exitcode.Usage, fmt.Errorf("import: %w", err))
+	}
+	if p == systemTree || strings.HasPrefix(p, systemTree+"/") {
+		return nil, exitcode.Usagef("import: path %q: ZooKeeper's own %s tree is not writable", p, systemTree)
+	}
+	nodes, err := checkDump(d)
+	if err != nil {
+		return nil, exitcode.New(exitcode.Usage, fmt.Errorf("import: %w", err))
+	}
+	return nodes, nil
+}
+
 func checkDump(d *Dump) ([]Node, error) {
 	if d == nil || len(d.Nodes) == 0 {
 		return nil, errors.New("dump has no nodes")
@@ -165,6 +181,9 @@ func checkDump(d *Dump) ([]Node, error) {
 		}
 		for _, a := range n.ACL {
 			if _, err := lettersToPerms(a.Perms); err != nil {
+				return nil, fmt.Errorf("dump node %s: ACL %s:%s: %v", n.Path, a.Scheme, a.ID, err)
+			}
+			if err := validateACLID(a.Scheme, a.ID); err != nil {
 				return nil, fmt.Errorf("dump node %s: ACL %s:%s: %v", n.Path, a.Scheme, a.ID, err)
 			}
 		}

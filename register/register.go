@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -27,9 +28,25 @@ func ParseAttrs(kvs []string) (map[string]string, error) {
 		if !ok || k == "" || strings.ContainsAny(k, "!") {
 			return nil, exitcode.Usagef("invalid attribute %q: want key=value", kv)
 		}
+		if _, dup := attrs[k]; dup {
+			return nil, exitcode.Usagef("duplicate attribute %q: %q is given twice", k, k)
+		}
 		attrs[k] = v
 	}
 	return attrs, nil
+}
+
+var idRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:@-]{0,252}$`)
+
+// ValidateID checks a provider ID given by hand ("" means the default,
+// SERVICE-HOST-PORT). IDs become part of backend keys (a Consul service
+// ID, a znode's data), so a slash or a space is refused rather than
+// mangled.
+func ValidateID(id string) error {
+	if id != "" && !idRE.MatchString(id) {
+		return fmt.Errorf("invalid id %q: want [A-Za-z0-9][A-Za-z0-9._:@-]*, at most 253 characters", id)
+	}
+	return nil
 }
 
 // ParseEndpoints parses repeated name=host:port endpoints.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -91,7 +92,20 @@ func ParseURL(raw string) (*URL, error) {
 		return fail("a chroot path is only supported for zk and exhibitor")
 	}
 	u.Chroot = chroot
+	if scheme == "zk" && len(u.Query) > 0 {
+		// zk:// takes no parameters; a typo must not be silently ignored.
+		return fail("unknown parameter %q (zk:// URLs take no parameters)", firstKey(u.Query))
+	}
 	return u, nil
+}
+
+func firstKey(q url.Values) string {
+	keys := make([]string, 0, len(q))
+	for k := range q {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys[0]
 }
 
 // Redact hides the password of a registry URL (exhibitor://user:pass@…),

@@ -9,6 +9,7 @@ package templates
 import (
 	"fmt"
 	"io/fs"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -131,4 +132,34 @@ func ParsePermsValue(v any) (fs.FileMode, error) {
 	default:
 		return 0, fmt.Errorf("invalid perms %v: write an octal mode, e.g. perms: \"0640\"", v)
 	}
+}
+
+// CheckDestinations refuses two stanzas writing the same file: each would
+// overwrite the other on every pass and run the other's reload command.
+// Paths are compared after making them absolute and following symlinks,
+// so "out", "./out" and a link to out are the same destination.
+func CheckDestinations(specs []Spec) error {
+	seen := map[string]string{}
+	for _, s := range specs {
+		key := sameFileKey(s.Destination)
+		if prev, dup := seen[key]; dup {
+			return fmt.Errorf("templates %s and %s both write %s: give each template its own destination", prev, s.Source, s.Destination)
+		}
+		seen[key] = s.Source
+	}
+	return nil
+}
+
+func sameFileKey(dest string) string {
+	p, err := filepath.Abs(dest)
+	if err != nil {
+		return filepath.Clean(dest)
+	}
+	if r, err := filepath.EvalSymlinks(p); err == nil {
+		return r
+	}
+	if dir, err := filepath.EvalSymlinks(filepath.Dir(p)); err == nil {
+		return filepath.Join(dir, filepath.Base(p))
+	}
+	return p
 }

@@ -17,6 +17,11 @@ func TestBadInputExitCodes(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte("registry: zk://127.0.0.1:2181\nregistyr: typo\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	tmpl := filepath.Join(t.TempDir(), "t.tmpl")
+	if err := os.WriteFile(tmpl, []byte("x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
 	tests := []struct {
 		name string
 		args []string
@@ -38,6 +43,14 @@ func TestBadInputExitCodes(t *testing.T) {
 		{"unknown command", []string{"qeury"}, 2, "qeury"},
 		{"registry URL", []string{"--registry", "zookeeper://h", "query", "web"}, 2, "zookeeper://h"},
 		{"unknown config key", []string{"--config", cfg, "query", "web"}, 2, "registyr"},
+		{"zk URL parameter", []string{"--registry", e.registry + "?sesion_timeout=5s", "query", "web"}, 2, `"sesion_timeout"`},
+		{"address", e.args("register", "web", "--port", "80", "--address", "notanip"), 2, `"notanip"`},
+		{"id", e.args("register", "web", "--port", "80", "--id", "a/b"), 2, `"a/b"`},
+		{"duplicate attribute", e.args("register", "web", "--port", "80", "--attr", "k=1", "--attr", "k=2"), 2, `"k"`},
+		{"flag error", e.args("query", "-Z", "web"), 2, "query: unknown shorthand flag: 'Z'"},
+		{"ACL digest", e.args("chroot", "prime", "/p", "--acl", "digest:ops:HASH=:cdrwa"), 2, `"HASH="`},
+		{"same destination", e.args("render", "--once", "--template", tmpl + ":" + out, "--template", tmpl + ":" + filepath.Dir(out) + "/./out"), 2, "both write"},
+		{"missing command", e.args("register", "web", "--port", "80", "--", "/no/such/command"), 127, "/no/such/command"},
 		{"unreachable", []string{"--registry", "zk://" + dead, "--timeout", "1s", "query", "web"}, 4, dead},
 		{"unreachable register", []string{"--registry", "zk://" + dead, "--timeout", "1s", "register", "web", "--port", "80"}, 4, dead},
 		{"missing chroot", []string{"--registry", e.registry + "/no/such/chroot", "query", "web"}, 4, "svcdisco chroot prime /no/such/chroot"},
@@ -49,7 +62,8 @@ func TestBadInputExitCodes(t *testing.T) {
 				t.Errorf("exit %d, want %d; stderr %q", res.code, tt.code, res.stderr)
 			}
 			msg := strings.TrimSpace(res.stderr)
-			if strings.Count(msg, "\n") != 0 || !strings.HasPrefix(msg, "svcdisco: ") || !strings.Contains(msg, tt.want) {
+			if strings.Count(msg, "\n") != 0 || !strings.HasPrefix(msg, "svcdisco: ") || !strings.Contains(msg, tt.want) ||
+				strings.HasPrefix(msg, "svcdisco: svcdisco") {
 				t.Errorf("stderr %q: want one line 'svcdisco: …' naming %q", res.stderr, tt.want)
 			}
 			if strings.Contains(res.stderr, "goroutine ") || res.stdout != "" {

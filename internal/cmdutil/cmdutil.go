@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -97,11 +98,20 @@ func (f *Factory) Timeout(ctx context.Context) (context.Context, context.CancelF
 	return context.WithTimeout(ctx, f.TimeoutValue())
 }
 
+// CommandName is the command's path without the program's name ("chroot
+// prime"): main prefixes every error with "svcdisco: " already.
+func CommandName(cmd *cobra.Command) string {
+	if !cmd.HasParent() {
+		return cmd.Name()
+	}
+	return strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
+}
+
 // ExactArgs is cobra.ExactArgs with a usage error (exit 2).
 func ExactArgs(n int, what string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) != n {
-			return exitcode.Usagef("%s: want %s, got %d argument(s)", cmd.CommandPath(), what, len(args))
+			return exitcode.Usagef("%s: want %s, got %d argument(s)", CommandName(cmd), what, len(args))
 		}
 		return nil
 	}
@@ -110,7 +120,7 @@ func ExactArgs(n int, what string) cobra.PositionalArgs {
 // NoArgs is cobra.NoArgs with a usage error (exit 2).
 func NoArgs(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
-		return exitcode.Usagef("%s takes no arguments, got %q", cmd.CommandPath(), args[0])
+		return exitcode.Usagef("%s takes no arguments, got %q", CommandName(cmd), args[0])
 	}
 	return nil
 }

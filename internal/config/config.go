@@ -128,8 +128,11 @@ func Load(fs *pflag.FlagSet) (*Config, error) {
 			return nil, exitcode.Usagef("config file %s: %s", path, oneLine(err))
 		}
 	}
+	if err := checkEnvDurations(fs); err != nil {
+		return nil, exitcode.New(exitcode.Usage, err)
+	}
 	var cfg Config
-	if err := v.UnmarshalExact(&cfg); err != nil {
+	if err := v.UnmarshalExact(&cfg, viper.DecodeHook(decodeHook())); err != nil {
 		return nil, exitcode.Usagef("config%s: %s", inFile(path), oneLine(err))
 	}
 	cfg.File = path

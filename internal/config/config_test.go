@@ -90,3 +90,39 @@ func TestBadInput(t *testing.T) {
 		})
 	}
 }
+
+// A bare number where a duration is expected would be nanoseconds: it is
+// rejected in the file like in the environment, naming the key or variable.
+func TestDurationsNeedUnits(t *testing.T) {
+	for file, want := range map[string]string{
+		"timeout: 5\n":            "'timeout' bare number 5",
+		"session_timeout: 10\n":   "'session_timeout' bare number 10",
+		"exhibitor_poll: 2.5\n":   "'exhibitor_poll' bare number 2.5",
+		"timeout: soon\n":         `"soon"`,
+		"session_timeout: '7'\n":  `"7"`,
+		"timeout: 3s\nroot: /x\n": "",
+	} {
+		_, err := load(t, nil, file)
+		if want == "" {
+			if err != nil {
+				t.Errorf("%q: %v", file, err)
+			}
+			continue
+		}
+		if exitcode.Of(err) != exitcode.Usage || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v (exit %d), want exit 2 naming %s", file, err, exitcode.Of(err), want)
+		}
+	}
+	for _, v := range []string{"abc", "5"} {
+		t.Setenv("SVCDISCO_TIMEOUT", v)
+		_, err := load(t, nil, "")
+		if want := `SVCDISCO_TIMEOUT="` + v + `"`; exitcode.Of(err) != exitcode.Usage || !strings.Contains(err.Error(), want) {
+			t.Errorf("SVCDISCO_TIMEOUT=%s: %v, want exit 2 naming %s", v, err, want)
+		}
+	}
+	// A flag overrides a bad variable, as it overrides a good one.
+	t.Setenv("SVCDISCO_TIMEOUT", "abc")
+	if cfg, err := load(t, []string{"--timeout", "2s"}, ""); err != nil || cfg.Timeout != 2*time.Second {
+		t.Errorf("--timeout over a bad SVCDISCO_TIMEOUT: %v %v", cfg, err)
+	}
+}

@@ -88,7 +88,7 @@ func newVerb(f *cmdutil.Factory, verb string, runF func(context.Context, *Option
 		Long:  long,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 1 {
-				return exitcode.Usagef("%s: want at most one PATH, got %d arguments", cmd.CommandPath(), len(args))
+				return exitcode.Usagef("%s: want at most one PATH, got %d arguments", cmdutil.CommandName(cmd), len(args))
 			}
 			return nil
 		},
@@ -134,6 +134,11 @@ func Run(ctx context.Context, opts *Options) error {
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(dump); err != nil {
 			return exitcode.Usagef("chroot import: stdin is not a chroot export: %v", err)
+		}
+		if opts.Path != "" {
+			if _, err := chroot.CheckImport(opts.Path, dump); err != nil {
+				return fmt.Errorf("chroot %w", err)
+			}
 		}
 	}
 	r, u, err := dial.OpenZK(ctx, opts.F.DialOptions())

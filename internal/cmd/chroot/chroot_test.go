@@ -117,3 +117,21 @@ func waitLines(t *testing.T, url, want string) {
 	}
 	t.Fatalf("%s never listed %q", url, want)
 }
+
+// A path or dump ZooKeeper would refuse is bad input (exit 2), found
+// before anything is written.
+func TestImportBadInput(t *testing.T) {
+	reg := []string{"--registry", testzk.Shared(t).URL("")}
+	good := `{"path":"/prod","nodes":[{"path":"/","data":null,"acl":[]}]}`
+	for name, tc := range map[string]struct{ stdin, path, want string }{
+		"system tree":   {good, "/zookeeper/x", "/zookeeper"},
+		"relative node": {`{"path":"/p","nodes":[{"path":"x","data":null,"acl":[]}]}`, "/prod", `"x"`},
+		"no nodes":      {`{"path":"/p","nodes":[]}`, "/prod", "no nodes"},
+		"digest":        {`{"path":"/p","nodes":[{"path":"/","data":null,"acl":[{"scheme":"digest","id":"ops:HASH=","perms":"cdrwa"}]}]}`, "/prod", "HASH="},
+	} {
+		res := run(t, tc.stdin, append([]string{"chroot", "import", tc.path}, reg...)...)
+		if res.Code != exitcode.Usage || res.Error == nil || !strings.Contains(res.Error.Error(), tc.want) {
+			t.Errorf("%s: exit %d (%v), want 2 naming %s", name, res.Code, res.Error, tc.want)
+		}
+	}
+}

@@ -5,6 +5,7 @@ package register
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -128,6 +129,11 @@ func (opts *Options) complete(service string, fl flags) error {
 	}
 	if p.Address == "" {
 		p.Address = register.DefaultAddress()
+	} else if net.ParseIP(p.Address) == nil {
+		return exitcode.Usagef("register: invalid --address %q: want an IP address", p.Address)
+	}
+	if err := register.ValidateID(p.ID); err != nil {
+		return exitcode.New(exitcode.Usage, fmt.Errorf("register: %w", err))
 	}
 	var err error
 	if p.Attributes, err = register.ParseAttrs(fl.attrs); err != nil {
@@ -241,7 +247,8 @@ func wrap(ctx context.Context, opts *Options, in register.KeepInput, sigs <-chan
 		Stderr:      os.Stderr,
 	})
 	if err != nil && res.ExitCode == 127 {
-		return err // could not start
+		// Could not start: 127, as shells say "command not found".
+		return exitcode.New(127, fmt.Errorf("register: %w", err))
 	}
 	if err != nil {
 		opts.F.Logger.Warn("registration trouble", "err", err)

@@ -36,6 +36,9 @@ func (opts *Options) load(cfg *config.Config) ([]*templates.Template, error) {
 	if len(specs) == 0 {
 		return nil, exitcode.Usagef("render: no templates: give --template SRC:DEST or a templates: stanza in the config file")
 	}
+	if err := templates.CheckDestinations(specs); err != nil {
+		return nil, exitcode.New(exitcode.Usage, fmt.Errorf("render: %w", err))
+	}
 	ts := make([]*templates.Template, 0, len(specs))
 	for _, sp := range specs {
 		t, err := templates.Load(sp)

@@ -53,8 +53,13 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	cmd.SetOut(f.IO.Out)
 	cmd.SetErr(f.IO.ErrOut)
 	config.AddGlobalFlags(cmd.PersistentFlags())
+	// main prints "svcdisco: " before every error, so a flag error names
+	// the subcommand without repeating the program's name.
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return exitcode.Usagef("%s: %v", c.CommandPath(), err)
+		if !c.HasParent() {
+			return exitcode.New(exitcode.Usage, err)
+		}
+		return exitcode.Usagef("%s: %v", cmdutil.CommandName(c), err)
 	})
 	cmd.AddCommand(
 		register.NewCmdRegister(f, nil),
