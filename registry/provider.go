@@ -168,5 +168,5 @@ func (p Provider) Validate() error {
 			return fmt.Errorf("invalid attribute key %q", k)
 		}
 	}
-	return nil
+	return p.CheckSize()
 }

@@ -51,6 +51,7 @@ func TestBadInputExitCodes(t *testing.T) {
 		{"ACL digest", e.args("chroot", "prime", "/p", "--acl", "digest:ops:HASH=:cdrwa"), 2, `"HASH="`},
 		{"same destination", e.args("render", "--once", "--template", tmpl + ":" + out, "--template", tmpl + ":" + filepath.Dir(out) + "/./out"), 2, "both write"},
 		{"missing command", e.args("register", "web", "--port", "80", "--", "/no/such/command"), 127, "/no/such/command"},
+		{"provider over 1 MB", e.args(bigAttrs("register", "web", "--port", "80")...), 2, "provider web-"},
 		{"unreachable", []string{"--registry", "zk://" + dead, "--timeout", "1s", "query", "web"}, 4, dead},
 		{"unreachable register", []string{"--registry", "zk://" + dead, "--timeout", "1s", "register", "web", "--port", "80"}, 4, dead},
 		{"missing chroot", []string{"--registry", e.registry + "/no/such/chroot", "query", "web"}, 4, "svcdisco chroot prime /no/such/chroot"},
@@ -101,4 +102,12 @@ func TestVersionAndCompletion(t *testing.T) {
 	if res := run(t, "query", "--help"); res.code != 0 || !strings.Contains(res.stdout, "Examples:") || !strings.Contains(res.stdout, "Exit codes") {
 		t.Errorf("query --help lacks examples or exit codes:\n%s", res.stdout)
 	}
+}
+
+// bigAttrs appends 11 attributes of 100 KB: over ZooKeeper's 1 MB limit.
+func bigAttrs(args ...string) []string {
+	for i := 0; i < 11; i++ {
+		args = append(args, "--attr", fmt.Sprintf("a%d=%s", i, strings.Repeat("x", 100*1000)))
+	}
+	return args
 }
