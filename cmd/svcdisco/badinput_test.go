@@ -49,7 +49,7 @@ func TestBadInputExitCodes(t *testing.T) {
 		{"duplicate attribute", e.args("register", "web", "--port", "80", "--attr", "k=1", "--attr", "k=2"), 2, `"k"`},
 		{"flag error", e.args("query", "-Z", "web"), 2, "query: unknown shorthand flag: 'Z'"},
 		{"ACL digest", e.args("chroot", "prime", "/p", "--acl", "digest:ops:HASH=:cdrwa"), 2, `"HASH="`},
-		{"same destination", e.args("render", "--once", "--template", tmpl + ":" + out, "--template", tmpl + ":" + filepath.Dir(out) + "/./out"), 2, "both write"},
+		{"same destination", e.args("render", "--once", "--template", tmpl+":"+out, "--template", tmpl+":"+filepath.Dir(out)+"/./out"), 2, "both write"},
 		{"missing command", e.args("register", "web", "--port", "80", "--", "/no/such/command"), 127, "/no/such/command"},
 		{"provider over 1 MB", e.args(bigAttrs("register", "web", "--port", "80")...), 2, "provider web-"},
 		{"unreachable", []string{"--registry", "zk://" + dead, "--timeout", "1s", "query", "web"}, 4, dead},
