@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -22,15 +23,20 @@ type Agent struct {
 	Defaults Defaults
 	// Timeout bounds each registry call.
 	Timeout time.Duration
-	Logger  *slog.Logger
+	// Quiet is how long Run waits after the last file event before it
+	// reads the directory (DefaultQuiet when zero).
+	Quiet  time.Duration
+	Logger *slog.Logger
 
 	running map[string]*entry // by file path
 }
 
 type entry struct {
+	spec        Spec
 	fingerprint string
 	cancel      context.CancelFunc
 	done        chan struct{}
+	registered  chan struct{} // closed at the first registration
 }
 
 // Result says what a reconcile did, by file path.
@@ -45,8 +51,16 @@ type Result struct {
 // Reconcile makes the running providers match the directory: added files
 // register, removed files deregister, changed files re-register, and
 // untouched providers are not touched at all (no flapping of their
-// znodes).
+// znodes). A changed file's new provider is registered before the old one
+// is removed (make before break), so for a moment both are listed; it
+// returns once the old ones are gone.
 func (a *Agent) Reconcile(ctx context.Context) (Result, error) {
+	return a.reconcileUntil(ctx, ctx)
+}
+
+// reconcileUntil is Reconcile whose providers live in ctx and whose wait
+// for handovers ends early when stop is done.
+func (a *Agent) reconcileUntil(ctx, stop context.Context) (Result, error) {
 	if a.running == nil {
 		a.running = map[string]*entry{}
 	}
@@ -70,6 +84,7 @@ func (a *Agent) Reconcile(ctx context.Context) (Result, error) {
 			res.Removed = append(res.Removed, path)
 		}
 	}
+	var hs []handover
 	for path, spec := range specs {
 		fp := fingerprint(spec)
 		e, ok := a.running[path]
@@ -78,13 +93,17 @@ func (a *Agent) Reconcile(ctx context.Context) (Result, error) {
 			res.Unchanged = append(res.Unchanged, path)
 			continue
 		case ok:
-			a.stop(e)
+			a.warnDefaults(path, e.spec, spec)
 			res.Changed = append(res.Changed, path)
 		default:
 			res.Added = append(res.Added, path)
 		}
 		a.running[path] = a.start(ctx, path, spec, fp)
+		if ok {
+			hs = append(hs, handover{path: path, old: e, new: a.running[path], bound: a.handoverBound(spec)})
+		}
 	}
+	a.finish(stop, hs)
 	for _, l := range [][]string{res.Added, res.Removed, res.Changed, res.Unchanged} {
 		sort.Strings(l)
 	}
@@ -103,7 +122,8 @@ func fingerprint(s Spec) string {
 // back.
 func (a *Agent) start(ctx context.Context, path string, spec Spec, fp string) *entry {
 	ctx, cancel := context.WithCancel(ctx)
-	e := &entry{fingerprint: fp, cancel: cancel, done: make(chan struct{})}
+	e := &entry{spec: spec, fingerprint: fp, cancel: cancel, done: make(chan struct{}), registered: make(chan struct{})}
+	var once sync.Once
 	retry := 2 * time.Second
 	if spec.Check != nil {
 		retry = spec.Check.Interval
@@ -120,6 +140,7 @@ func (a *Agent) start(ctx context.Context, path string, spec Spec, fp string) *e
 			Logger:     log,
 			OnChange: func(up bool, p registry.Provider) {
 				if up {
+					once.Do(func() { close(e.registered) })
 					log.Info("registered", "service", p.Service, "id", p.ID, "addr", p.Addr(), "status", p.Status)
 				} else {
 					log.Info("deregistered", "service", p.Service, "id", p.ID)
@@ -151,8 +172,11 @@ func (a *Agent) StopAll() {
 
 // Run reconciles now, then on every signal from reload (SIGHUP) and every
 // change in the directory, until ctx is done; then it deregisters
-// everything. Bursts of file events (an editor's write-and-rename, Chef
-// converging several files) are coalesced into one reconcile.
+// everything. File events are debounced: the directory is read once no
+// event came for Quiet (so a file being written is not read half-way,
+// and bursts like Chef converging several files make one reconcile), but
+// at the latest 5×Quiet after the first event, so a directory that never
+// stays quiet is still read.
 func (a *Agent) Run(ctx context.Context, reload <-chan os.Signal) error {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
@@ -167,35 +191,46 @@ func (a *Agent) Run(ctx context.Context, reload <-chan os.Signal) error {
 	pctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	defer a.StopAll()
-	if _, err := a.Reconcile(pctx); err != nil {
+	if _, err := a.reconcileUntil(pctx, ctx); err != nil {
 		return err
 	}
-	var settle <-chan time.Time
+	var d debounce
+	defer d.stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-reload:
 			a.Logger.Info("SIGHUP: reloading", "dir", a.Dir)
-			settle = nil
-			a.reconcile(pctx)
+			d.stop()
+			a.reconcile(pctx, ctx)
 		case ev, ok := <-w.Events:
 			if ok && IsProviderFile(ev.Name) {
-				settle = time.After(100 * time.Millisecond)
+				d.event(a.quiet())
 			}
 		case err, ok := <-w.Errors:
 			if ok {
 				a.Logger.Warn("watching the config dir", "dir", a.Dir, "err", err)
 			}
-		case <-settle:
-			settle = nil
-			a.reconcile(pctx)
+		case <-d.quietC():
+			d.stop()
+			a.reconcile(pctx, ctx)
+		case <-d.limitC():
+			d.stop()
+			a.reconcile(pctx, ctx)
 		}
 	}
 }
 
-func (a *Agent) reconcile(ctx context.Context) {
-	if _, err := a.Reconcile(ctx); err != nil {
+func (a *Agent) quiet() time.Duration {
+	if a.Quiet > 0 {
+		return a.Quiet
+	}
+	return DefaultQuiet
+}
+
+func (a *Agent) reconcile(ctx, stop context.Context) {
+	if _, err := a.reconcileUntil(ctx, stop); err != nil {
 		a.Logger.Error("reconcile failed; keeping the running providers", "err", err)
 	}
 }

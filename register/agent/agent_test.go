@@ -85,14 +85,17 @@ func TestLoadFile(t *testing.T) {
 		t.Errorf("db: %+v, %v", spec, err)
 	}
 	for body, reason := range map[string]string{
-		"port: 80\n":                         "service is required",
-		"service: web\n":                     "port is required",
-		"service: web\nport: 80\nprot: 1\n":  "prot",
-		"service: 'bad name'\nport: 80\n":    "invalid service name",
-		"service: web\nport: 80\nrise: 2\n":  "need a check",
-		"service: web\nport: 80\ncheck: x\n": "invalid check",
-		"{not yaml":                          "parse",
-		"service: web\nport: 99999\n":        "invalid port",
+		"port: 80\n":                                 "service is required",
+		"service: web\n":                             "port is required",
+		"service: web\nport: 80\nprot: 1\n":          "prot",
+		"service: 'bad name'\nport: 80\n":            "invalid service name",
+		"service: web\nport: 80\nrise: 2\n":          "need a check",
+		"service: web\nport: 80\ncheck: x\n":         "invalid check",
+		"{not yaml":                                  "parse",
+		"service: web\nport: 99999\n":                "invalid port",
+		"service: web\nport: 80\naddress: notanip\n": "invalid address",
+		"service: web\nport: 80\nid: a/b\n":          "invalid id",
+		"service: web\nport: 80\nattributes: {a: " + strings.Repeat("x", 1000*1000) + "}\n":   "bytes as JSON",
 		"service: web\nport: 80\ncheck_interval: 2s\ncheck: tcp://h:1\ncheck_timeout: soon\n": "check_timeout",
 	} {
 		write(t, dir, "bad.yaml", body)

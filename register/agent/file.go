@@ -20,6 +20,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/svcdisco/svcdisco/register"
 	"github.com/svcdisco/svcdisco/register/check"
 	"github.com/svcdisco/svcdisco/registry"
 )
@@ -64,6 +65,9 @@ type File struct {
 type Spec struct {
 	Provider registry.Provider
 	Check    *check.Config
+	// Defaulted names the fields the file left out and the defaults
+	// filled: host, address, id, weight.
+	Defaulted []string
 }
 
 // Defaults fill what a file leaves out.
@@ -150,14 +154,26 @@ func (f File) Spec(d Defaults) (Spec, error) {
 	if f.Port == 0 {
 		return Spec{}, errors.New("port is required")
 	}
+	var defaulted []string
 	if p.Host == "" {
 		p.Host = d.Host
+		defaulted = append(defaulted, "host")
 	}
 	if p.Address == "" {
 		p.Address = d.Address
+		defaulted = append(defaulted, "address")
+	} else if net.ParseIP(p.Address) == nil {
+		return Spec{}, fmt.Errorf("invalid address %q: want an IP address", p.Address)
+	}
+	if f.ID == "" {
+		defaulted = append(defaulted, "id")
+	} else if err := register.ValidateID(f.ID); err != nil {
+		return Spec{}, err
 	}
 	if f.Weight != nil {
 		p.Weight = *f.Weight
+	} else {
+		defaulted = append(defaulted, "weight")
 	}
 	if f.Maintenance {
 		p.Status = registry.StatusMaintenance
@@ -176,7 +192,7 @@ func (f File) Spec(d Defaults) (Spec, error) {
 	if err := p.Validate(); err != nil {
 		return Spec{}, err
 	}
-	spec := Spec{Provider: p}
+	spec := Spec{Provider: p, Defaulted: defaulted}
 	if f.Check == "" {
 		if f.CheckInterval != "" || f.CheckTimeout != "" || f.Rise != 0 || f.Fall != 0 {
 			return Spec{}, errors.New("check_interval, check_timeout, rise and fall need a check")
