@@ -84,8 +84,21 @@ func lastLine(s string) string {
 }
 
 // Render puts in.Contents at in.Path unless they are already there. The
-// check command, if any, honours ctx.
+// check command, if any, honours ctx. A symlinked Path is followed: the
+// link's final target is written (staged in the target's own directory,
+// so the rename stays atomic) and the link is left in place, as
+// consul-template does; a backup goes beside the target.
 func Render(ctx context.Context, in *RenderInput) (*RenderResult, error) {
+	target, err := FollowLinks(in.Path)
+	if err != nil {
+		return nil, err
+	}
+	cp := *in
+	cp.Path = target
+	return renderTo(ctx, &cp)
+}
+
+func renderTo(ctx context.Context, in *RenderInput) (*RenderResult, error) {
 	old, oldInfo, err := current(in.Path)
 	if err != nil {
 		return nil, err
@@ -123,6 +136,31 @@ func Render(ctx context.Context, in *RenderInput) (*RenderResult, error) {
 	}
 	res.DidRender = true
 	return res, nil
+}
+
+// maxLinks bounds symlink chains, as the kernel's ELOOP does.
+const maxLinks = 40
+
+// FollowLinks returns the file path finally names, following symlinks
+// (including one whose target does not exist yet, which is then created).
+// A path that is not a symlink is returned as is.
+func FollowLinks(path string) (string, error) {
+	p := path
+	for i := 0; i < maxLinks; i++ {
+		info, err := os.Lstat(p)
+		if err != nil || info.Mode()&fs.ModeSymlink == 0 {
+			return p, nil // missing or not a link: write it here
+		}
+		dest, err := os.Readlink(p)
+		if err != nil {
+			return "", fmt.Errorf("destination %s: %w", path, err)
+		}
+		if !filepath.IsAbs(dest) {
+			dest = filepath.Join(filepath.Dir(p), dest)
+		}
+		p = dest
+	}
+	return "", fmt.Errorf("destination %s: more than %d symlinks", path, maxLinks)
 }
 
 // current reads the destination; a missing file is (nil, nil, nil).

@@ -157,3 +157,58 @@ func TestNotRegular(t *testing.T) {
 		t.Fatal("a directory as destination: want an error")
 	}
 }
+
+// A symlinked destination keeps its link: the target is written, staged in
+// the target's directory (relative links, chains and a not yet existing
+// target included).
+func TestSymlinkedDestination(t *testing.T) {
+	linkDir, targetDir := t.TempDir(), t.TempDir()
+	target := filepath.Join(targetDir, "haproxy.cfg")
+	if err := os.WriteFile(target, []byte("old\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	rel, err := filepath.Rel(linkDir, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(linkDir, "link")
+	chain := filepath.Join(linkDir, "chain")
+	if err := os.Symlink(rel, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("link", chain); err != nil {
+		t.Fatal(err)
+	}
+	if res := render(t, RenderInput{Path: chain, Contents: []byte("new\n"), Backup: true}); !res.DidRender {
+		t.Fatal("not rendered")
+	}
+	for _, l := range []string{link, chain} {
+		if info, err := os.Lstat(l); err != nil || info.Mode()&os.ModeSymlink == 0 {
+			t.Fatalf("%s is no longer a symlink (%v)", l, err)
+		}
+	}
+	if got := read(t, target); got != "new\n" || mode(t, target) != 0o640 {
+		t.Errorf("target: %q %v", got, mode(t, target))
+	}
+	if got := read(t, target+".bak"); got != "old\n" {
+		t.Errorf("backup beside the target: %q", got)
+	}
+	if extra := leftovers(t, linkDir, "link", "chain"); len(extra) != 0 {
+		t.Errorf("left in the link's directory: %v", extra)
+	}
+	dangling := filepath.Join(linkDir, "dangling")
+	if err := os.Symlink(filepath.Join(targetDir, "later.cfg"), dangling); err != nil {
+		t.Fatal(err)
+	}
+	render(t, RenderInput{Path: dangling, Contents: []byte("x\n")})
+	if got := read(t, filepath.Join(targetDir, "later.cfg")); got != "x\n" {
+		t.Errorf("dangling link's target: %q", got)
+	}
+	loop := filepath.Join(linkDir, "loop")
+	if err := os.Symlink("loop", loop); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Render(context.Background(), &RenderInput{Path: loop, Contents: []byte("x")}); err == nil || !strings.Contains(err.Error(), "symlinks") {
+		t.Errorf("symlink loop: %v", err)
+	}
+}

@@ -32,7 +32,8 @@ Exit codes:
   2  usage / invalid input
   3  not enough providers (--at-least unmet, or a template's min_providers)
   4  registry or Exhibitor unreachable / deadline passed
-  5  a template's check command rejected the new file`
+  5  a template's check command rejected the new file
+  127  register -- CMD: CMD could not be started`
 
 // NewCmdRoot returns the root command with every subcommand.
 func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
