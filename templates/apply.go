@@ -92,18 +92,18 @@ func (t *Template) Apply(ctx context.Context, d Data, o ApplyOptions) Result {
 		return res
 	case !rr.DidRender:
 		res.Status = StatusUnchanged
+		switch {
+		case t.Command == "" || !commandOwed(t.Destination):
+		case o.DryRun:
+			res.Reason = fmt.Sprintf("command %q is owed from an earlier pass (a dry run does not run it)", t.Command)
+		default:
+			t.runCommand(cctx, &res, o.CommandOutput, true)
+		}
 		return res
 	}
 	res.Status = StatusWritten
 	if t.Command != "" {
-		out := o.CommandOutput
-		if out == nil {
-			out = io.Discard
-		}
-		res.Command = "ok"
-		if err := renderer.RunCommand(cctx, t.Command, out); err != nil {
-			res.Command, res.Code, res.Err, res.Reason = "failed", exitcode.Failure, err, err.Error()
-		}
+		t.runCommand(cctx, &res, o.CommandOutput, false)
 	}
 	return res
 }
