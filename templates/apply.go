@@ -59,6 +59,7 @@ type ApplyOptions struct {
 func (t *Template) Apply(ctx context.Context, d Data, o ApplyOptions) Result {
 	res := Result{Source: t.Source, Destination: t.Destination}
 	ex, err := t.Execute(d)
+	t.setStuck(nil) // the next pass may try again
 	if ex != nil {
 		res.Execution, res.Services = ex, ex.Services
 	}
@@ -66,7 +67,11 @@ func (t *Template) Apply(ctx context.Context, d Data, o ApplyOptions) Result {
 	case ex != nil && !ex.Complete:
 		return res.refuse(exitcode.Unreachable, fmt.Errorf("data not yet fetched: %s", ex.missingList()))
 	case err != nil:
-		return res.refuse(exitcode.Usage, err)
+		code := exitcode.Of(err) // a render bound that tripped (4 or 2)
+		if code == exitcode.Failure {
+			code = exitcode.Usage // a template error
+		}
+		return res.refuse(code, err)
 	}
 	if err := t.guard(d); err != nil {
 		return res.refuse(exitcode.NotEnough, err)

@@ -40,6 +40,12 @@ type Spec struct {
 	MinProviders map[string]int
 	// CreateDestDirs creates Destination's missing parent directories.
 	CreateDestDirs bool
+	// MaxSize bounds the rendered output and the source, in bytes
+	// (DefaultMaxSize when zero).
+	MaxSize int64
+	// RenderTimeout bounds one execution of the template
+	// (DefaultRenderTimeout when zero).
+	RenderTimeout time.Duration
 }
 
 // Wait is consul-template's wait: after a change, render once no further
@@ -104,6 +110,9 @@ func (s Spec) Validate() error {
 	if s.Source == "" || s.Destination == "" {
 		return fmt.Errorf("template %q: source and destination are required", s.Source)
 	}
+	if s.MaxSize < 0 || s.RenderTimeout < 0 {
+		return fmt.Errorf("template %s: max_size and the render timeout must not be negative", s.Source)
+	}
 	for svc, n := range s.MinProviders {
 		if err := registry.ValidateService(svc); err != nil {
 			return fmt.Errorf("template %s: min_providers: %w", s.Source, err)
@@ -113,6 +122,29 @@ func (s Spec) Validate() error {
 		}
 	}
 	return nil
+}
+
+// ParseSize parses a byte size: a number of bytes, or one with a KiB, MiB
+// or GiB suffix (also k, m, g). "" is zero (the default).
+func ParseSize(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	num, mult := strings.TrimSpace(s), int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"k", 1 << 10}, {"m", 1 << 20}, {"g", 1 << 30}} {
+		if strings.HasSuffix(num, u.suffix) {
+			num, mult = strings.TrimSpace(strings.TrimSuffix(num, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n <= 0 || n > (1<<40)/mult {
+		return 0, fmt.Errorf("invalid size %q: want bytes, or a number with KiB, MiB or GiB, like 16MiB", s)
+	}
+	return n * mult, nil
 }
 
 // ParsePermsValue reads a config file's perms: a string is octal digits

@@ -1,14 +1,17 @@
 package templates
 
 import (
-	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sort"
+	"sync"
 	"text/template"
 
 	"github.com/Masterminds/sprig/v3"
 
+	"github.com/svcdisco/svcdisco/internal/exitcode"
 	"github.com/svcdisco/svcdisco/query"
 	"github.com/svcdisco/svcdisco/registry"
 )
@@ -30,6 +33,11 @@ type Data interface {
 type Template struct {
 	Spec
 	tmpl *template.Template
+
+	mu sync.Mutex
+	// stuck is the render-timeout error of an execution still running in
+	// the background; executions fail fast with it until Apply clears it.
+	stuck error
 }
 
 // Load reads and parses spec.Source. Syntax errors and unknown functions
@@ -38,12 +46,12 @@ func Load(spec Spec) (*Template, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
-	src, err := os.ReadFile(spec.Source)
+	src, err := readSource(spec.Source, spec.maxSize())
 	if err != nil {
 		return nil, fmt.Errorf("template %s: %w", spec.Source, err)
 	}
 	t, err := template.New(spec.Source).Option("missingkey=error").
-		Funcs(funcMap(nil)).Parse(string(src))
+		Funcs(funcMap(nil, spec.maxSize())).Parse(string(src))
 	if err != nil {
 		return nil, fmt.Errorf("parse %w", err) // "template: FILE:LINE: ..."
 	}
@@ -70,9 +78,15 @@ type Execution struct {
 // Execute renders the template against d. An error is a template error
 // (naming file and line) met while every lookup so far had its data; an
 // error met while data was missing is expected (e.g. indexing an empty
-// list) and only means "fetch first".
+// list) and only means "fetch first". Execution is bounded: past
+// RenderTimeout or MaxSize it stops with an error and no contents.
 func (t *Template) Execute(d Data) (*Execution, error) {
-	rec := &recorder{data: d, used: map[string]bool{}, missing: map[string]bool{}}
+	if err := t.stuckErr(); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), t.renderTimeout())
+	defer cancel()
+	rec := &recorder{ctx: ctx, data: d, used: map[string]bool{}, missing: map[string]bool{}}
 	for svc := range t.MinProviders {
 		rec.need(svc)
 	}
@@ -80,8 +94,28 @@ func (t *Template) Execute(d Data) (*Execution, error) {
 	if err != nil {
 		return nil, fmt.Errorf("template %s: %w", t.Source, err)
 	}
-	var buf bytes.Buffer
-	err = tmpl.Funcs(funcMap(rec)).Execute(&buf, nil)
+	out := &boundedBuffer{ctx: ctx, max: t.maxSize()}
+	done := make(chan error, 1)
+	go func() { done <- tmpl.Funcs(funcMap(rec, t.maxSize())).Execute(out, nil) }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		select {
+		case err = <-done: // finished just in time
+		default:
+			// text/template cannot be interrupted: the execution stops at
+			// its next write or svcdisco function call, which now fail.
+			err = ctx.Err()
+		}
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		err = fmt.Errorf("template %s: rendering took longer than %s; stopped: %w", t.Source, t.renderTimeout(), context.DeadlineExceeded)
+		t.setStuck(err)
+		return nil, err
+	case errors.Is(err, errTooLarge):
+		return nil, exitcode.Usagef("template %s: output larger than %d bytes (max_size); stopped", t.Source, t.maxSize())
+	}
 	ex := &Execution{
 		Services:       keys(rec.used),
 		Missing:        keys(rec.missing),
@@ -95,8 +129,20 @@ func (t *Template) Execute(d Data) (*Execution, error) {
 	if err != nil {
 		return ex, fmt.Errorf("render %w", err)
 	}
-	ex.Contents = buf.Bytes()
+	ex.Contents = out.buf.Bytes()
 	return ex, nil
+}
+
+func (t *Template) stuckErr() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.stuck
+}
+
+func (t *Template) setStuck(err error) {
+	t.mu.Lock()
+	t.stuck = err
+	t.mu.Unlock()
 }
 
 func keys(m map[string]bool) []string {
@@ -111,6 +157,7 @@ func keys(m map[string]bool) []string {
 // recorder answers a template's lookups from Data and remembers what was
 // asked for, so the caller knows what to fetch and what to watch.
 type recorder struct {
+	ctx                     context.Context // the render deadline
 	data                    Data
 	used, missing           map[string]bool
 	catalog, missingCatalog bool
@@ -128,6 +175,9 @@ func (r *recorder) need(svc string) ([]registry.Provider, bool) {
 // providers is all_providers_for_service: oldest first, optionally filtered
 // by attribute (key=value or key!=value, all must match).
 func (r *recorder) providers(svc string, filters ...string) ([]registry.Provider, error) {
+	if err := r.ctx.Err(); err != nil {
+		return nil, err
+	}
 	if err := registry.ValidateService(svc); err != nil {
 		return nil, err
 	}
@@ -158,22 +208,26 @@ func (r *recorder) provider(svc string) (registry.Provider, error) {
 	return ps[len(ps)-1], nil
 }
 
-func (r *recorder) services() []string {
+func (r *recorder) services() ([]string, error) {
+	if err := r.ctx.Err(); err != nil {
+		return nil, err
+	}
 	r.catalog = true
 	names, ok := r.data.Services()
 	if !ok {
 		r.missingCatalog = true
 	}
-	return names
+	return names, nil
 }
 
 // funcMap is sprig's hermetic set (no env, no randomness, no clock — so the
 // same providers always render the same bytes) plus svcdisco's functions.
 // With r == nil it only declares the names, for parsing.
-func funcMap(r *recorder) template.FuncMap {
+func funcMap(r *recorder, maxSize int64) template.FuncMap {
 	m := template.FuncMap(sprig.HermeticTxtFuncMap())
+	boundedFuncs(m, maxSize)
 	if r == nil {
-		r = &recorder{data: emptyData{}, used: map[string]bool{}, missing: map[string]bool{}}
+		r = &recorder{ctx: context.Background(), data: emptyData{}, used: map[string]bool{}, missing: map[string]bool{}}
 	}
 	m["providers"] = r.providers
 	m["provider"] = r.provider

@@ -65,6 +65,8 @@ type TemplateConfig struct {
 	Wait           string         `mapstructure:"wait"`
 	MinProviders   map[string]int `mapstructure:"min_providers"`
 	CreateDestDirs bool           `mapstructure:"create_dest_dirs"`
+	// MaxSize bounds the rendered output: bytes, or 512KiB, 16MiB…
+	MaxSize string `mapstructure:"max_size"`
 }
 
 // Defaults of the global settings.

@@ -31,6 +31,9 @@ type Options struct {
 	Wait           templates.Wait
 	Report         string
 	CommandTimeout time.Duration
+	// MaxSize bounds each template's output (and source), in bytes, for
+	// templates whose stanza sets no max_size.
+	MaxSize int64
 	// Reload re-reads the configuration (SIGHUP in watch mode).
 	Reload func() (*config.Config, error)
 	// Ensemble answers the templates' `ensemble` function for cfg; nil uses
@@ -43,7 +46,7 @@ type Options struct {
 func NewCmdRender(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{F: f}
 	var once bool
-	var wait string
+	var wait, maxSize string
 	cmd := &cobra.Command{
 		Use:   "render --template SRC:DEST[:COMMAND]... [--once | --watch]",
 		Short: "Render config files from providers, once (Chef) or continuously",
@@ -62,6 +65,9 @@ func NewCmdRender(f *cmdutil.Factory, runF func(context.Context, *Options) error
 				return exitcode.Usagef("--wait: %v", err)
 			}
 			opts.Wait = w
+			if opts.MaxSize, err = templates.ParseSize(maxSize); err != nil {
+				return exitcode.Usagef("--max-size: %v", err)
+			}
 			if opts.Report != ReportText && opts.Report != ReportJSON {
 				return exitcode.Usagef("invalid --report %q: want text or json", opts.Report)
 			}
@@ -80,6 +86,7 @@ func NewCmdRender(f *cmdutil.Factory, runF func(context.Context, *Options) error
 	fs.StringVar(&wait, "wait", "", "watch mode debounce MIN:MAX (e.g. 200ms:1s) for templates without their own wait")
 	fs.StringVar(&opts.Report, "report", ReportText, "once mode report on stdout: text or json")
 	fs.DurationVar(&opts.CommandTimeout, "command-timeout", time.Minute, "bound on each check_command and reload command")
+	fs.StringVar(&maxSize, "max-size", "16MiB", "largest output (and source) of a template, e.g. 512KiB; a template's max_size wins")
 	return cmd
 }
 

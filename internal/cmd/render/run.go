@@ -23,7 +23,7 @@ func (opts *Options) load(cfg *config.Config) ([]*templates.Template, error) {
 		if err != nil {
 			return nil, exitcode.New(exitcode.Usage, err)
 		}
-		sp.Wait = opts.Wait
+		sp.Wait, sp.MaxSize = opts.Wait, opts.MaxSize
 		specs = append(specs, sp)
 	}
 	for i, tc := range cfg.Templates {
@@ -31,7 +31,13 @@ func (opts *Options) load(cfg *config.Config) ([]*templates.Template, error) {
 		if err != nil {
 			return nil, exitcode.Usagef("config%s: templates[%d]: %v", inFile(cfg.File), i, err)
 		}
+		if sp.MaxSize == 0 {
+			sp.MaxSize = opts.MaxSize
+		}
 		specs = append(specs, sp)
+	}
+	for i := range specs {
+		specs[i].RenderTimeout = cfg.Timeout // one execution may take --timeout
 	}
 	if len(specs) == 0 {
 		return nil, exitcode.Usagef("render: no templates: give --template SRC:DEST or a templates: stanza in the config file")
@@ -59,6 +65,9 @@ func specFromConfig(tc config.TemplateConfig, defWait templates.Wait) (templates
 	var err error
 	if sp.Perms, err = templates.ParsePermsValue(tc.Perms); err != nil {
 		return sp, err
+	}
+	if sp.MaxSize, err = templates.ParseSize(tc.MaxSize); err != nil {
+		return sp, fmt.Errorf("max_size: %w", err)
 	}
 	if tc.Wait != "" {
 		if sp.Wait, err = templates.ParseWait(tc.Wait); err != nil {
