@@ -122,12 +122,13 @@ func waitLines(t *testing.T, url, want string) {
 // before anything is written.
 func TestImportBadInput(t *testing.T) {
 	reg := []string{"--registry", testzk.Shared(t).URL("")}
+	dest := testzk.Root(t) + "/imported" // if one got through, it stays out of other tests' way
 	good := `{"path":"/prod","nodes":[{"path":"/","data":null,"acl":[]}]}`
 	for name, tc := range map[string]struct{ stdin, path, want string }{
 		"system tree":   {good, "/zookeeper/x", "/zookeeper"},
-		"relative node": {`{"path":"/p","nodes":[{"path":"x","data":null,"acl":[]}]}`, "/prod", `"x"`},
-		"no nodes":      {`{"path":"/p","nodes":[]}`, "/prod", "no nodes"},
-		"digest":        {`{"path":"/p","nodes":[{"path":"/","data":null,"acl":[{"scheme":"digest","id":"ops:HASH=","perms":"cdrwa"}]}]}`, "/prod", "HASH="},
+		"relative node": {`{"path":"/p","nodes":[{"path":"x","data":null,"acl":[]}]}`, dest, `"x"`},
+		"no nodes":      {`{"path":"/p","nodes":[]}`, dest, "no nodes"},
+		"digest":        {`{"path":"/p","nodes":[{"path":"/","data":null,"acl":[{"scheme":"digest","id":"ops:HASH=","perms":"cdrwa"}]}]}`, dest, "HASH="},
 	} {
 		res := run(t, tc.stdin, append([]string{"chroot", "import", tc.path}, reg...)...)
 		if res.Code != exitcode.Usage || res.Error == nil || !strings.Contains(res.Error.Error(), tc.want) {
