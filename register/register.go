@@ -36,15 +36,15 @@ func ParseAttrs(kvs []string) (map[string]string, error) {
 	return attrs, nil
 }
 
-var idRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:@-]{0,252}$`)
+var idRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
 // ValidateID checks a provider ID given by hand ("" means the default,
-// SERVICE-HOST-PORT). IDs become part of backend keys (a Consul service
-// ID, a znode's data), so a slash or a space is refused rather than
-// mangled.
+// SERVICE-HOST-PORT) with the rule of service names, as the Chef library
+// does: IDs become part of backend keys (a Consul service ID, an HTTP
+// path), so a slash or a space is refused rather than mangled.
 func ValidateID(id string) error {
 	if id != "" && !idRE.MatchString(id) {
-		return fmt.Errorf("invalid id %q: want [A-Za-z0-9][A-Za-z0-9._:@-]*, at most 253 characters", id)
+		return fmt.Errorf("invalid id %q: want [A-Za-z0-9][A-Za-z0-9._-]{0,127}", id)
 	}
 	return nil
 }
