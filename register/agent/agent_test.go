@@ -9,13 +9,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/svcdisco/svcdisco/internal/testconsul"
 	"github.com/svcdisco/svcdisco/internal/testenv"
 	"github.com/svcdisco/svcdisco/internal/testzk"
 	"github.com/svcdisco/svcdisco/registry"
 	zkreg "github.com/svcdisco/svcdisco/registry/zk"
 )
 
-func TestMain(m *testing.M) { testzk.Main(m) }
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testzk.StopShared()
+	testconsul.StopShared()
+	os.Exit(code)
+}
 
 func openZK(t *testing.T, root string) *zkreg.Registry {
 	t.Helper()

@@ -11,9 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/svcdisco/svcdisco/internal/testconsul"
 	"github.com/svcdisco/svcdisco/internal/testenv"
 	"github.com/svcdisco/svcdisco/internal/testzk"
 	"github.com/svcdisco/svcdisco/registry"
+	consulreg "github.com/svcdisco/svcdisco/registry/consul"
 )
 
 // sampler lists a service after every change the registry signals and
@@ -153,9 +155,30 @@ func (r countedRegistration) Deregister(ctx context.Context) error {
 // field the previous version set and the new one leaves to a default is
 // logged.
 func TestMakeBeforeBreak(t *testing.T) {
-	root := testzk.Root(t)
-	counted := &countingRegistry{Registry: openZK(t, root)}
-	watcher := openZK(t, root)
+	t.Run("zookeeper", func(t *testing.T) {
+		root := testzk.Root(t)
+		makeBeforeBreak(t, openZK(t, root), openZK(t, root))
+	})
+	t.Run("consul", func(t *testing.T) {
+		// Same id: the new version replaces the old in place, and the
+		// old one's deregistration leaves the new one alone.
+		a, root := testconsul.Shared(t), testzk.Root(t)
+		open := func() registry.Registry {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			r, err := consulreg.Open(ctx, consulreg.Options{Address: a.Addr(), Root: root, Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { r.Close() })
+			return r
+		}
+		makeBeforeBreak(t, open(), open())
+	})
+}
+
+func makeBeforeBreak(t *testing.T, reg, watcher registry.Registry) {
+	counted := &countingRegistry{Registry: reg}
 	dir := t.TempDir()
 	write(t, dir, "web.yaml", "service: web\nport: 8080\nhost: n1\nattributes: {v: '0'}\n")
 	var logs testenv.Buffer
