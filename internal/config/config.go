@@ -67,6 +67,9 @@ type TemplateConfig struct {
 	CreateDestDirs bool           `mapstructure:"create_dest_dirs"`
 	// MaxSize bounds the rendered output: bytes, or 512KiB, 16MiB…
 	MaxSize string `mapstructure:"max_size"`
+	// RenderTimeout bounds one execution of the template ("2s"); default
+	// --timeout.
+	RenderTimeout string `mapstructure:"render_timeout"`
 }
 
 // Defaults of the global settings.

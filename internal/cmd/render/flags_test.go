@@ -35,6 +35,9 @@ func TestFlags(t *testing.T) {
 		{[]string{"--wait", "1s:100ms"}, exitcode.Usage, nil},
 		{[]string{"--report", "yaml"}, exitcode.Usage, nil},
 		{[]string{"extra"}, exitcode.Usage, nil},
+		{[]string{"--template", "a:b"}, 0, func(o *render.Options) bool { return o.MaxSize == 16<<20 }},
+		{[]string{"--max-size", "512KiB"}, 0, func(o *render.Options) bool { return o.MaxSize == 512<<10 }},
+		{[]string{"--max-size", "lots"}, exitcode.Usage, nil},
 	}
 	for _, c := range cases {
 		var got *render.Options
@@ -65,6 +68,9 @@ func TestBadStanzas(t *testing.T) {
 		{config.TemplateConfig{Source: "x", Destination: "y", Wait: "soon"}, `invalid wait "soon"`},
 		{config.TemplateConfig{Source: "x", Destination: "y", MinProviders: map[string]int{"bad name": 1}}, "invalid service name"},
 		{config.TemplateConfig{Source: "/nonexistent.tmpl", Destination: "y"}, "/nonexistent.tmpl"},
+		{config.TemplateConfig{Source: "x", Destination: "y", MaxSize: "-1"}, `invalid size "-1"`},
+		{config.TemplateConfig{Source: "x", Destination: "y", RenderTimeout: "5"}, `invalid render_timeout "5"`},
+		{config.TemplateConfig{Source: "/dev/zero", Destination: "y"}, "/dev/zero: not a regular file"},
 	}
 	for _, c := range cases {
 		f := factory()

@@ -14,7 +14,7 @@ Each provider has .Service .ID .Host .Address .Port .Endpoints .Attributes
 
 Templates come from --template SRC:DEST[:COMMAND] and from the config file's
 "templates:" stanzas (source, destination, command, check_command, perms,
-backup, wait, min_providers, create_dest_dirs, max_size). Two templates may
+backup, wait, min_providers, create_dest_dirs, max_size, render_timeout). Two templates may
 not share a destination. A source must be a regular file.
 
 A file is never replaced by a worse one: the new contents are staged beside
@@ -22,8 +22,8 @@ the destination, checked by check_command (run with the staged path as {{.}}
 and $SVCDISCO_STAGED), then renamed over it. Nothing is written when the
 registry is unreachable, data is missing, a service has fewer providers than
 its min_providers, the template fails, or the check fails, or a render
-bound trips: one execution may take --timeout and write --max-size bytes
-(or the stanza's max_size). Unchanged contents are not written and the
+bound trips: one execution may take --timeout (or the stanza's
+render_timeout) and write --max-size bytes (or the stanza's max_size). Unchanged contents are not written and the
 command does not run — unless an earlier run's command failed: that
 command is owed (a marker beside DEST remembers it) and runs on the next
 pass. A symlinked DEST is followed: its target is written, the link kept.

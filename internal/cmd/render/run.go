@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/svcdisco/svcdisco/internal/config"
 	"github.com/svcdisco/svcdisco/internal/exitcode"
@@ -37,7 +38,9 @@ func (opts *Options) load(cfg *config.Config) ([]*templates.Template, error) {
 		specs = append(specs, sp)
 	}
 	for i := range specs {
-		specs[i].RenderTimeout = cfg.Timeout // one execution may take --timeout
+		if specs[i].RenderTimeout == 0 {
+			specs[i].RenderTimeout = cfg.Timeout // one execution may take --timeout
+		}
 	}
 	if len(specs) == 0 {
 		return nil, exitcode.Usagef("render: no templates: give --template SRC:DEST or a templates: stanza in the config file")
@@ -68,6 +71,13 @@ func specFromConfig(tc config.TemplateConfig, defWait templates.Wait) (templates
 	}
 	if sp.MaxSize, err = templates.ParseSize(tc.MaxSize); err != nil {
 		return sp, fmt.Errorf("max_size: %w", err)
+	}
+	if tc.RenderTimeout != "" {
+		d, err := time.ParseDuration(tc.RenderTimeout)
+		if err != nil || d <= 0 {
+			return sp, fmt.Errorf("invalid render_timeout %q: want a positive duration like 2s", tc.RenderTimeout)
+		}
+		sp.RenderTimeout = d
 	}
 	if tc.Wait != "" {
 		if sp.Wait, err = templates.ParseWait(tc.Wait); err != nil {
