@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // DefaultURL is the registry used when none is configured.
@@ -183,8 +184,21 @@ func ValidatePath(p string) error {
 		if strings.ContainsRune(c, 0) {
 			return fmt.Errorf("path %q contains a NUL byte", p)
 		}
+		if i := strings.IndexFunc(c, badPathRune); i >= 0 {
+			return fmt.Errorf("path %q contains %U, which ZooKeeper refuses in paths", p, []rune(c[i:])[0])
+		}
 	}
 	return nil
+}
+
+// badPathRune reports the characters ZooKeeper refuses in a path (its
+// PathUtils.validatePath, also checked by go-zookeeper before sending):
+// control characters, and two ranges of private-use and special code
+// points. Checking them here makes a bad path an input error (exit 2)
+// rather than a failed request.
+func badPathRune(r rune) bool {
+	return r <= 0x1f || (r >= 0x7f && r <= 0x9f) || (r >= 0xf000 && r <= 0xf8ff) || (r >= 0xfff0 && r < 0xffff) ||
+		r == utf8.RuneError
 }
 
 // ConnectString renders hosts and chroot the way ZooKeeper clients write it:

@@ -126,6 +126,7 @@ func TestImportBadInput(t *testing.T) {
 	good := `{"path":"/prod","nodes":[{"path":"/","data":null,"acl":[]}]}`
 	for name, tc := range map[string]struct{ stdin, path, want string }{
 		"system tree":   {good, "/zookeeper/x", "/zookeeper"},
+		"control char":  {good, dest + "/a\x01b", "U+0001"},
 		"relative node": {`{"path":"/p","nodes":[{"path":"x","data":null,"acl":[]}]}`, dest, `"x"`},
 		"no nodes":      {`{"path":"/p","nodes":[]}`, dest, "no nodes"},
 		"digest":        {`{"path":"/p","nodes":[{"path":"/","data":null,"acl":[{"scheme":"digest","id":"ops:HASH=","perms":"cdrwa"}]}]}`, dest, "HASH="},
