@@ -100,7 +100,8 @@ func (a *Agent) reconcileUntil(ctx, stop context.Context) (Result, error) {
 		}
 		a.running[path] = a.start(ctx, path, spec, fp)
 		if ok {
-			hs = append(hs, handover{path: path, old: e, new: a.running[path], bound: a.handoverBound(spec)})
+			bound := a.handoverBound(spec)
+			hs = append(hs, handover{path: path, old: e, new: a.running[path], bound: bound, deadline: time.Now().Add(bound)})
 		}
 	}
 	a.finish(stop, hs)

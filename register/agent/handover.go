@@ -20,6 +20,7 @@ type handover struct {
 	path     string
 	old, new *entry
 	bound    time.Duration
+	deadline time.Time // start + bound: the waits of many files overlap
 }
 
 // finish stops the old provider once the new one is registered, has
@@ -27,7 +28,7 @@ type handover struct {
 // must not keep the old one advertised for ever), or ctx is done.
 func (a *Agent) finish(ctx context.Context, hs []handover) {
 	for _, h := range hs {
-		t := time.NewTimer(h.bound)
+		t := time.NewTimer(time.Until(h.deadline))
 		select {
 		case <-h.new.registered:
 		case <-h.new.done:
