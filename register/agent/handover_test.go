@@ -226,3 +226,34 @@ func makeBeforeBreak(t *testing.T, reg, watcher registry.Registry) {
 		t.Errorf("host falling back to the default was not logged:\n%s", logs.String())
 	}
 }
+
+// A new version whose check never passes does not keep the old version
+// advertised for ever: after one registration timeout plus the check's
+// rise, the old one goes.
+func TestHandoverIsBounded(t *testing.T) {
+	root := testzk.Root(t)
+	reg, watcher := openZK(t, root), openZK(t, root)
+	dir := t.TempDir()
+	write(t, dir, "web.yaml", "service: web\nport: 8080\nhost: n1\n")
+	var logs testenv.Buffer
+	a := &Agent{Dir: dir, Registry: reg, Timeout: 300 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	defer a.StopAll()
+	if _, err := a.Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "web", func() bool {
+		ps, _ := watcher.Providers(context.Background(), "web", registry.ListOptions{FieldsOnly: true})
+		return len(ps) == 1
+	})
+	write(t, dir, "web.yaml", "service: web\nport: 8080\nhost: n1\ncheck: 'exec:false'\ncheck_interval: 100ms\ncheck_timeout: 100ms\nrise: 1\n")
+	if res, err := a.Reconcile(context.Background()); err != nil || len(res.Changed) != 1 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if !strings.Contains(logs.String(), "new version not registered in time") {
+		t.Errorf("no warning:\n%s", logs.String())
+	}
+	waitFor(t, "the old version gone", func() bool {
+		ps, _ := watcher.Providers(context.Background(), "web", registry.ListOptions{FieldsOnly: true})
+		return len(ps) == 0
+	})
+}
