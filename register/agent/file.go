@@ -154,26 +154,9 @@ func (f File) Spec(d Defaults) (Spec, error) {
 	if f.Port == 0 {
 		return Spec{}, errors.New("port is required")
 	}
-	var defaulted []string
-	if p.Host == "" {
-		p.Host = d.Host
-		defaulted = append(defaulted, "host")
-	}
-	if p.Address == "" {
-		p.Address = d.Address
-		defaulted = append(defaulted, "address")
-	} else if net.ParseIP(p.Address) == nil {
-		return Spec{}, fmt.Errorf("invalid address %q: want an IP address", p.Address)
-	}
-	if f.ID == "" {
-		defaulted = append(defaulted, "id")
-	} else if err := register.ValidateID(f.ID); err != nil {
+	defaulted, err := f.fill(&p, d)
+	if err != nil {
 		return Spec{}, err
-	}
-	if f.Weight != nil {
-		p.Weight = *f.Weight
-	} else {
-		defaulted = append(defaulted, "weight")
 	}
 	if f.Maintenance {
 		p.Status = registry.StatusMaintenance
@@ -200,7 +183,6 @@ func (f File) Spec(d Defaults) (Spec, error) {
 		return spec, nil
 	}
 	c := check.Config{Target: f.Check, Rise: f.Rise, Fall: f.Fall}
-	var err error
 	if c.Interval, err = duration("check_interval", f.CheckInterval); err != nil {
 		return Spec{}, err
 	}
@@ -213,6 +195,33 @@ func (f File) Spec(d Defaults) (Spec, error) {
 	c = c.WithDefaults()
 	spec.Check = &c
 	return spec, nil
+}
+
+// fill applies the defaults to what the file left out, returning the
+// names of the fields it filled, and checks the address and id given.
+func (f File) fill(p *registry.Provider, d Defaults) ([]string, error) {
+	var defaulted []string
+	if p.Host == "" {
+		p.Host = d.Host
+		defaulted = append(defaulted, "host")
+	}
+	if p.Address == "" {
+		p.Address = d.Address
+		defaulted = append(defaulted, "address")
+	} else if net.ParseIP(p.Address) == nil {
+		return nil, fmt.Errorf("invalid address %q: want an IP address", p.Address)
+	}
+	if f.ID == "" {
+		defaulted = append(defaulted, "id")
+	} else if err := register.ValidateID(f.ID); err != nil {
+		return nil, err
+	}
+	if f.Weight != nil {
+		p.Weight = *f.Weight
+	} else {
+		defaulted = append(defaulted, "weight")
+	}
+	return defaulted, nil
 }
 
 func duration(key, s string) (time.Duration, error) {
