@@ -1,8 +1,20 @@
 package zk
 
 import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
 	"math/rand/v2"
+	"net"
+	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/svcdisco/svcdisco/internal/exitcode"
 )
 
 // hostProvider hands go-zookeeper the servers to try, shuffled, without
@@ -10,20 +22,48 @@ import (
 // connection when ONE name does not resolve, which turns a single dead host
 // in a connect string into an outage. Here a host that does not resolve just
 // fails its dial and the next one is tried.
+//
+// Its server list can be replaced while the connection lives (UpdateServers):
+// an ensemble that gains or loses members is still the same ensemble, and
+// the session, its ephemeral znodes and its watches carry over. It is also
+// the connection's dialer, so that it knows which server the client is on
+// and can drop that connection when the server leaves the list: the client
+// then reconnects to a listed server, presenting the same session.
+//
+// A session survives a server list that names another ensemble only in
+// name: those servers refuse it (they close the connection during the
+// handshake, as for a client that has seen a newer zxid than theirs), and
+// go-zookeeper would retry forever. Once every handshake has been refused
+// for longer than the session timeout the session is gone wherever it lived
+// (no server has heard from the client for that long), so the next attempt
+// is answered with "session expired" on the servers' behalf: go-zookeeper
+// then starts a new session and the Registry re-registers, as after any
+// expiry.
 type hostProvider struct {
+	sessionTimeout time.Duration
+	log            *slog.Logger
+
 	mu      sync.Mutex
 	servers []string
 	next    int
 	tried   int // servers tried since the last successful connection
+
+	conn         *trackedConn // the connection dialled last, nil before the first
+	connAddr     string
+	refusedSince time.Time // first refused handshake since the last accepted one
 }
 
 func (hp *hostProvider) Init(servers []string) error {
 	hp.mu.Lock()
 	defer hp.mu.Unlock()
+	hp.setLocked(servers)
+	return nil
+}
+
+func (hp *hostProvider) setLocked(servers []string) {
 	hp.servers = append([]string(nil), servers...)
 	rand.Shuffle(len(hp.servers), func(i, j int) { hp.servers[i], hp.servers[j] = hp.servers[j], hp.servers[i] })
 	hp.next, hp.tried = 0, 0
-	return nil
 }
 
 func (hp *hostProvider) Len() int {
@@ -45,8 +85,160 @@ func (hp *hostProvider) Next() (string, bool) {
 	return s, retryStart
 }
 
+// Connected is go-zookeeper's call after a handshake was accepted.
 func (hp *hostProvider) Connected() {
 	hp.mu.Lock()
 	defer hp.mu.Unlock()
 	hp.tried = 0
+	hp.refusedSince = time.Time{}
+	if hp.conn != nil {
+		hp.conn.accepted.Store(true)
+	}
 }
+
+// refused records a connection closed before its handshake was accepted.
+func (hp *hostProvider) refused() {
+	hp.mu.Lock()
+	defer hp.mu.Unlock()
+	if hp.refusedSince.IsZero() {
+		hp.refusedSince = time.Now()
+	}
+}
+
+// errDelisted fails a dial to a server that left the list between Next and
+// the dial; go-zookeeper then asks Next again.
+var errDelisted = errors.New("no longer in the ensemble's server list")
+
+// dial is the connection's zk.Dialer.
+func (hp *hostProvider) dial(network, addr string, timeout time.Duration) (net.Conn, error) {
+	if hp.sessionRejected() {
+		hp.log.Warn("the servers have refused this session for longer than the session timeout; starting a new session",
+			"session_timeout", hp.sessionTimeout)
+		return expiredConn(), nil
+	}
+	c, err := net.DialTimeout(network, addr, timeout)
+	if err != nil {
+		return nil, err
+	}
+	hp.mu.Lock()
+	defer hp.mu.Unlock()
+	if !slices.Contains(hp.servers, addr) {
+		c.Close()
+		return nil, fmt.Errorf("dial %s: %w", addr, errDelisted)
+	}
+	hp.conn, hp.connAddr = &trackedConn{Conn: c, hp: hp}, addr
+	return hp.conn, nil
+}
+
+func (hp *hostProvider) sessionRejected() bool {
+	hp.mu.Lock()
+	defer hp.mu.Unlock()
+	if hp.refusedSince.IsZero() || time.Since(hp.refusedSince) <= hp.sessionTimeout {
+		return false
+	}
+	hp.refusedSince = time.Time{}
+	return true
+}
+
+// update replaces the server list. It reports the server the client was
+// on when that server is not in the new list; its connection is closed, so
+// go-zookeeper reconnects to a listed server with the same session.
+func (hp *hostProvider) update(servers []string) (dropped string) {
+	hp.mu.Lock()
+	hp.setLocked(servers)
+	c := hp.conn
+	if c == nil || slices.Contains(hp.servers, hp.connAddr) {
+		hp.mu.Unlock()
+		return ""
+	}
+	hp.conn = nil
+	dropped = hp.connAddr
+	hp.mu.Unlock()
+	c.Close() // outside the lock: Close may call refused
+	return dropped
+}
+
+func (hp *hostProvider) current() string {
+	hp.mu.Lock()
+	defer hp.mu.Unlock()
+	return hp.connAddr
+}
+
+// UpdateServers replaces the ensemble's server list in place (an Exhibitor
+// membership change). The session is kept: if the server the client is on
+// is still listed nothing happens; if it is not, the client reconnects to a
+// listed server with the same session, and its ephemeral znodes, their
+// timestamps and its watches carry over. Only if the new servers reject the
+// session (they are another ensemble, or it expired meanwhile) does the
+// Registry get a new session and re-register every provider on it, as after
+// any session expiry.
+func (r *Registry) UpdateServers(servers []string) error {
+	if len(servers) == 0 {
+		return exitcode.Usagef("zk: no servers given")
+	}
+	if dropped := r.hosts.update(servers); dropped != "" {
+		r.log.Info("the server this client was on left the ensemble's list; reconnecting to a listed server",
+			"server", dropped, "servers", strings.Join(servers, ","))
+	}
+	return nil
+}
+
+// Server is the ZooKeeper server the client last connected to, host:port
+// ("" before the first connection).
+func (r *Registry) Server() string { return r.hosts.current() }
+
+// trackedConn tells the host provider when a connection closes before its
+// handshake was accepted.
+type trackedConn struct {
+	net.Conn
+	hp       *hostProvider
+	accepted atomic.Bool
+	closed   atomic.Bool
+}
+
+func (c *trackedConn) Close() error {
+	if !c.closed.Swap(true) && !c.accepted.Load() {
+		c.hp.refused()
+	}
+	return c.Conn.Close()
+}
+
+// expiredConn answers a connect request as a server does for an expired
+// session: a connect response with session id 0.
+func expiredConn() net.Conn {
+	const passwdLen = 16
+	body := make([]byte, 4+4+8+4+passwdLen) // protocol version, timeout, session id, password
+	binary.BigEndian.PutUint32(body[16:20], passwdLen)
+	reply := binary.BigEndian.AppendUint32(nil, uint32(len(body)))
+	return &cannedConn{reply: append(reply, body...)}
+}
+
+// cannedConn is a net.Conn that swallows writes and reads back reply.
+type cannedConn struct {
+	mu    sync.Mutex
+	reply []byte
+}
+
+func (c *cannedConn) Read(b []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.reply) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(b, c.reply)
+	c.reply = c.reply[n:]
+	return n, nil
+}
+
+func (c *cannedConn) Write(b []byte) (int, error)      { return len(b), nil }
+func (c *cannedConn) Close() error                     { return nil }
+func (c *cannedConn) LocalAddr() net.Addr              { return cannedAddr{} }
+func (c *cannedConn) RemoteAddr() net.Addr             { return cannedAddr{} }
+func (c *cannedConn) SetDeadline(time.Time) error      { return nil }
+func (c *cannedConn) SetReadDeadline(time.Time) error  { return nil }
+func (c *cannedConn) SetWriteDeadline(time.Time) error { return nil }
+
+type cannedAddr struct{}
+
+func (cannedAddr) Network() string { return "canned" }
+func (cannedAddr) String() string  { return "expired-session" }
