@@ -100,8 +100,10 @@ func OpenRegistry(ctx context.Context, o RegistryOptions) (*Registry, error) {
 
 // openChain connects to the first ensemble of the chain that it can reach.
 // Each attempt gets an equal share of the time left (o.Timeout each without
-// a deadline); only a connection failure (registry.ErrUnreachable) moves on
-// to the next source, any other error (a missing chroot) is returned.
+// a deadline). Only a connection failure moves on to the next source: no
+// server accepting TCP connections (known at once, where the backend would
+// retry until its deadline) or the backend reporting registry.ErrUnreachable.
+// Any other error (a missing chroot) is returned as it is.
 func openChain(ctx context.Context, o RegistryOptions) (registry.Registry, *Ensemble, error) {
 	cands, err := o.Resolver.Candidates(ctx)
 	if err != nil {
@@ -110,7 +112,7 @@ func openChain(ctx context.Context, o RegistryOptions) (registry.Registry, *Ense
 	var msgs []string
 	for i, ens := range cands {
 		actx, cancel := attemptContext(ctx, o.Timeout, len(cands)-i)
-		cur, err := openIfReachable(actx, o.Open, ens.Servers)
+		cur, err := openOne(actx, o.Open, ens.Servers)
 		cancel()
 		if err == nil {
 			o.Resolver.Remember(ens)
@@ -118,26 +120,31 @@ func openChain(ctx context.Context, o RegistryOptions) (registry.Registry, *Ense
 				"origin", ens.Origin, "servers", strings.Join(ens.Servers, ","))
 			return cur, ens, nil
 		}
-		err = fmt.Errorf("ensemble from %s (%s): %w", ens.Source, ens.Origin, err)
 		if !errors.Is(err, registry.ErrUnreachable) || ctx.Err() != nil {
-			return nil, nil, err
+			return nil, nil, fmt.Errorf("ensemble from %s (%s): %w", ens.Source, ens.Origin, err)
 		}
-		msgs = append(msgs, err.Error())
+		msgs = append(msgs, fmt.Sprintf("%s %s (%s): %s", ens.Source, strings.Join(ens.Servers, ","), ens.Origin, err))
 		if i+1 < len(cands) {
 			o.Logger.Warn("cannot reach the ensemble from the "+ens.Source+"; trying the "+cands[i+1].Source,
 				"servers", strings.Join(ens.Servers, ","), "reason", err.Error())
 		}
 	}
-	return nil, nil, exitcode.New(exitcode.Unreachable, fmt.Errorf("no reachable ZooKeeper ensemble: %w: %s",
+	return nil, nil, exitcode.New(exitcode.Unreachable, fmt.Errorf("no ZooKeeper ensemble could be reached (%w): %s",
 		registry.ErrUnreachable, strings.Join(msgs, " | ")))
 }
 
-// openIfReachable opens the backend on servers unless none of them accepts
-// a TCP connection: a refused connection is known at once, where the
-// backend would keep retrying until ctx ends.
-func openIfReachable(ctx context.Context, open OpenFunc, servers []string) (registry.Registry, error) {
+// errNoListener marks an ensemble none of whose servers accepts a TCP
+// connection; it counts as unreachable.
+type errNoListener struct{ err error }
+
+func (e errNoListener) Error() string        { return "no server accepts connections: " + oneLine(e.err) }
+func (e errNoListener) Is(target error) bool { return target == registry.ErrUnreachable }
+
+// openOne opens the backend on servers unless none of them accepts a TCP
+// connection.
+func openOne(ctx context.Context, open OpenFunc, servers []string) (registry.Registry, error) {
 	if err := anyReachable(ctx, servers); err != nil {
-		return nil, fmt.Errorf("%w: no server accepts connections: %v", registry.ErrUnreachable, oneLine(err))
+		return nil, errNoListener{err}
 	}
 	return open(ctx, servers)
 }
