@@ -30,15 +30,16 @@ import (
 // and can drop that connection when the server leaves the list: the client
 // then reconnects to a listed server, presenting the same session.
 //
-// A session survives a server list that names another ensemble only in
-// name: those servers refuse it (they close the connection during the
-// handshake, as for a client that has seen a newer zxid than theirs), and
-// go-zookeeper would retry forever. Once every handshake has been refused
-// for longer than the session timeout the session is gone wherever it lived
-// (no server has heard from the client for that long), so the next attempt
-// is answered with "session expired" on the servers' behalf: go-zookeeper
-// then starts a new session and the Registry re-registers, as after any
-// expiry.
+// A new server list may name another ensemble. Its servers refuse the
+// session (they close the connection during the handshake, as for a client
+// that has seen a newer zxid than theirs), and go-zookeeper would retry
+// forever. So after an update that moved the client off its server, once
+// every handshake has been refused for longer than the session timeout the
+// session is gone wherever it lived (no server has heard from the client for
+// that long), and the next attempt is answered with "session expired" on the
+// servers' behalf: go-zookeeper then starts a new session and the Registry
+// re-registers, as after any expiry. Without such an update, refusals (an
+// ensemble without quorum) are waited out as before.
 type hostProvider struct {
 	sessionTimeout time.Duration
 	log            *slog.Logger
@@ -50,7 +51,8 @@ type hostProvider struct {
 
 	conn         *trackedConn // the connection dialled last, nil before the first
 	connAddr     string
-	refusedSince time.Time // first refused handshake since the last accepted one
+	moved        bool      // an update dropped the connection; no handshake accepted since
+	refusedSince time.Time // first refused handshake since then
 }
 
 func (hp *hostProvider) Init(servers []string) error {
@@ -90,7 +92,7 @@ func (hp *hostProvider) Connected() {
 	hp.mu.Lock()
 	defer hp.mu.Unlock()
 	hp.tried = 0
-	hp.refusedSince = time.Time{}
+	hp.moved, hp.refusedSince = false, time.Time{}
 	if hp.conn != nil {
 		hp.conn.accepted.Store(true)
 	}
@@ -100,7 +102,7 @@ func (hp *hostProvider) Connected() {
 func (hp *hostProvider) refused() {
 	hp.mu.Lock()
 	defer hp.mu.Unlock()
-	if hp.refusedSince.IsZero() {
+	if hp.moved && hp.refusedSince.IsZero() {
 		hp.refusedSince = time.Now()
 	}
 }
@@ -133,10 +135,10 @@ func (hp *hostProvider) dial(network, addr string, timeout time.Duration) (net.C
 func (hp *hostProvider) sessionRejected() bool {
 	hp.mu.Lock()
 	defer hp.mu.Unlock()
-	if hp.refusedSince.IsZero() || time.Since(hp.refusedSince) <= hp.sessionTimeout {
+	if !hp.moved || hp.refusedSince.IsZero() || time.Since(hp.refusedSince) <= hp.sessionTimeout {
 		return false
 	}
-	hp.refusedSince = time.Time{}
+	hp.moved, hp.refusedSince = false, time.Time{}
 	return true
 }
 
@@ -153,6 +155,7 @@ func (hp *hostProvider) update(servers []string) (dropped string) {
 	}
 	hp.conn = nil
 	dropped = hp.connAddr
+	hp.moved, hp.refusedSince = true, time.Time{}
 	hp.mu.Unlock()
 	c.Close() // outside the lock: Close may call refused
 	return dropped
