@@ -34,7 +34,7 @@ func TestUnreachableEnsembleFallsThrough(t *testing.T) {
 		w, err := OpenRegistry(ctx5(t), RegistryOptions{Resolver: res, Open: openZK("/svcdisco"), Poll: 50 * time.Millisecond,
 			Logger: res.Logger})
 		if err == nil {
-			t.Cleanup(func() { w.Close() })
+			t.Cleanup(func() { w.Close() }) // Close is idempotent
 		}
 		return w, logs, err
 	}
@@ -71,6 +71,7 @@ func TestUnreachableEnsembleFallsThrough(t *testing.T) {
 	if _, err := w.Services(ctx5(t)); err != nil {
 		t.Fatal(err)
 	}
+	w.Close() // its polls would follow the answers below and rewrite the cache
 
 	// Exhibitor's server accepts connections but never answers (a
 	// partition): its share of the time runs out, then the cache is used.
@@ -100,6 +101,7 @@ func TestUnreachableEnsembleFallsThrough(t *testing.T) {
 		t.Fatalf("with a backup: %v\n%s", err, logs)
 	}
 	expect(w, logs, SourceBackup)
+	w.Close()
 
 	// Nothing reachable: exit 4, every source named.
 	_, logs, err = open("exhibitor://" + ex.Host() + "?backup=" + dead)

@@ -64,6 +64,9 @@ type Registry struct {
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the poller has stopped
 
+	closeOnce sync.Once
+	closeErr  error
+
 	mu       sync.Mutex
 	ensemble *Ensemble
 }
@@ -116,14 +119,21 @@ func openChain(ctx context.Context, o RegistryOptions) (registry.Registry, *Ense
 		cancel()
 		if err == nil {
 			o.Resolver.Remember(ens)
-			o.Logger.Info("using the ZooKeeper ensemble from the "+ens.Source,
+			level := slog.LevelWarn // a fallback is news
+			if ens.Source == SourceExhibitor {
+				level = slog.LevelDebug
+			}
+			o.Logger.Log(ctx, level, "using the ZooKeeper ensemble from the "+ens.Source,
 				"origin", ens.Origin, "servers", strings.Join(ens.Servers, ","))
 			return cur, ens, nil
 		}
-		if !errors.Is(err, registry.ErrUnreachable) || ctx.Err() != nil {
+		if !errors.Is(err, registry.ErrUnreachable) {
 			return nil, nil, fmt.Errorf("ensemble from %s (%s): %w", ens.Source, ens.Origin, err)
 		}
 		msgs = append(msgs, fmt.Sprintf("%s %s (%s): %s", ens.Source, strings.Join(ens.Servers, ","), ens.Origin, err))
+		if ctx.Err() != nil {
+			break
+		}
 		if i+1 < len(cands) {
 			o.Logger.Warn("cannot reach the ensemble from the "+ens.Source+"; trying the "+cands[i+1].Source,
 				"servers", strings.Join(ens.Servers, ","), "reason", err.Error())
@@ -254,9 +264,12 @@ func anyReachable(ctx context.Context, servers []string) error {
 }
 
 // Close stops polling, then closes the backend (which deregisters what it
-// holds).
+// holds). Closing again returns the first Close's result.
 func (w *Registry) Close() error {
-	w.cancel()
-	<-w.done
-	return w.Registry.Close()
+	w.closeOnce.Do(func() {
+		w.cancel()
+		<-w.done
+		w.closeErr = w.Registry.Close()
+	})
+	return w.closeErr
 }

@@ -161,12 +161,6 @@ func (hp *hostProvider) update(servers []string) (dropped string) {
 	return dropped
 }
 
-func (hp *hostProvider) current() string {
-	hp.mu.Lock()
-	defer hp.mu.Unlock()
-	return hp.connAddr
-}
-
 // UpdateServers replaces the ensemble's server list in place (an Exhibitor
 // membership change). The session is kept: if the server the client is on
 // is still listed nothing happens; if it is not, the client reconnects to a
@@ -185,10 +179,6 @@ func (r *Registry) UpdateServers(servers []string) error {
 	}
 	return nil
 }
-
-// Server is the ZooKeeper server the client last connected to, host:port
-// ("" before the first connection).
-func (r *Registry) Server() string { return r.hosts.current() }
 
 // trackedConn tells the host provider when a connection closes before its
 // handshake was accepted.
