@@ -24,7 +24,9 @@ type OpenFunc func(ctx context.Context, servers []string) (registry.Registry, er
 // ServerUpdater is a backend whose server list can be replaced while its
 // session lives (registry/zk's Registry).
 type ServerUpdater interface {
-	UpdateServers(servers []string) error
+	// UpdateServers switches to servers within ctx, or returns an error
+	// and stays on the current ones.
+	UpdateServers(ctx context.Context, servers []string) error
 }
 
 // RegistryOptions configure OpenRegistry.
@@ -51,9 +53,11 @@ type RegistryOptions struct {
 // the new session, as after any session expiry.
 //
 // Only an answer from Exhibitor itself changes the servers, and only when
-// at least one of them accepts a TCP connection: a poll that falls back to
-// the cache or the backup list is not news about the ensemble, and moving a
-// running process to servers it cannot reach would be an outage of its own.
+// at least one of them accepts a TCP connection and (if the client has to
+// leave its server) the backend gets a session from them: a poll that falls
+// back to the cache or the backup list is not news about the ensemble, and
+// moving a running process to servers it cannot use would be an outage of
+// its own.
 type Registry struct {
 	registry.Registry // the backend
 
@@ -221,8 +225,11 @@ func (w *Registry) poll(ctx context.Context) {
 	}
 	w.log.Warn("ZooKeeper ensemble membership changed; following it on the same session",
 		"from", strings.Join(old.Servers, ","), "to", strings.Join(ens.Servers, ","))
-	if err := w.hosts.UpdateServers(ens.Servers); err != nil {
-		w.log.Error("could not update the server list; will retry at the next poll", "err", err)
+	if err := w.hosts.UpdateServers(ctx, ens.Servers); err != nil {
+		if w.ctx.Err() == nil {
+			w.log.Warn("the new servers give no session; staying on the current ensemble, will retry at the next poll",
+				"err", err)
+		}
 		return
 	}
 	w.setEnsemble(ens)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -163,5 +164,36 @@ func TestFailedPollDoesNotMove(t *testing.T) {
 	}
 	if _, err := w.Services(ctx5(t)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Exhibitor names a server that accepts connections but never answers (a
+// partition, a server not yet serving): the registry stays on its server,
+// which it would otherwise have had to leave, and keeps working.
+func TestSilentServersDoNotMove(t *testing.T) {
+	a := testzk.Start(t, 1)
+	ex := testexhibitor.Start(t)
+	ex.Servers(a.Servers[0].Addr())
+	logs := &testenv.Buffer{}
+	res := resolver(t, "exhibitor://"+ex.Host(), Options{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	w, err := OpenRegistry(ctx5(t), RegistryOptions{Resolver: res, Open: openZK("/svcdisco"), Poll: 50 * time.Millisecond,
+		Timeout: 500 * time.Millisecond, Logger: res.Logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.Register(ctx5(t), registry.Provider{Service: "web", Host: "h1", Port: 80}); err != nil {
+		t.Fatal(err)
+	}
+	hole := testzk.NewProxy(t, a.Servers[0].Addr())
+	hole.Partition()
+	ex.Servers(hole.Addr())
+	const refused = "the new servers give no session; staying"
+	testenv.WaitFor(t, "two refused moves", 20*time.Second, func() bool { return strings.Count(logs.String(), refused) >= 2 })
+	if got := w.Ensemble(); got.Servers[0] != a.Servers[0].Addr() {
+		t.Fatalf("moved to %+v", got)
+	}
+	if got := hosts(t, w); !slices.Equal(got, []string{"h1"}) {
+		t.Fatalf("listed %q after the refused moves, want [h1]", got)
 	}
 }

@@ -1,6 +1,7 @@
 package zk
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -14,7 +15,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-zookeeper/zk"
+
 	"github.com/svcdisco/svcdisco/internal/exitcode"
+	"github.com/svcdisco/svcdisco/registry"
 )
 
 // hostProvider hands go-zookeeper the servers to try, shuffled, without
@@ -169,15 +173,56 @@ func (hp *hostProvider) update(servers []string) (dropped string) {
 // session (they are another ensemble, or it expired meanwhile) does the
 // Registry get a new session and re-register every provider on it, as after
 // any session expiry.
-func (r *Registry) UpdateServers(servers []string) error {
+//
+// Before the client is moved off its server, the new servers must give a
+// session (a throwaway one, closed at once) within ctx: a list of servers
+// that accept connections but do not serve is refused with an error, and
+// the client stays where it is.
+func (r *Registry) UpdateServers(ctx context.Context, servers []string) error {
 	if len(servers) == 0 {
 		return exitcode.Usagef("zk: no servers given")
+	}
+	if !r.hosts.keeps(servers) {
+		if err := probe(ctx, servers, r.opts.SessionTimeout, r.log); err != nil {
+			return exitcode.New(exitcode.Unreachable, fmt.Errorf("zookeeper %s: %w: %v",
+				strings.Join(servers, ","), registry.ErrUnreachable, err))
+		}
 	}
 	if dropped := r.hosts.update(servers); dropped != "" {
 		r.log.Info("the server this client was on left the ensemble's list; reconnecting to a listed server",
 			"server", dropped, "servers", strings.Join(servers, ","))
 	}
 	return nil
+}
+
+// keeps reports whether the client's server is in servers (or it has none).
+func (hp *hostProvider) keeps(servers []string) bool {
+	hp.mu.Lock()
+	defer hp.mu.Unlock()
+	return hp.conn == nil || slices.Contains(servers, hp.connAddr)
+}
+
+// probe opens a session on servers and closes it again.
+func probe(ctx context.Context, servers []string, timeout time.Duration, log *slog.Logger) error {
+	conn, events, err := zk.Connect(servers, timeout, zk.WithHostProvider(&hostProvider{}),
+		zk.WithLogger(zkLogger{log}), zk.WithLogInfo(false))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				return errors.New("connection closed")
+			}
+			if ev.State == zk.StateHasSession {
+				return nil
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("no session: %w", ctx.Err())
+		}
+	}
 }
 
 // trackedConn tells the host provider when a connection closes before its
