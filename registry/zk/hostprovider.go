@@ -34,16 +34,16 @@ import (
 // and can drop that connection when the server leaves the list: the client
 // then reconnects to a listed server, presenting the same session.
 //
-// A new server list may name another ensemble. Its servers refuse the
-// session (they close the connection during the handshake, as for a client
-// that has seen a newer zxid than theirs), and go-zookeeper would retry
-// forever. So after an update that moved the client off its server, once
+// A new server list may name another ensemble. Its servers either answer
+// that the session expired (go-zookeeper then starts a new one) or, when the
+// client has seen a newer zxid than theirs, close the connection during the
+// handshake, and go-zookeeper would retry forever. So after an update that moved the client off its server, once
 // every handshake has been refused for longer than the session timeout the
 // session is gone wherever it lived (no server has heard from the client for
 // that long), and the next attempt is answered with "session expired" on the
 // servers' behalf: go-zookeeper then starts a new session and the Registry
 // re-registers, as after any expiry. Without such an update, refusals (an
-// ensemble without quorum) are waited out as before.
+// ensemble without quorum) are waited out.
 type hostProvider struct {
 	sessionTimeout time.Duration
 	log            *slog.Logger
