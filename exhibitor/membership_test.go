@@ -110,6 +110,13 @@ func TestMembershipChangeKeepsSessions(t *testing.T) {
 	if strings.Contains(logs.String(), "re-register") || strings.Contains(render.Err.String(), "new zookeeper session") {
 		t.Fatalf("a client re-registered or got a new session:\n%s\n%s", logs, render.Err)
 	}
+	// The watches came along: a new provider still reaches the file.
+	if _, err := w.Register(ctx20(t), registry.Provider{Service: "web", Host: "h20", Port: 80}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.WaitFor(t, "the 21st provider in the rendered file", 30*time.Second, func() bool {
+		return strings.Contains(read(dest), "h20:80 ")
+	})
 	if err := render.Stop(); err != nil {
 		t.Fatalf("render --watch: %v\n%s", err, render.Err)
 	}
