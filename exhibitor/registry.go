@@ -2,67 +2,84 @@ package exhibitor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/svcdisco/svcdisco/internal/exitcode"
 	"github.com/svcdisco/svcdisco/registry"
 )
 
 // OpenFunc opens the backend on one ensemble (the ZooKeeper backend, with
-// the chroot and root of the registry URL).
+// the chroot and root of the registry URL). To follow membership changes
+// the backend must be a ServerUpdater.
 type OpenFunc func(ctx context.Context, servers []string) (registry.Registry, error)
+
+// ServerUpdater is a backend whose server list can be replaced while its
+// session lives (registry/zk's Registry).
+type ServerUpdater interface {
+	// UpdateServers switches to servers within ctx, or returns an error
+	// and stays on the current ones.
+	UpdateServers(ctx context.Context, servers []string) error
+}
 
 // RegistryOptions configure OpenRegistry.
 type RegistryOptions struct {
 	Resolver *Resolver
 	Open     OpenFunc
 	// Poll is how often Exhibitor is asked again; 0 never. A changed
-	// membership moves the registry to the new ensemble.
+	// membership is handed to the backend in place.
 	Poll time.Duration
-	// Timeout bounds each poll and each move.
+	// Timeout bounds each poll, and each connection attempt when ctx has
+	// no deadline.
 	Timeout time.Duration
 	Logger  *slog.Logger
 }
 
-// Registry is a registry.Registry on the ensemble Exhibitor names, which
-// follows the ensemble when its membership changes: it opens the backend on
-// the new servers, re-registers every provider it holds there, tells every
-// watcher to re-list, and only then closes the old connection (which
-// deregisters the old entries). Registrations and watches handed out before
-// a move keep working after it: they are proxies to the current backend.
+// Registry is the backend on the ensemble Exhibitor names, following the
+// ensemble's membership as Exhibitor reports it.
 //
-// Only an answer from Exhibitor itself can move it. A poll that falls back
-// to the cache or the backup list is not news about the ensemble, and
-// moving a running process to the backup list because Exhibitor blinked
-// would be an outage of its own.
+// A membership change is handed to the backend's connection in place
+// (ServerUpdater): the session, its registrations with their timestamps,
+// and its watches carry over, so nothing is re-registered and no rendered
+// file changes. Only a session the new servers reject (a different
+// ensemble) is replaced; the backend then re-registers every provider on
+// the new session, as after any session expiry.
+//
+// Only an answer from Exhibitor itself changes the servers, and only when
+// at least one of them accepts a TCP connection and (if the client has to
+// leave its server) the backend gets a session from them: a poll that falls
+// back to the cache or the backup list is not news about the ensemble, and
+// moving a running process to servers it cannot use would be an outage of
+// its own.
 type Registry struct {
+	registry.Registry // the backend
+
 	o      RegistryOptions
 	log    *slog.Logger
+	hosts  ServerUpdater   // nil when the backend cannot follow changes
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the poller has stopped
 
-	// moving is held for writing during a move and for reading by
-	// Register and Deregister, so no registration is added or removed
-	// half-way through a move.
-	moving sync.RWMutex
+	closeOnce sync.Once
+	closeErr  error
 
 	mu       sync.Mutex
-	cur      registry.Registry
 	ensemble *Ensemble
-	regs     map[*registration]struct{}
-	subs     map[chan struct{}]struct{}
 }
 
 var _ registry.Registry = (*Registry)(nil)
 
-// OpenRegistry resolves the ensemble (Exhibitor → cache → backup), opens
-// the backend on it and starts polling.
+// OpenRegistry finds the ensemble (Exhibitor → cache → backup), connects
+// to it and starts polling. A source whose ensemble cannot be reached is
+// passed over for the next one, and the source used is logged.
 func OpenRegistry(ctx context.Context, o RegistryOptions) (*Registry, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -70,25 +87,91 @@ func OpenRegistry(ctx context.Context, o RegistryOptions) (*Registry, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Second
 	}
-	ens, err := o.Resolver.Resolve(ctx)
+	cur, ens, err := openChain(ctx, o)
 	if err != nil {
 		return nil, err
 	}
-	cur, err := o.Open(ctx, ens.Servers)
-	if err != nil {
-		return nil, fmt.Errorf("ensemble from %s (%s): %w", ens.Source, ens.Origin, err)
-	}
-	w := &Registry{
-		o: o, log: o.Logger, cur: cur, ensemble: ens, done: make(chan struct{}),
-		regs: map[*registration]struct{}{}, subs: map[chan struct{}]struct{}{},
-	}
+	w := &Registry{Registry: cur, o: o, log: o.Logger, ensemble: ens, done: make(chan struct{})}
+	w.hosts, _ = cur.(ServerUpdater)
 	w.ctx, w.cancel = context.WithCancel(context.Background())
-	if o.Poll > 0 {
+	if o.Poll > 0 && w.hosts != nil {
 		go w.pollLoop()
 	} else {
+		if o.Poll > 0 {
+			w.log.Warn("this backend cannot follow ensemble changes; not polling Exhibitor")
+		}
 		close(w.done)
 	}
 	return w, nil
+}
+
+// openChain connects to the first ensemble of the chain that it can reach.
+// Each attempt gets an equal share of the time left (o.Timeout each without
+// a deadline). Only a connection failure moves on to the next source: no
+// server accepting TCP connections (known at once, where the backend would
+// retry until its deadline) or the backend reporting registry.ErrUnreachable.
+// Any other error (a missing chroot) is returned as it is.
+func openChain(ctx context.Context, o RegistryOptions) (registry.Registry, *Ensemble, error) {
+	cands, err := o.Resolver.Candidates(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	var msgs []string
+	for i, ens := range cands {
+		actx, cancel := attemptContext(ctx, o.Timeout, len(cands)-i)
+		cur, err := openOne(actx, o.Open, ens.Servers)
+		cancel()
+		if err == nil {
+			o.Resolver.Remember(ens)
+			level := slog.LevelWarn // a fallback is news
+			if ens.Source == SourceExhibitor {
+				level = slog.LevelDebug
+			}
+			o.Logger.Log(ctx, level, "using the ZooKeeper ensemble from the "+ens.Source,
+				"origin", ens.Origin, "servers", strings.Join(ens.Servers, ","))
+			return cur, ens, nil
+		}
+		if !errors.Is(err, registry.ErrUnreachable) {
+			return nil, nil, fmt.Errorf("ensemble from %s (%s): %w", ens.Source, ens.Origin, err)
+		}
+		msgs = append(msgs, fmt.Sprintf("%s %s (%s): %s", ens.Source, strings.Join(ens.Servers, ","), ens.Origin, err))
+		if ctx.Err() != nil {
+			break
+		}
+		if i+1 < len(cands) {
+			o.Logger.Warn("cannot reach the ensemble from the "+ens.Source+"; trying the "+cands[i+1].Source,
+				"servers", strings.Join(ens.Servers, ","), "reason", err.Error())
+		}
+	}
+	return nil, nil, exitcode.New(exitcode.Unreachable, fmt.Errorf("no ZooKeeper ensemble could be reached (%w): %s",
+		registry.ErrUnreachable, strings.Join(msgs, " | ")))
+}
+
+// errNoListener marks an ensemble none of whose servers accepts a TCP
+// connection; it counts as unreachable.
+type errNoListener struct{ err error }
+
+func (e errNoListener) Error() string        { return "no server accepts connections: " + oneLine(e.err) }
+func (e errNoListener) Is(target error) bool { return target == registry.ErrUnreachable }
+
+// openOne opens the backend on servers unless none of them accepts a TCP
+// connection.
+func openOne(ctx context.Context, open OpenFunc, servers []string) (registry.Registry, error) {
+	if err := anyReachable(ctx, servers); err != nil {
+		return nil, errNoListener{err}
+	}
+	return open(ctx, servers)
+}
+
+// oneLine flattens a joined error for a one-line message.
+func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
+
+func attemptContext(ctx context.Context, each time.Duration, left int) (context.Context, context.CancelFunc) {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return context.WithTimeout(ctx, each)
+	}
+	return context.WithTimeout(ctx, time.Until(d)/time.Duration(left))
 }
 
 // Ensemble is the ensemble the registry is on now.
@@ -96,13 +179,6 @@ func (w *Registry) Ensemble() Ensemble {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return *w.ensemble
-}
-
-// Current is the backend the registry delegates to now.
-func (w *Registry) Current() registry.Registry {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.cur
 }
 
 // pollLoop asks Exhibitor every Poll, give or take 10%: a fleet started
@@ -134,214 +210,73 @@ func (w *Registry) poll(ctx context.Context) {
 	}
 	old := w.Ensemble()
 	if slices.Equal(ens.Servers, old.Servers) {
+		if old.Source != SourceExhibitor {
+			w.setEnsemble(ens) // the same servers, now confirmed by Exhibitor
+		}
+		w.o.Resolver.Remember(ens)
 		return
 	}
-	w.log.Warn("ZooKeeper ensemble membership changed; moving",
-		"from", strings.Join(old.Servers, ","), "to", strings.Join(ens.Servers, ","))
-	if err := w.move(ctx, ens); err != nil {
+	if err := anyReachable(ctx, ens.Servers); err != nil {
 		if w.ctx.Err() == nil {
-			w.log.Error("could not move to the new ensemble; staying, will retry at the next poll", "err", err)
+			w.log.Warn("Exhibitor names servers none of which can be reached; staying on the current ensemble",
+				"servers", strings.Join(ens.Servers, ","), "reason", oneLine(err))
 		}
 		return
 	}
-	w.log.Info("moved to the new ensemble", "servers", strings.Join(ens.Servers, ","))
-}
-
-// move re-registers everything on ens and swaps the backend. All or
-// nothing: if one provider cannot be registered on the new ensemble, the
-// new connection is closed (removing what it registered) and the old one
-// stays. Connecting and closing happen outside the lock, so a slow or dead
-// ensemble does not hold up Register and Deregister (e.g. on SIGTERM).
-func (w *Registry) move(ctx context.Context, ens *Ensemble) error {
-	next, err := w.o.Open(ctx, ens.Servers)
-	if err != nil {
-		return err
-	}
-	old, err := w.swap(ctx, next, ens)
-	if err != nil {
-		next.Close()
-		return err
-	}
-	if err := old.Close(); err != nil {
-		w.log.Warn("closing the old ensemble's connection", "err", err)
-	}
-	return nil
-}
-
-func (w *Registry) swap(ctx context.Context, next registry.Registry, ens *Ensemble) (old registry.Registry, err error) {
-	w.moving.Lock()
-	defer w.moving.Unlock()
-	if w.ctx.Err() != nil {
-		return nil, w.ctx.Err()
-	}
-	w.mu.Lock()
-	regs := make([]*registration, 0, len(w.regs))
-	for reg := range w.regs {
-		regs = append(regs, reg)
-	}
-	w.mu.Unlock()
-	inners := make([]registry.Registration, len(regs))
-	for i, reg := range regs {
-		p := reg.current().Provider()
-		p.Name, p.Timestamp = "", time.Time{} // set anew by the backend
-		if inners[i], err = next.Register(ctx, p); err != nil {
-			return nil, fmt.Errorf("re-register %s on %s: %w", p.Service, strings.Join(ens.Servers, ","), err)
+	w.log.Warn("ZooKeeper ensemble membership changed; following it on the same session",
+		"from", strings.Join(old.Servers, ","), "to", strings.Join(ens.Servers, ","))
+	if err := w.hosts.UpdateServers(ctx, ens.Servers); err != nil {
+		if w.ctx.Err() == nil {
+			w.log.Warn("the new servers give no session; staying on the current ensemble, will retry at the next poll",
+				"err", err)
 		}
+		return
 	}
-	for i, reg := range regs {
-		reg.mu.Lock()
-		reg.inner = inners[i]
-		reg.mu.Unlock()
-	}
+	w.setEnsemble(ens)
+	w.o.Resolver.Remember(ens)
+}
+
+func (w *Registry) setEnsemble(ens *Ensemble) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	old = w.cur
-	w.cur, w.ensemble = next, ens
-	for c := range w.subs {
-		notify(c)
-	}
-	return old, nil
+	w.ensemble = ens
 }
 
-// Register registers p on the current ensemble and keeps it registered on
-// whichever ensemble the registry moves to.
-func (w *Registry) Register(ctx context.Context, p registry.Provider) (registry.Registration, error) {
-	w.moving.RLock()
-	defer w.moving.RUnlock()
-	inner, err := w.Current().Register(ctx, p)
-	if err != nil {
-		return nil, err
-	}
-	reg := &registration{w: w, inner: inner}
-	w.mu.Lock()
-	w.regs[reg] = struct{}{}
-	w.mu.Unlock()
-	return reg, nil
-}
-
-// Providers lists a service on the current ensemble.
-func (w *Registry) Providers(ctx context.Context, service string, opts registry.ListOptions) ([]registry.Provider, error) {
-	return w.Current().Providers(ctx, service, opts)
-}
-
-// SetStatus sets a listed provider's status on the current ensemble.
-func (w *Registry) SetStatus(ctx context.Context, p registry.Provider, status string) error {
-	return w.Current().SetStatus(ctx, p, status)
-}
-
-// Services lists the services on the current ensemble.
-func (w *Registry) Services(ctx context.Context) ([]registry.ServiceCount, error) {
-	return w.Current().Services(ctx)
-}
-
-// Watch forwards the current backend's change signals, and signals once
-// more after a move (so the watcher re-lists on the new ensemble).
-func (w *Registry) Watch(ctx context.Context, service string) (<-chan struct{}, error) {
-	moved := make(chan struct{}, 1)
-	w.mu.Lock()
-	w.subs[moved] = struct{}{}
-	w.mu.Unlock()
-	unsubscribe := func() {
-		w.mu.Lock()
-		delete(w.subs, moved)
-		w.mu.Unlock()
-	}
-	in, cancel, err := w.watchCurrent(ctx, service)
-	if err != nil {
-		unsubscribe()
-		return nil, err
-	}
-	out := make(chan struct{}, 1)
-	go func() {
-		defer close(out)
-		defer unsubscribe()
-		for {
-			select {
-			case <-ctx.Done():
-				cancel()
-				return
-			case _, ok := <-in:
-				if !ok {
-					in = nil // backend closed: wait for a move or the end
-					continue
-				}
-				notify(out)
-			case <-moved:
-				cancel()
-				for {
-					if in, cancel, err = w.watchCurrent(ctx, service); err == nil || ctx.Err() != nil {
-						break
-					}
-					w.log.Warn("watch: re-arming on the new ensemble", "service", service, "err", err)
-					select {
-					case <-ctx.Done():
-					case <-time.After(500 * time.Millisecond):
-					}
-				}
-				notify(out)
+// anyReachable returns nil once one of servers accepts a TCP connection.
+// The servers are dialled at once, so one black-holed host does not use
+// up ctx.
+func anyReachable(ctx context.Context, servers []string) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	results := make(chan error, len(servers))
+	for _, s := range servers {
+		go func() {
+			var d net.Dialer
+			c, err := d.DialContext(ctx, "tcp", s)
+			if err == nil {
+				c.Close()
 			}
+			results <- err
+		}()
+	}
+	var errs []error
+	for range servers {
+		err := <-results
+		if err == nil {
+			return nil
 		}
-	}()
-	return out, nil
-}
-
-func (w *Registry) watchCurrent(ctx context.Context, service string) (<-chan struct{}, context.CancelFunc, error) {
-	ictx, cancel := context.WithCancel(ctx)
-	in, err := w.Current().Watch(ictx, service)
-	if err != nil {
-		cancel()
-		return nil, func() {}, err
+		errs = append(errs, err)
 	}
-	return in, cancel, nil
+	return errors.Join(errs...)
 }
 
-// Close stops polling, then deregisters everything and closes the
-// connection.
+// Close stops polling, then closes the backend (which deregisters what it
+// holds). Closing again returns the first Close's result.
 func (w *Registry) Close() error {
-	w.cancel()
-	<-w.done
-	w.moving.Lock()
-	defer w.moving.Unlock()
-	return w.Current().Close()
-}
-
-// registration proxies to the registration on the current ensemble. New
-// Registration methods delegate the same way: one line each.
-type registration struct {
-	w     *Registry
-	mu    sync.Mutex
-	inner registry.Registration
-}
-
-func (r *registration) current() registry.Registration {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.inner
-}
-
-func (r *registration) Provider() registry.Provider { return r.current().Provider() }
-
-// SetStatus changes the status on the current ensemble; a move re-registers
-// Provider(), which carries the status, so it survives the move.
-func (r *registration) SetStatus(ctx context.Context, status string) error {
-	r.w.moving.RLock()
-	defer r.w.moving.RUnlock()
-	return r.current().SetStatus(ctx, status)
-}
-
-func (r *registration) Deregister(ctx context.Context) error {
-	r.w.moving.RLock()
-	defer r.w.moving.RUnlock()
-	r.w.mu.Lock()
-	delete(r.w.regs, r)
-	r.w.mu.Unlock()
-	return r.current().Deregister(ctx)
-}
-
-// notify does a non-blocking send: one pending signal stands for many.
-func notify(c chan struct{}) {
-	select {
-	case c <- struct{}{}:
-	default:
-	}
+	w.closeOnce.Do(func() {
+		w.cancel()
+		<-w.done
+		w.closeErr = w.Registry.Close()
+	})
+	return w.closeErr
 }

@@ -108,52 +108,89 @@ func New(u *registry.URL, o Options) (*Resolver, error) {
 	}, nil
 }
 
-// Fetch asks Exhibitor only and caches a good answer. Polls use it: a poll
-// that cannot reach Exhibitor must not move a running process to the
-// backup list.
+// Fetch asks Exhibitor only. Polls use it: a poll that cannot reach
+// Exhibitor must not move a running process to the backup list. The answer
+// is not cached: Remember does that once it is known to be good.
 func (r *Resolver) Fetch(ctx context.Context) (*Ensemble, error) {
 	servers, host, err := r.Client.Fetch(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if r.Cache != nil {
-		if err := r.Cache.Save(servers, r.now()); err != nil {
-			r.Logger.Warn("could not cache the ensemble", "err", err)
-		}
-	}
 	return &Ensemble{Servers: servers, Source: SourceExhibitor, Origin: host}, nil
 }
 
-// Resolve returns the ensemble from the first source that has a valid one,
-// logging each fall back with its reason. Exhibitor gets at most half of
-// ctx's remaining time, so a hanging Exhibitor leaves time to connect to
-// the ensemble found in the cache or the backup list. When every source
-// fails the error (exit 4) names each one and why.
+// Remember caches an answer from Exhibitor as the last good one; answers
+// from other sources are not news and are not written.
+func (r *Resolver) Remember(e *Ensemble) {
+	if r.Cache == nil || e.Source != SourceExhibitor {
+		return
+	}
+	if err := r.Cache.Save(e.Servers, r.now()); err != nil {
+		r.Logger.Warn("could not cache the ensemble", "err", err)
+	}
+}
+
+// Resolve returns the ensemble from the first source that has a valid one
+// (Candidates) and caches it if it came from Exhibitor. It does not
+// connect: `svcdisco ensemble` prints what it returns.
 func (r *Resolver) Resolve(ctx context.Context) (*Ensemble, error) {
+	es, err := r.Candidates(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.Remember(es[0])
+	if es[0].Source != SourceExhibitor {
+		r.Logger.Warn("using the ensemble from the "+es[0].Source, "origin", es[0].Origin,
+			"servers", strings.Join(es[0].Servers, ","))
+	}
+	return es[0], nil
+}
+
+// Candidates returns, in order, the ensemble of every source that has a
+// valid one: Exhibitor, the cache, the backup list; a list an earlier source
+// already gave is not repeated. Each failing source is logged with its
+// reason. Exhibitor gets at most half of ctx's remaining time, so a hanging
+// Exhibitor leaves time to connect to the ensemble found in the cache or
+// the backup list. When every source fails the error (exit 4) names each
+// one and why.
+func (r *Resolver) Candidates(ctx context.Context) ([]*Ensemble, error) {
+	var out []*Ensemble
+	add := func(e *Ensemble) {
+		for _, o := range out {
+			if slices.Equal(o.Servers, e.Servers) {
+				return
+			}
+		}
+		out = append(out, e)
+	}
 	ectx, cancel := halfDeadline(ctx)
 	e, exErr := r.Fetch(ectx)
 	cancel()
 	if exErr == nil {
-		return e, nil
+		add(e)
+	} else {
+		r.Logger.Warn("Exhibitor gave no ensemble", "reason", exErr.Error())
 	}
-	r.Logger.Warn("Exhibitor gave no ensemble; trying the cache", "reason", exErr.Error())
 	var cacheErr error
 	if r.Cache == nil {
 		cacheErr = errors.New("disabled")
 	} else if entry, err := r.Cache.Load(); err != nil {
 		cacheErr = fmt.Errorf("%s: %w", r.Cache.Path, err)
 	} else {
-		r.Logger.Warn("using the cached ensemble", "file", r.Cache.Path, "fetched_at", entry.FetchedAt.Format(time.RFC3339))
-		return &Ensemble{Servers: entry.Servers, Source: SourceCache, Origin: r.Cache.Path}, nil
+		add(&Ensemble{Servers: entry.Servers, Source: SourceCache, Origin: r.Cache.Path})
+	}
+	if cacheErr != nil && exErr != nil {
+		r.Logger.Warn("no usable cached ensemble", "reason", cacheErr.Error())
 	}
 	if len(r.Backup) > 0 {
-		r.Logger.Warn("no usable cached ensemble; using the backup list", "reason", cacheErr.Error(),
-			"backup", strings.Join(r.Backup, ","))
-		return &Ensemble{Servers: r.Backup, Source: SourceBackup, Origin: "registry URL"}, nil
+		add(&Ensemble{Servers: r.Backup, Source: SourceBackup, Origin: "registry URL"})
 	}
-	return nil, exitcode.New(exitcode.Unreachable, fmt.Errorf(
-		"no ZooKeeper ensemble: %w: Exhibitor: %v | cache: %v | backup: none given (add ?backup=h1:2181,h2:2181 to the registry URL)",
-		registry.ErrUnreachable, exErr, cacheErr))
+	if len(out) == 0 {
+		return nil, exitcode.New(exitcode.Unreachable, fmt.Errorf(
+			"no ZooKeeper ensemble: %w: Exhibitor: %v | cache: %v | backup: none given (add ?backup=h1:2181,h2:2181 to the registry URL)",
+			registry.ErrUnreachable, exErr, cacheErr))
+	}
+	return out, nil
 }
 
 func (r *Resolver) now() time.Time {

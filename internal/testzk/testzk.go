@@ -57,6 +57,7 @@ func Missing(t testing.TB, err error) {
 type Server struct {
 	ID         int
 	ClientPort int
+	Host       string // the loopback address it listens on, 127.0.0.1 unless StartSamePort
 	dir        string
 	cfg        string
 	cmd        *exec.Cmd
@@ -64,7 +65,14 @@ type Server struct {
 }
 
 // Addr is the server's client address.
-func (s *Server) Addr() string { return fmt.Sprintf("127.0.0.1:%d", s.ClientPort) }
+func (s *Server) Addr() string { return fmt.Sprintf("%s:%d", s.host(), s.ClientPort) }
+
+func (s *Server) host() string {
+	if s.Host == "" {
+		return "127.0.0.1"
+	}
+	return s.Host
+}
 
 // Cluster is a standalone server or an ensemble.
 type Cluster struct {
@@ -86,8 +94,27 @@ func Start(t testing.TB, n int) *Cluster {
 	return c
 }
 
+// StartSamePort starts an ensemble of n servers that all listen on ONE
+// client port, server i on 127.0.0.i: the shape of a production ensemble
+// (one port, several hosts), which is the only shape Exhibitor's
+// /cluster/list answer ({"servers":[…],"port":P}) can describe.
+func StartSamePort(t testing.TB, n int) *Cluster {
+	t.Helper()
+	if err := Available(); err != nil {
+		Missing(t, err)
+	}
+	c, err := newCluster(n, true)
+	if err != nil {
+		t.Fatalf("start zookeeper: %v", err)
+	}
+	t.Cleanup(c.Stop)
+	return c
+}
+
 // New starts n servers (1 = standalone) and waits until they serve.
-func New(n int) (*Cluster, error) {
+func New(n int) (*Cluster, error) { return newCluster(n, false) }
+
+func newCluster(n int, samePort bool) (*Cluster, error) {
 	if err := Available(); err != nil {
 		return nil, err
 	}
@@ -100,14 +127,20 @@ func New(n int) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	var quorum strings.Builder
-	if n > 1 {
-		for i := 0; i < n; i++ {
-			fmt.Fprintf(&quorum, "server.%d=127.0.0.1:%d:%d\n", i+1, ports[3*i+1], ports[3*i+2])
+	servers := make([]*Server, n)
+	for i := range servers {
+		servers[i] = &Server{ID: i + 1, ClientPort: ports[3*i], dir: filepath.Join(dir, fmt.Sprint(i+1))}
+		if samePort {
+			servers[i].Host, servers[i].ClientPort = fmt.Sprintf("127.0.0.%d", i+1), ports[0]
 		}
 	}
-	for i := 0; i < n; i++ {
-		s := &Server{ID: i + 1, ClientPort: ports[3*i], dir: filepath.Join(dir, fmt.Sprint(i+1))}
+	var quorum strings.Builder
+	if n > 1 {
+		for i, s := range servers {
+			fmt.Fprintf(&quorum, "server.%d=%s:%d:%d\n", s.ID, s.host(), ports[3*i+1], ports[3*i+2])
+		}
+	}
+	for _, s := range servers {
 		if err := s.configure(quorum.String()); err != nil {
 			c.Stop()
 			return nil, err
@@ -145,13 +178,13 @@ initLimit=20
 syncLimit=10
 dataDir=%s
 clientPort=%d
-clientPortAddress=127.0.0.1
+clientPortAddress=%s
 minSessionTimeout=%d
 maxSessionTimeout=60000
 admin.enableServer=false
 4lw.commands.whitelist=*
 globalOutstandingLimit=100000
-%s`, TickTime.Milliseconds(), data, s.ClientPort, 2*TickTime.Milliseconds(), quorum)
+%s`, TickTime.Milliseconds(), data, s.ClientPort, s.host(), 2*TickTime.Milliseconds(), quorum)
 	return os.WriteFile(s.cfg, []byte(cfg), 0o644)
 }
 

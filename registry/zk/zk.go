@@ -44,6 +44,8 @@ type Registry struct {
 	log  *slog.Logger
 	base string // chroot + root
 
+	hosts *hostProvider // the server list, updatable in place (UpdateServers)
+
 	session *sessionWatcher
 
 	mu    sync.Mutex
@@ -79,10 +81,12 @@ func Open(ctx context.Context, opts Options) (*Registry, error) {
 		base:  strings.TrimSuffix(opts.Chroot+opts.Root, "/"),
 		regs:  map[*registration]struct{}{},
 		paths: map[string]*registration{},
+		hosts: &hostProvider{sessionTimeout: opts.SessionTimeout, log: log},
 	}
 	r.session = newSessionWatcher(log, opts.SessionTimeout, r.reconcile)
 	conn, events, err := zk.Connect(opts.Servers, opts.SessionTimeout,
-		zk.WithHostProvider(&hostProvider{}),
+		zk.WithHostProvider(r.hosts),
+		zk.WithDialer(r.hosts.dial),
 		zk.WithLogger(zkLogger{log}),
 		zk.WithLogInfo(false),
 	)
