@@ -8,7 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
-	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -72,16 +72,29 @@ func (p Provider) MarshalJSON() ([]byte, error) {
 	return json.Marshal(out)
 }
 
+// AppendJSON appends p's JSON (what MarshalJSON writes) to b.
+func (p Provider) AppendJSON(b []byte) ([]byte, error) {
+	j, err := json.Marshal(p)
+	return append(b, j...), err
+}
+
 // UnmarshalJSON accepts what MarshalJSON writes (and RFC 3339 timestamps of
-// any precision). An empty timestamp is the zero time.
+// any precision). An empty timestamp is the zero time; a missing (or null)
+// weight is DefaultWeight, so data written without one never reads as
+// weight 0 (no traffic).
 func (p *Provider) UnmarshalJSON(b []byte) error {
 	type plain Provider
 	in := struct {
 		*plain
+		Weight    *int   `json:"weight"`
 		Timestamp string `json:"timestamp"`
 	}{plain: (*plain)(p)}
 	if err := json.Unmarshal(b, &in); err != nil {
 		return err
+	}
+	p.Weight = DefaultWeight
+	if in.Weight != nil {
+		p.Weight = *in.Weight
 	}
 	p.Timestamp = time.Time{}
 	if in.Timestamp != "" {
@@ -95,35 +108,25 @@ func (p *Provider) UnmarshalJSON(b []byte) error {
 }
 
 // Addr returns host:port, the form `query -o lines` prints.
-func (p Provider) Addr() string {
-	if strings.Contains(p.Host, ":") { // IPv6 literal
-		return fmt.Sprintf("[%s]:%d", p.Host, p.Port)
+func (p Provider) Addr() string { return string(p.AppendAddr(nil)) }
+
+// AppendAddr appends Addr to b (for output loops that must not allocate per
+// provider). An IPv6 literal is bracketed.
+func (p Provider) AppendAddr(b []byte) []byte {
+	if strings.IndexByte(p.Host, ':') >= 0 {
+		b = append(b, '[')
+		b = append(b, p.Host...)
+		b = append(b, ']')
+	} else {
+		b = append(b, p.Host...)
 	}
-	return fmt.Sprintf("%s:%d", p.Host, p.Port)
+	b = append(b, ':')
+	return strconv.AppendInt(b, int64(p.Port), 10)
 }
 
 // DefaultID is the provider ID used when none is given: service-host-port.
 func DefaultID(service, host string, port int) string {
-	return fmt.Sprintf("%s-%s-%d", service, host, port)
-}
-
-// Sort orders providers oldest first: by timestamp, then by name (then ID),
-// so rendered configs only change when the set of providers changes.
-// Providers without a timestamp (written natively by another tool) sort last.
-func Sort(ps []Provider) {
-	sort.SliceStable(ps, func(i, j int) bool {
-		a, b := ps[i], ps[j]
-		if a.Timestamp.IsZero() != b.Timestamp.IsZero() {
-			return !a.Timestamp.IsZero()
-		}
-		if !a.Timestamp.Equal(b.Timestamp) {
-			return a.Timestamp.Before(b.Timestamp)
-		}
-		if a.Name != b.Name {
-			return a.Name < b.Name
-		}
-		return a.ID < b.ID
-	})
+	return service + "-" + host + "-" + strconv.Itoa(port)
 }
 
 var serviceRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
@@ -137,15 +140,13 @@ func ValidateService(name string) error {
 	return nil
 }
 
-var hostRE = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,253}$`)
-
 // Validate checks everything a registration needs before it is written.
 func (p Provider) Validate() error {
 	if err := ValidateService(p.Service); err != nil {
 		return err
 	}
-	if !hostRE.MatchString(p.Host) {
-		return fmt.Errorf("invalid host %q", p.Host)
+	if err := CheckHost(p.Host); err != nil {
+		return err
 	}
 	if p.Port < 1 || p.Port > 65535 {
 		return fmt.Errorf("invalid port %d: want 1-65535", p.Port)

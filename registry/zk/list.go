@@ -2,11 +2,11 @@ package zk
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/go-zookeeper/zk"
 
@@ -14,9 +14,13 @@ import (
 	"github.com/svcdisco/svcdisco/registry"
 )
 
-// Providers lists a service. FieldsOnly costs one getChildren; otherwise the
-// provider data is read with pipelined gets. Data that does not parse is
-// skipped with one warning naming the znode.
+// Providers lists a service by the entry rule (registry.CheckKey): a child
+// is a provider when its name is host:port@millis with a valid host, port
+// and registration time, and the name wins over the data for those three.
+// Any other child is skipped with one warning naming the znode, in every
+// listing, so fields-only and full listings list the same providers.
+// FieldsOnly costs one getChildren; otherwise the provider data is read
+// with pipelined gets.
 func (r *Registry) Providers(ctx context.Context, service string, opts registry.ListOptions) ([]registry.Provider, error) {
 	if err := registry.ValidateService(service); err != nil {
 		return nil, err
@@ -30,16 +34,16 @@ func (r *Registry) Providers(ctx context.Context, service string, opts registry.
 		return nil, r.wrap("list "+service, err)
 	}
 	names, maint := splitNames(names)
-	var ps []registry.Provider
-	if opts.FieldsOnly {
-		ps = r.fromNames(service, names)
-		for i := range ps {
-			if maint[ps[i].Name] {
-				ps[i].Status = registry.StatusMaintenance
-			}
+	ps := r.fromNames(service, dir, names)
+	for i := range ps {
+		if maint[ps[i].Name] {
+			ps[i].Status = registry.StatusMaintenance
 		}
-	} else if ps, err = r.fetch(ctx, service, dir, names); err != nil {
-		return nil, err
+	}
+	if !opts.FieldsOnly {
+		if ps, err = r.fetch(ctx, service, dir, ps); err != nil {
+			return nil, err
+		}
 	}
 	if opts.IncludeMaintenance {
 		return ps, nil
@@ -55,104 +59,97 @@ func (r *Registry) Providers(ctx context.Context, service string, opts registry.
 	return up, nil
 }
 
-func (r *Registry) fromNames(service string, names []string) []registry.Provider {
+// fromNames applies the entry rule to every name and returns the
+// fields-only providers of those that pass.
+func (r *Registry) fromNames(service, dir string, names []string) []registry.Provider {
+	now := time.Now()
 	out := make([]registry.Provider, 0, len(names))
 	for _, name := range names {
-		p, err := providerFromName(service, name)
+		p, err := keyOf(service, name, now)
 		if err != nil {
-			r.log.Warn("skipping provider znode", "znode", r.servicePath(service)+"/"+name, "err", err)
+			r.log.Warn("skipping znode that is not a provider", "znode", dir+"/"+name, "err", err)
 			continue
 		}
 		out = append(out, p)
 	}
+	setIDs(out)
 	return out
 }
 
-// fetch reads every provider's data with one get per znode, all in flight at
-// once: go-zookeeper pipelines requests from concurrent goroutines on its one
-// connection, so the whole listing costs about one round trip plus the
-// server's time. ctx bounds the listing as a whole (a per-get wrapper would
-// cost a goroutine and a channel per provider).
-func (r *Registry) fetch(ctx context.Context, service, dir string, names []string) ([]registry.Provider, error) {
-	type result struct {
-		p   registry.Provider
-		ok  bool
-		err error
-	}
-	results, err := zkcall.Do1(ctx, func() ([]result, error) {
-		results := make([]result, len(names))
+// fetchWorkers bounds the gets in flight. A few hundred keep the pipeline
+// to the server full; a goroutine per provider would cost a stack each
+// (about 80 MB at 10,000 providers) for no speed.
+const fetchWorkers = 256
+
+// fetch completes every provider with its data, one get per znode, many in
+// flight at once: go-zookeeper pipelines requests from concurrent
+// goroutines on its one connection, so the whole listing costs about one
+// round trip plus the server's time. A provider whose znode vanished
+// meanwhile is dropped. ctx bounds the listing as a whole (a per-get
+// wrapper would cost a goroutine and a channel per provider).
+func (r *Registry) fetch(ctx context.Context, service, dir string, keys []registry.Provider) ([]registry.Provider, error) {
+	gone := make([]bool, len(keys))
+	_, err := zkcall.Do1(ctx, func() (struct{}, error) {
+		var next atomic.Int64
+		errs := make([]error, min(fetchWorkers, len(keys)))
 		var wg sync.WaitGroup
-		for i, name := range names {
+		for w := range errs {
 			wg.Go(func() {
-				p, ok, err := r.get(service, dir, name)
-				results[i] = result{p, ok, err}
+				for i := int(next.Add(1) - 1); i < len(keys); i = int(next.Add(1) - 1) {
+					ok, err := r.complete(dir, &keys[i])
+					if err != nil {
+						errs[w] = err
+						return
+					}
+					gone[i] = !ok
+				}
 			})
 		}
 		wg.Wait()
-		return results, nil
+		return struct{}{}, errors.Join(errs...)
 	})
 	if err != nil {
 		return nil, r.wrap("list "+service, err)
 	}
-	out := make([]registry.Provider, 0, len(names))
-	for _, res := range results {
-		if res.err != nil {
-			return nil, r.wrap("list "+service, res.err)
-		}
-		if res.ok {
-			out = append(out, res.p)
+	out := keys[:0]
+	for i := range keys {
+		if !gone[i] {
+			out = append(out, keys[i])
 		}
 	}
 	return out, nil
 }
 
-// get reads one provider znode. ok is false when it vanished meanwhile or
-// does not parse (which is logged).
-func (r *Registry) get(service, dir, name string) (registry.Provider, bool, error) {
-	znode := dir + "/" + name
+// complete reads one provider's data into p (fields-only on entry). ok is
+// false when the znode vanished meanwhile.
+func (r *Registry) complete(dir string, p *registry.Provider) (bool, error) {
+	znode := dir + "/" + p.Name
 	data, _, err := r.conn.Get(znode)
 	if errors.Is(err, zk.ErrNoNode) {
-		return registry.Provider{}, false, nil
+		return false, nil
 	}
 	if err != nil {
-		return registry.Provider{}, false, err
+		return false, err
 	}
-	p, err := decodeProvider(service, name, data)
-	if err != nil {
-		r.log.Warn("skipping provider znode with unreadable data", "znode", znode, "err", err)
-		return registry.Provider{}, false, nil
-	}
-	return p, true, nil
+	*p = r.merge(znode, *p, data)
+	return true, nil
 }
 
-// decodeProvider parses a znode's JSON. Fields the name carries fill in what
-// the data lacks; the service always comes from the path.
-func decodeProvider(service, name string, data []byte) (registry.Provider, error) {
-	var p registry.Provider
-	if err := json.Unmarshal(data, &p); err != nil {
-		return p, fmt.Errorf("provider JSON: %w", err)
+// merge is the entry rule's data half: the data adds what the name does not
+// say; unreadable data is ignored with one warning (the provider stays as
+// its name describes it, with the defaults and the marker's status).
+func (r *Registry) merge(znode string, key registry.Provider, data []byte) registry.Provider {
+	d, err := registry.DecodeData(data)
+	if err != nil {
+		r.log.Warn("ignoring unreadable provider data: listed as its znode name says, with defaults", "znode", znode, "err", err)
+		key.FieldsOnly = false
+		return key
 	}
-	fromName, nameErr := providerFromName(service, name)
-	if p.Host == "" && nameErr == nil {
-		p.Host = fromName.Host
+	p, conflicts := registry.Merge(key, d)
+	if len(conflicts) > 0 {
+		r.log.Warn("provider data disagrees with its znode name: the name wins", "znode", znode, "fields", conflicts)
 	}
-	if p.Port == 0 && nameErr == nil {
-		p.Port = fromName.Port
-	}
-	if p.Timestamp.IsZero() && nameErr == nil {
-		p.Timestamp = fromName.Timestamp
-	}
-	if p.Host == "" || p.Port < 1 || p.Port > 65535 {
-		return p, fmt.Errorf("provider JSON has no valid host and port")
-	}
-	p.Service, p.Name = service, name
-	if p.ID == "" {
-		p.ID = registry.DefaultID(service, p.Host, p.Port)
-	}
-	if p.Status == "" {
-		p.Status = registry.StatusUp
-	}
-	return p, nil
+	return p
 }
 
 // Services counts providers per service: one getChildren plus one pipelined
@@ -167,6 +164,7 @@ func (r *Registry) Services(ctx context.Context) ([]registry.ServiceCount, error
 	if err != nil {
 		return nil, r.wrap("list services", err)
 	}
+	now := time.Now()
 	counts := make([]registry.ServiceCount, len(names))
 	errs := make([]error, len(names))
 	var wg sync.WaitGroup
@@ -178,7 +176,7 @@ func (r *Registry) Services(ctx context.Context) ([]registry.ServiceCount, error
 				err = nil
 			}
 			instances, _ := splitNames(children)
-			counts[i].Providers = len(instances)
+			counts[i].Providers = countProviders(instances, now)
 			errs[i] = err
 		})
 	}
@@ -188,4 +186,16 @@ func (r *Registry) Services(ctx context.Context) ([]registry.ServiceCount, error
 	}
 	sort.Slice(counts, func(i, j int) bool { return counts[i].Service < counts[j].Service })
 	return counts, nil
+}
+
+// countProviders counts the names the entry rule makes providers, as
+// Providers lists them (maintenance markers already split off).
+func countProviders(names []string, now time.Time) int {
+	n := 0
+	for _, name := range names {
+		if _, err := keyOf("", name, now); err == nil {
+			n++
+		}
+	}
+	return n
 }
