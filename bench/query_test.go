@@ -3,16 +3,21 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"os/exec"
+	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	gozk "github.com/go-zookeeper/zk"
 
+	"github.com/svcdisco/svcdisco/internal/testenv"
 	"github.com/svcdisco/svcdisco/internal/testzk"
 	"github.com/svcdisco/svcdisco/query"
 	"github.com/svcdisco/svcdisco/registry"
@@ -21,21 +26,39 @@ import (
 
 func TestMain(m *testing.M) { testzk.Main(m) }
 
-// BenchmarkQueryZK compares `query` with a raw go-zookeeper client doing
-// what Curator, Nerve and Synapse do: getChildren, then a get of every child
-// (concurrently). "fields-only" is `query -o lines` (one getChildren);
-// "attributes" is `query -o json` (getChildren + pipelined gets + parsing).
-// Each sub-benchmark reports ns/op for svcdisco, baseline-ns/op for the raw
-// client, and speedup = baseline / svcdisco.
+// BenchmarkQueryZK measures `query` at 10, 1,000 and 10,000 providers,
+// each figure beside its floor measured in the same run, alternately:
+//
+//   - fields-only: query.Run for `-o lines` (one getChildren, parse, sort)
+//     against a bare Children call on the same connection (target <= 2x);
+//   - attributes: query.Run for `-o json` against a raw go-zookeeper client
+//     doing what Curator, Nerve and Synapse do, getChildren then a get of
+//     every child, a goroutine each (target <= 1.1x);
+//   - process-lines: the whole `svcdisco query -o lines` process against
+//     bench/baseline/children, a minimal Go program that connects, calls
+//     getChildren once and prints the names (target <= 1.5x at 10,000
+//     providers, <= 2x at 10);
+//   - process-json: `svcdisco query -o json` against `children -get` (the
+//     raw pipelined gets, printed), with both processes' peak RSS (target
+//     <= 40 MB for svcdisco at 10,000).
+//
+// Each reports ns/op for svcdisco, baseline-ns/op, and x-baseline =
+// svcdisco / baseline (lower is better).
 func BenchmarkQueryZK(b *testing.B) {
 	zkc := testzk.Shared(b)
+	bins := buildBinaries(b)
 	for _, n := range []int{10, 1000, 10000} {
 		root := fmt.Sprintf("/bench%d", n)
 		holder := populate(b, zkc.ConnString(), root, n)
 		reg := openZK(b, zkc.ConnString(), root)
 		conn := reg.Conn()
 		dir := root + "/services/web"
-		baseline := func() {
+		children := func() {
+			if names, _, err := conn.Children(dir); err != nil || len(names) != n {
+				b.Fatalf("baseline children: %d, %v", len(names), err)
+			}
+		}
+		gets := func() {
 			names, _, err := conn.Children(dir)
 			if err != nil || len(names) != n {
 				b.Fatalf("baseline children: %d, %v", len(names), err)
@@ -50,18 +73,31 @@ func BenchmarkQueryZK(b *testing.B) {
 			}
 			wg.Wait()
 		}
-		for _, mode := range []struct {
-			name       string
-			fieldsOnly bool
-		}{{"fields-only", true}, {"attributes", false}} {
-			b.Run(fmt.Sprintf("providers=%d/%s", n, mode.name), func(b *testing.B) {
-				ours := func() {
-					ps, err := query.Run(context.Background(), reg, query.Options{Service: "web", FieldsOnly: mode.fieldsOnly})
-					if err != nil || len(ps) != n {
-						b.Fatalf("query: %d providers, %v", len(ps), err)
-					}
+		run := func(fieldsOnly bool) func() {
+			return func() {
+				ps, err := query.Run(context.Background(), reg, query.Options{Service: "web", FieldsOnly: fieldsOnly})
+				if err != nil || len(ps) != n {
+					b.Fatalf("query: %d providers, %v", len(ps), err)
 				}
-				compare(b, baseline, ours)
+			}
+		}
+		b.Run(fmt.Sprintf("providers=%d/fields-only", n), func(b *testing.B) { compare(b, children, run(true)) })
+		b.Run(fmt.Sprintf("providers=%d/attributes", n), func(b *testing.B) { compare(b, gets, run(false)) })
+		for _, mode := range []struct{ name, output, baseFlag string }{
+			{"process-lines", "lines", ""}, {"process-json", "json", "-get"},
+		} {
+			b.Run(fmt.Sprintf("providers=%d/%s", n, mode.name), func(b *testing.B) {
+				base := []string{"-servers", zkc.ConnString(), "-path", dir}
+				if mode.baseFlag != "" {
+					base = append(base, mode.baseFlag)
+				}
+				ours := []string{"--registry", "zk://" + zkc.ConnString(), "--root", root, "query", "web", "-o", mode.output}
+				var rssBase, rssOurs int64
+				compare(b,
+					func() { rssBase = max(rssBase, execLines(b, n, bins.children, base...)) },
+					func() { rssOurs = max(rssOurs, execLines(b, n, bins.svcdisco, ours...)) })
+				b.ReportMetric(float64(rssOurs)/1024, "peak-RSS-MB")
+				b.ReportMetric(float64(rssBase)/1024, "baseline-peak-RSS-MB")
 			})
 		}
 		reg.Close()
@@ -88,7 +124,38 @@ func compare(b *testing.B, baseline, ours func()) {
 	n := float64(b.N)
 	b.ReportMetric(float64(tOurs.Nanoseconds())/n, "ns/op")
 	b.ReportMetric(float64(tBase.Nanoseconds())/n, "baseline-ns/op")
-	b.ReportMetric(float64(tBase)/float64(tOurs), "speedup")
+	b.ReportMetric(float64(tOurs)/float64(tBase), "x-baseline")
+}
+
+type binaries struct{ svcdisco, children string }
+
+// buildBinaries builds svcdisco and the baseline program once per run.
+func buildBinaries(b *testing.B) binaries {
+	b.Helper()
+	dir := b.TempDir()
+	bins := binaries{svcdisco: filepath.Join(dir, "svcdisco"), children: filepath.Join(dir, "children")}
+	for out, pkg := range map[string]string{bins.svcdisco: "../cmd/svcdisco", bins.children: "./baseline/children"} {
+		if msg, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
+			b.Fatalf("go build %s: %v\n%s", pkg, err, msg)
+		}
+	}
+	return bins
+}
+
+// execLines runs a program that prints one line per provider, checks it
+// printed n, and returns its peak RSS in KiB.
+func execLines(b *testing.B, n int, bin string, args ...string) int64 {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = testenv.CleanEnv()
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("%s %v: %v\n%s", filepath.Base(bin), args, err, errb.String())
+	}
+	if lines := bytes.Count(out.Bytes(), []byte("\n")); lines < n {
+		b.Fatalf("%s printed %d lines, want at least %d", filepath.Base(bin), lines, n)
+	}
+	return cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss
 }
 
 func openZK(b *testing.B, servers, root string) *zk.Registry {

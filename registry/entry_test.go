@@ -121,15 +121,21 @@ func TestMergeKeyWins(t *testing.T) {
 }
 
 // Sort must order exactly as a stable sort by (timestamp, name, ID) with
-// missing timestamps last, whatever the input order.
+// missing timestamps last, whatever the input order: millisecond timestamps
+// (the packed path) in even rounds, nanosecond ones (the general path) in
+// odd rounds.
 func TestSortMatchesReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for round := range 50 {
+		unit := time.Millisecond
+		if round%2 == 1 {
+			unit = time.Nanosecond
+		}
 		n := rng.IntN(300)
 		ps := make([]Provider, n)
 		for i := range ps {
 			if rng.IntN(10) > 0 {
-				ps[i].Timestamp = now.Add(time.Duration(rng.IntN(20)) * time.Millisecond)
+				ps[i].Timestamp = now.Add(time.Duration(rng.IntN(20)) * unit)
 			}
 			ps[i].Name = string(rune('a' + rng.IntN(5)))
 			ps[i].ID = string(rune('a' + rng.IntN(3)))

@@ -17,7 +17,7 @@ import (
 // swapping whole structs through reflection: an already sorted slice costs
 // one pass.
 func Sort(ps []Provider) {
-	if sorted(ps) {
+	if sorted(ps) || sortPacked(ps) {
 		return
 	}
 	keys := make([]sortKey, len(ps))
@@ -45,6 +45,63 @@ func Sort(ps []Provider) {
 		perm[k] = key.idx
 	}
 	permute(ps, perm)
+}
+
+// Packed keys: milliseconds since MinTimestamp in the high bits, the
+// provider's index in the low ones, so the common case (millisecond
+// timestamps since 2000, as svcdisco writes them) sorts as plain integers.
+const (
+	idxBits   = 20
+	maxPacked = 1<<(64-idxBits) - 1 // also the key of a missing timestamp
+)
+
+// sortPacked sorts ps when every timestamp packs into a key; it reports
+// false, leaving ps alone, when one does not.
+func sortPacked(ps []Provider) bool {
+	if len(ps) >= 1<<idxBits {
+		return false
+	}
+	base := MinTimestamp.UnixMilli()
+	keys := make([]uint64, len(ps))
+	for i := range ps {
+		ms := uint64(maxPacked)
+		if ts := ps[i].Timestamp; !ts.IsZero() {
+			d := ts.UnixMilli() - base
+			if d < 0 || d >= maxPacked || ts.Nanosecond()%1e6 != 0 {
+				return false
+			}
+			ms = uint64(d)
+		}
+		keys[i] = ms<<idxBits | uint64(i)
+	}
+	slices.Sort(keys)
+	// Equal timestamps (rare: the same millisecond) are ordered by name,
+	// then ID, then index.
+	for lo := 0; lo < len(keys); {
+		hi := lo + 1
+		for hi < len(keys) && keys[hi]>>idxBits == keys[lo]>>idxBits {
+			hi++
+		}
+		if hi-lo > 1 {
+			slices.SortFunc(keys[lo:hi], func(a, b uint64) int {
+				pa, pb := &ps[a&(1<<idxBits-1)], &ps[b&(1<<idxBits-1)]
+				if c := strings.Compare(pa.Name, pb.Name); c != 0 {
+					return c
+				}
+				if c := strings.Compare(pa.ID, pb.ID); c != 0 {
+					return c
+				}
+				return cmp.Compare(a, b)
+			})
+		}
+		lo = hi
+	}
+	perm := make([]int32, len(keys))
+	for k, key := range keys {
+		perm[k] = int32(key & (1<<idxBits - 1))
+	}
+	permute(ps, perm)
+	return true
 }
 
 // sortKey is what Sort compares first: the timestamp as seconds and

@@ -3,7 +3,11 @@ package zk
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,11 +37,13 @@ func (r *Registry) Providers(ctx context.Context, service string, opts registry.
 	if err != nil {
 		return nil, r.wrap("list "+service, err)
 	}
-	names, maint := splitNames(names)
+	names, maint := splitMarkers(names)
 	ps := r.fromNames(service, dir, names)
-	for i := range ps {
-		if maint[ps[i].Name] {
-			ps[i].Status = registry.StatusMaintenance
+	if len(maint) > 0 {
+		for i := range ps {
+			if maint[ps[i].Name] {
+				ps[i].Status = registry.StatusMaintenance
+			}
 		}
 	}
 	if !opts.FieldsOnly {
@@ -50,30 +56,136 @@ func (r *Registry) Providers(ctx context.Context, service string, opts registry.
 	}
 	// Full listings go by the data (the truth), fields-only ones by the
 	// markers; see maintenance.go.
-	up := ps[:0]
-	for _, p := range ps {
-		if p.Status != registry.StatusMaintenance {
-			up = append(up, p)
+	return dropMaintenance(ps), nil
+}
+
+// splitMarkers is splitNames for a listing: it filters names in place (the
+// getChildren reply is ours) and allocates the marker set only when there
+// are markers.
+func splitMarkers(names []string) (instances []string, maint map[string]bool) {
+	instances = names[:0]
+	for _, n := range names {
+		if isMarker(n) {
+			if maint == nil {
+				maint = map[string]bool{}
+			}
+			maint[strings.TrimSuffix(n, MarkerSuffix)] = true
+			continue
+		}
+		instances = append(instances, n)
+	}
+	return instances, maint
+}
+
+// dropMaintenance removes providers in maintenance, moving providers only
+// when one is there (a Provider is a large struct).
+func dropMaintenance(ps []registry.Provider) []registry.Provider {
+	first := 0
+	for first < len(ps) && ps[first].Status != registry.StatusMaintenance {
+		first++
+	}
+	if first == len(ps) {
+		return ps
+	}
+	up := ps[:first]
+	for i := first + 1; i < len(ps); i++ {
+		if ps[i].Status != registry.StatusMaintenance {
+			up = append(up, ps[i])
 		}
 	}
-	return up, nil
+	return up
 }
 
 // fromNames applies the entry rule to every name and returns the
-// fields-only providers of those that pass.
+// fields-only providers of those that pass, already in registry.Sort's
+// order (so query.Run's sort is one pass). This is the whole cost of a
+// fields-only query beyond its getChildren, so it sorts small keys before
+// it builds any Provider (a large struct), builds each one in place, and
+// carves every ID out of one buffer.
 func (r *Registry) fromNames(service, dir string, names []string) []registry.Provider {
 	now := time.Now()
-	out := make([]registry.Provider, 0, len(names))
-	for _, name := range names {
-		p, err := keyOf(service, name, now)
+	minMs, maxMs := registry.MinTimestamp.UnixMilli(), now.Add(registry.MaxClockSkew).UnixMilli()
+	keys := make([]uint64, 0, len(names))
+	size := 0
+	for i, name := range names {
+		key, err := sortKey(name, i, minMs, maxMs)
 		if err != nil {
 			r.log.Warn("skipping znode that is not a provider", "znode", dir+"/"+name, "err", err)
 			continue
 		}
-		out = append(out, p)
+		keys = append(keys, key)
+		size += len(service) + 2 + len(name)
 	}
-	setIDs(out)
-	return out
+	sortKeys(keys, names)
+	out := make([]registry.Provider, len(keys))
+	var ids strings.Builder
+	ids.Grow(size)
+	var num [8]byte
+	n := 0
+	for _, key := range keys {
+		name := names[key&idxMask]
+		p := &out[n]
+		ts := time.UnixMilli(minMs + int64(key>>idxBits)).UTC()
+		if err := parseHostPort(p, service, name, ts); err != nil {
+			r.log.Warn("skipping znode that is not a provider", "znode", dir+"/"+name, "err", err)
+			continue
+		}
+		start := ids.Len()
+		ids.WriteString(service)
+		ids.WriteByte('-')
+		ids.WriteString(p.Host)
+		ids.WriteByte('-')
+		ids.Write(strconv.AppendInt(num[:0], int64(p.Port), 10))
+		p.ID = ids.String()[start:] // the Builder never rewrites what it holds
+		n++
+	}
+	return out[:n]
+}
+
+// idxBits low bits of a sort key hold the name's index, the rest its
+// registration time in milliseconds since registry.MinTimestamp.
+const (
+	idxBits = 20 // a getChildren reply (1 MB) holds far fewer names
+	idxMask = 1<<idxBits - 1
+)
+
+// sortKey packs a name's timestamp and index i into one integer, rejecting
+// a name whose timestamp the entry rule would reject (outside
+// [minMs, maxMs]; see registry.CheckTimestamp).
+func sortKey(name string, i int, minMs, maxMs int64) (uint64, error) {
+	if i > idxMask {
+		return 0, fmt.Errorf("more than %d children", idxMask)
+	}
+	at := strings.LastIndexByte(name, '@')
+	if at < 0 {
+		return 0, fmt.Errorf("znode name %q is not host:port@millis", name)
+	}
+	ms, err := strconv.ParseInt(name[at+1:], 10, 64)
+	if err != nil || ms <= 0 {
+		return 0, fmt.Errorf("znode name %q: bad timestamp", name)
+	}
+	if ms < minMs || ms > maxMs {
+		return 0, fmt.Errorf("znode name %q: registration time %dms out of range", name, ms)
+	}
+	return uint64(ms-minMs)<<idxBits | uint64(i), nil
+}
+
+// sortKeys sorts packed keys by timestamp, then by name (names are unique
+// within a service).
+func sortKeys(keys []uint64, names []string) {
+	slices.Sort(keys)
+	for lo := 0; lo < len(keys); {
+		hi := lo + 1
+		for hi < len(keys) && keys[hi]>>idxBits == keys[lo]>>idxBits {
+			hi++
+		}
+		if hi-lo > 1 {
+			slices.SortFunc(keys[lo:hi], func(a, b uint64) int {
+				return strings.Compare(names[a&idxMask], names[b&idxMask])
+			})
+		}
+		lo = hi
+	}
 }
 
 // fetchWorkers bounds the gets in flight. A few hundred keep the pipeline
@@ -193,7 +305,8 @@ func (r *Registry) Services(ctx context.Context) ([]registry.ServiceCount, error
 func countProviders(names []string, now time.Time) int {
 	n := 0
 	for _, name := range names {
-		if _, err := keyOf("", name, now); err == nil {
+		var p registry.Provider
+		if err := parseKey(&p, "", name, now); err == nil {
 			n++
 		}
 	}

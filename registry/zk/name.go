@@ -47,49 +47,44 @@ func ParseInstanceName(name string) (host string, port int, ts time.Time, err er
 }
 
 // keyOf applies the entry rule (see registry.CheckKey) to a znode name and
-// returns the fields-only provider it describes, without an ID: callers
-// that list many set IDs in one allocation (setIDs).
+// returns the fields-only provider it describes, without an ID (a listing
+// sets IDs in one allocation; see fromNames).
 func keyOf(service, name string, now time.Time) (registry.Provider, error) {
-	host, port, ts, err := ParseInstanceName(name)
-	if err != nil {
-		return registry.Provider{}, err
-	}
-	if err := registry.CheckKey(host, port, ts, false, now); err != nil {
-		return registry.Provider{}, fmt.Errorf("znode name %q: %w", name, err)
-	}
-	return registry.Provider{
-		Service:    service,
-		Host:       host,
-		Port:       port,
-		Timestamp:  ts,
-		Status:     registry.StatusUp,
-		Weight:     registry.DefaultWeight,
-		Name:       name,
-		FieldsOnly: true,
-	}, nil
+	var p registry.Provider
+	err := parseKey(&p, service, name, now)
+	return p, err
 }
 
-// setIDs gives every provider its default ID, registry.DefaultID, all
-// carved out of one string: at 10,000 providers one allocation instead of
-// 10,000.
-func setIDs(ps []registry.Provider) {
-	n := 0
-	for i := range ps {
-		n += len(ps[i].Service) + len(ps[i].Host) + 8
+// parseKey is keyOf writing into *p (a listing fills its slice in place
+// rather than copying each Provider).
+func parseKey(p *registry.Provider, service, name string, now time.Time) error {
+	_, _, ts, err := ParseInstanceName(name)
+	if err != nil {
+		return err
 	}
-	buf := make([]byte, 0, n)
-	ends := make([]int, len(ps))
-	for i := range ps {
-		buf = append(buf, ps[i].Service...)
-		buf = append(buf, '-')
-		buf = append(buf, ps[i].Host...)
-		buf = append(buf, '-')
-		buf = strconv.AppendInt(buf, int64(ps[i].Port), 10)
-		ends[i] = len(buf)
+	if err := registry.CheckTimestamp(ts, now); err != nil {
+		return fmt.Errorf("znode name %q: %w", name, err)
 	}
-	all, start := string(buf), 0
-	for i := range ps {
-		ps[i].ID = all[start:ends[i]]
-		start = ends[i]
+	return parseHostPort(p, service, name, ts)
+}
+
+// parseHostPort completes parseKey once the timestamp (ts) is known to be
+// valid: the host and port before the '@' must pass registry.CheckKey.
+func parseHostPort(p *registry.Provider, service, name string, ts time.Time) error {
+	at := strings.LastIndexByte(name, '@')
+	colon := strings.LastIndexByte(name[:max(at, 0)], ':')
+	if at < 0 || colon <= 0 {
+		return fmt.Errorf("znode name %q is not host:port@millis", name)
 	}
+	port, err := strconv.Atoi(name[colon+1 : at])
+	if err != nil || port < 1 || port > 65535 {
+		return fmt.Errorf("znode name %q: bad port", name)
+	}
+	host := name[:colon]
+	if err := registry.CheckHost(host); err != nil {
+		return fmt.Errorf("znode name %q: %w", name, err)
+	}
+	p.Service, p.Host, p.Port, p.Timestamp, p.Name = service, host, port, ts, name
+	p.Status, p.Weight, p.FieldsOnly = registry.StatusUp, registry.DefaultWeight, true
+	return nil
 }

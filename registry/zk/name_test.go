@@ -54,14 +54,4 @@ func TestKeyOf(t *testing.T) {
 	}
 }
 
-func TestSetIDs(t *testing.T) {
-	ps := []registry.Provider{{Service: "web", Host: "a", Port: 1}, {Service: "web", Host: "bb.example.com", Port: 65535}}
-	setIDs(ps)
-	for _, p := range ps {
-		if want := registry.DefaultID(p.Service, p.Host, p.Port); p.ID != want {
-			t.Errorf("ID %q, want %q", p.ID, want)
-		}
-	}
-}
-
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
