@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -87,7 +86,9 @@ func CheckKey(host string, port int, ts time.Time, optionalTimestamp bool, now t
 // not depend on the key (weight, status); see Complete for the rest.
 func DecodeData(data []byte) (Provider, error) {
 	var p Provider
-	if err := json.Unmarshal(data, &p); err != nil {
+	// UnmarshalJSON directly: json.Unmarshal would scan data once more
+	// before handing it over (a listing decodes every provider).
+	if err := p.UnmarshalJSON(data); err != nil {
 		return Provider{}, fmt.Errorf("provider JSON: %w", err)
 	}
 	if err := p.ValidateData(); err != nil {

@@ -7,7 +7,6 @@ package registry
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -72,9 +71,11 @@ func (p Provider) MarshalJSON() ([]byte, error) {
 	return json.Marshal(out)
 }
 
-// AppendJSON appends p's JSON (what MarshalJSON writes) to b.
+// AppendJSON appends p's JSON (what MarshalJSON writes) to b. It calls
+// MarshalJSON directly: through json.Marshal the output would be scanned
+// and compacted once more.
 func (p Provider) AppendJSON(b []byte) ([]byte, error) {
-	j, err := json.Marshal(p)
+	j, err := p.MarshalJSON()
 	return append(b, j...), err
 }
 
@@ -129,12 +130,17 @@ func DefaultID(service, host string, port int) string {
 	return service + "-" + host + "-" + strconv.Itoa(port)
 }
 
-var serviceRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
-
 // ValidateService reports whether name is a valid service name:
-// [A-Za-z0-9][A-Za-z0-9._-]{0,127}.
+// [A-Za-z0-9][A-Za-z0-9._-]{0,127}. (A loop, not a regexp: the bounded
+// repetition compiles to a large program at every process start.)
 func ValidateService(name string) error {
-	if !serviceRE.MatchString(name) {
+	ok := len(name) >= 1 && len(name) <= 128
+	for i := 0; ok && i < len(name); i++ {
+		c := name[i]
+		ok = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			i > 0 && (c == '.' || c == '_' || c == '-')
+	}
+	if !ok {
 		return fmt.Errorf("invalid service name %q: want [A-Za-z0-9][A-Za-z0-9._-]{0,127}", name)
 	}
 	return nil
