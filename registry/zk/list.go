@@ -99,47 +99,58 @@ func dropMaintenance(ps []registry.Provider) []registry.Provider {
 // fromNames applies the entry rule to every name and returns the
 // fields-only providers of those that pass, already in registry.Sort's
 // order (so query.Run's sort is one pass). This is the whole cost of a
-// fields-only query beyond its getChildren, so it sorts small keys before
-// it builds any Provider (a large struct), builds each one in place, and
-// carves every ID out of one buffer.
+// fields-only query beyond its getChildren, so: names are parsed, checked
+// and their IDs written (into one buffer) in reply order, which reads the
+// reply's strings front to back; only small keys are sorted; and each
+// Provider (a large struct) is then written once, in place, in sorted order
+// without reading a name's bytes again.
 func (r *Registry) fromNames(service, dir string, names []string) []registry.Provider {
 	now := time.Now()
 	minMs, maxMs := registry.MinTimestamp.UnixMilli(), now.Add(registry.MaxClockSkew).UnixMilli()
 	keys := make([]uint64, 0, len(names))
+	parsed := make([]parsedName, len(names))
 	size := 0
+	for _, name := range names {
+		size += len(service) + 2 + len(name)
+	}
+	var ids strings.Builder
+	ids.Grow(size)
+	var num [8]byte
 	for i, name := range names {
 		key, err := sortKey(name, i, minMs, maxMs)
+		if err == nil {
+			parsed[i].hostEnd, parsed[i].port, err = splitName(name)
+		}
 		if err != nil {
 			r.log.Warn("skipping znode that is not a provider", "znode", dir+"/"+name, "err", err)
 			continue
 		}
 		keys = append(keys, key)
-		size += len(service) + 2 + len(name)
-	}
-	sortKeys(keys, names)
-	out := make([]registry.Provider, len(keys))
-	var ids strings.Builder
-	ids.Grow(size)
-	var num [8]byte
-	n := 0
-	for _, key := range keys {
-		name := names[key&idxMask]
-		p := &out[n]
-		ts := time.UnixMilli(minMs + int64(key>>idxBits)).UTC()
-		if err := parseHostPort(p, service, name, ts); err != nil {
-			r.log.Warn("skipping znode that is not a provider", "znode", dir+"/"+name, "err", err)
-			continue
-		}
-		start := ids.Len()
+		parsed[i].idStart = int32(ids.Len())
 		ids.WriteString(service)
 		ids.WriteByte('-')
-		ids.WriteString(p.Host)
+		ids.WriteString(name[:parsed[i].hostEnd])
 		ids.WriteByte('-')
-		ids.Write(strconv.AppendInt(num[:0], int64(p.Port), 10))
-		p.ID = ids.String()[start:] // the Builder never rewrites what it holds
-		n++
+		ids.Write(strconv.AppendInt(num[:0], int64(parsed[i].port), 10))
+		parsed[i].idEnd = int32(ids.Len())
 	}
-	return out[:n]
+	sortKeys(keys, names)
+	allIDs := ids.String()
+	out := make([]registry.Provider, len(keys))
+	for k, key := range keys {
+		i := key & idxMask
+		name, pn := names[i], &parsed[i]
+		p := &out[k]
+		p.Service, p.ID, p.Host, p.Port = service, allIDs[pn.idStart:pn.idEnd], name[:pn.hostEnd], int(pn.port)
+		p.Weight, p.Status, p.FieldsOnly = registry.DefaultWeight, registry.StatusUp, true
+		p.Timestamp, p.Name = time.UnixMilli(minMs+int64(key>>idxBits)).UTC(), name
+	}
+	return out
+}
+
+// parsedName is what fromNames keeps of a name between its two passes.
+type parsedName struct {
+	hostEnd, port, idStart, idEnd int32
 }
 
 // idxBits low bits of a sort key hold the name's index, the rest its

@@ -71,20 +71,29 @@ func parseKey(p *registry.Provider, service, name string, now time.Time) error {
 // parseHostPort completes parseKey once the timestamp (ts) is known to be
 // valid: the host and port before the '@' must pass registry.CheckKey.
 func parseHostPort(p *registry.Provider, service, name string, ts time.Time) error {
+	hostEnd, port, err := splitName(name)
+	if err != nil {
+		return err
+	}
+	p.Service, p.Host, p.Port, p.Timestamp, p.Name = service, name[:hostEnd], int(port), ts, name
+	p.Status, p.Weight, p.FieldsOnly = registry.StatusUp, registry.DefaultWeight, true
+	return nil
+}
+
+// splitName finds the host (name[:hostEnd]) and port of host:port@millis
+// and checks them by the entry rule (registry.CheckKey).
+func splitName(name string) (hostEnd, port int32, err error) {
 	at := strings.LastIndexByte(name, '@')
 	colon := strings.LastIndexByte(name[:max(at, 0)], ':')
 	if at < 0 || colon <= 0 {
-		return fmt.Errorf("znode name %q is not host:port@millis", name)
+		return 0, 0, fmt.Errorf("znode name %q is not host:port@millis", name)
 	}
-	port, err := strconv.Atoi(name[colon+1 : at])
-	if err != nil || port < 1 || port > 65535 {
-		return fmt.Errorf("znode name %q: bad port", name)
+	p, err := strconv.Atoi(name[colon+1 : at])
+	if err != nil || p < 1 || p > 65535 {
+		return 0, 0, fmt.Errorf("znode name %q: bad port", name)
 	}
-	host := name[:colon]
-	if err := registry.CheckHost(host); err != nil {
-		return fmt.Errorf("znode name %q: %w", name, err)
+	if err := registry.CheckHost(name[:colon]); err != nil {
+		return 0, 0, fmt.Errorf("znode name %q: %w", name, err)
 	}
-	p.Service, p.Host, p.Port, p.Timestamp, p.Name = service, host, port, ts, name
-	p.Status, p.Weight, p.FieldsOnly = registry.StatusUp, registry.DefaultWeight, true
-	return nil
+	return int32(colon), int32(p), nil
 }
