@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,8 +45,8 @@ func TestMain(m *testing.M) { testzk.Main(m) }
 //     raw pipelined gets, printed), with both processes' peak RSS (target
 //     <= 40 MB for svcdisco at 10,000).
 //
-// Each reports ns/op for svcdisco, baseline-ns/op, and x-baseline =
-// svcdisco / baseline (lower is better).
+// Each reports the median ns/op for svcdisco, baseline-ns/op, and
+// x-baseline = svcdisco / baseline (lower is better).
 func BenchmarkQueryZK(b *testing.B) {
 	zkc := testzk.Shared(b)
 	bins := buildBinaries(b)
@@ -109,26 +110,33 @@ func BenchmarkQueryZK(b *testing.B) {
 	}
 }
 
-// compare runs baseline and ours alternately b.N times and reports both.
+// compare runs baseline and ours alternately b.N times and reports the
+// median of each (the machine is shared: a mean would mostly measure the
+// worst scheduling stall) and their ratio, x-baseline.
 func compare(b *testing.B, baseline, ours func()) {
 	b.Helper()
 	baseline() // warm both paths
 	ours()
-	var tBase, tOurs time.Duration
+	tBase, tOurs := make([]time.Duration, 0, b.N), make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for range b.N {
 		t0 := time.Now()
 		baseline()
 		t1 := time.Now()
 		ours()
-		tOurs += time.Since(t1)
-		tBase += t1.Sub(t0)
+		tOurs = append(tOurs, time.Since(t1))
+		tBase = append(tBase, t1.Sub(t0))
 	}
 	b.StopTimer()
-	n := float64(b.N)
-	b.ReportMetric(float64(tOurs.Nanoseconds())/n, "ns/op")
-	b.ReportMetric(float64(tBase.Nanoseconds())/n, "baseline-ns/op")
-	b.ReportMetric(float64(tOurs)/float64(tBase), "x-baseline")
+	mBase, mOurs := median(tBase), median(tOurs)
+	b.ReportMetric(float64(mOurs.Nanoseconds()), "ns/op")
+	b.ReportMetric(float64(mBase.Nanoseconds()), "baseline-ns/op")
+	b.ReportMetric(float64(mOurs)/float64(mBase), "x-baseline")
+}
+
+func median(ds []time.Duration) time.Duration {
+	slices.Sort(ds)
+	return ds[len(ds)/2]
 }
 
 type binaries struct{ svcdisco, children, maxrss string }

@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -46,9 +48,9 @@ func foreignChildren(now time.Time) []foreignChild {
 }
 
 // TestForeignChildrenReadTheSameEverywhere: with 15 foreign children beside
-// one registration, services, query -o json, -o lines and the table list
-// the same providers, the name wins over the data, a missing weight is 1,
-// and every skipped child is named in one warning.
+// one registration, services, query -o json, -o lines, the table and render
+// list the same providers, the name wins over the data, a missing weight
+// is 1, and every skipped child is named in one warning.
 func TestForeignChildrenReadTheSameEverywhere(t *testing.T) {
 	e := newEnv(t)
 	start(t, e.args("register", "web", "--port", "8080", "--host", "mine")...).waitLine(t, "registered")
@@ -96,6 +98,22 @@ func TestForeignChildrenReadTheSameEverywhere(t *testing.T) {
 	table := run(t, e.args("query", "web")...)
 	if rows := strings.Count(table.stdout, "\n") - 1; table.code != 0 || rows != len(want) || strings.Contains(table.stdout, "evil") {
 		t.Errorf("table: %d rows, want %d\n%s", rows, len(want), table.stdout)
+	}
+	// render reads the same providers with the same defaults.
+	dir := t.TempDir()
+	src, dest := filepath.Join(dir, "web.tmpl"), filepath.Join(dir, "web.conf")
+	if err := os.WriteFile(src, []byte("{{ range providers \"web\" }}{{ .Host }}:{{ .Port }} {{ .Weight }}\n{{ end }}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if res := run(t, e.args("render", "--once", "--template", src+":"+dest)...); res.code != 0 {
+		t.Fatalf("render: exit %d\n%s", res.code, res.stderr)
+	}
+	var wantFile strings.Builder
+	for _, p := range ps {
+		fmt.Fprintf(&wantFile, "%s %d\n", p.Addr(), p.Weight)
+	}
+	if got, err := os.ReadFile(dest); err != nil || string(got) != wantFile.String() {
+		t.Errorf("rendered %q (%v), want %q", got, err, wantFile.String())
 	}
 	svcs := run(t, e.args("services", "-o", "json")...)
 	if svcs.code != 0 || !strings.Contains(svcs.stdout, fmt.Sprintf(`"providers": %d`, len(want))) {
