@@ -84,27 +84,38 @@ func (p Provider) AppendJSON(b []byte) ([]byte, error) {
 // weight is DefaultWeight, so data written without one never reads as
 // weight 0 (no traffic).
 func (p *Provider) UnmarshalJSON(b []byte) error {
-	type plain Provider
-	in := struct {
-		*plain
-		Weight    *int   `json:"weight"`
-		Timestamp string `json:"timestamp"`
-	}{plain: (*plain)(p)}
+	// A flat struct of its own rather than Provider embedded: a listing
+	// decodes every provider, and encoding/json resolves fields through an
+	// embedded pointer at a cost.
+	var in struct {
+		Service    string              `json:"service"`
+		ID         string              `json:"id"`
+		Host       string              `json:"host"`
+		Address    string              `json:"address"`
+		Port       int                 `json:"port"`
+		Endpoints  map[string]Endpoint `json:"endpoints"`
+		Attributes map[string]string   `json:"attributes"`
+		Weight     *int                `json:"weight"`
+		Status     string              `json:"status"`
+		Timestamp  string              `json:"timestamp"`
+	}
 	if err := json.Unmarshal(b, &in); err != nil {
 		return err
 	}
-	p.Weight = DefaultWeight
-	if in.Weight != nil {
-		p.Weight = *in.Weight
-	}
-	p.Timestamp = time.Time{}
+	var ts time.Time
 	if in.Timestamp != "" {
-		ts, err := time.Parse(time.RFC3339Nano, in.Timestamp)
+		t, err := time.Parse(time.RFC3339Nano, in.Timestamp)
 		if err != nil {
 			return fmt.Errorf("timestamp: %w", err)
 		}
-		p.Timestamp = ts.UTC()
+		ts = t.UTC()
 	}
+	weight := DefaultWeight
+	if in.Weight != nil {
+		weight = *in.Weight
+	}
+	p.Service, p.ID, p.Host, p.Address, p.Port = in.Service, in.ID, in.Host, in.Address, in.Port
+	p.Endpoints, p.Attributes, p.Weight, p.Status, p.Timestamp = in.Endpoints, in.Attributes, weight, in.Status, ts
 	return nil
 }
 
