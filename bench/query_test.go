@@ -46,7 +46,8 @@ func TestMain(m *testing.M) { testzk.Main(m) }
 //     <= 40 MB for svcdisco at 10,000).
 //
 // Each reports the median ns/op for svcdisco, baseline-ns/op, and
-// x-baseline = svcdisco / baseline (lower is better).
+// x-baseline = svcdisco / baseline (lower is better); the process ones also
+// report each process's median CPU time (cpu-ms, baseline-cpu-ms).
 func BenchmarkQueryZK(b *testing.B) {
 	zkc := testzk.Shared(b)
 	bins := buildBinaries(b)
@@ -95,12 +96,18 @@ func BenchmarkQueryZK(b *testing.B) {
 					base = append(base, mode.baseFlag)
 				}
 				ours := []string{"--registry", "zk://" + zkc.ConnString(), "--root", root, "query", "web", "-o", mode.output}
+				var cpuBase, cpuOurs []time.Duration
 				compare(b,
-					func() { execLines(b, n, "", bins.children, base...) },
-					func() { execLines(b, n, "", bins.svcdisco, ours...) })
+					func() { cpuBase = append(cpuBase, execLines(b, n, "", bins.children, base...).cpu) },
+					func() { cpuOurs = append(cpuOurs, execLines(b, n, "", bins.svcdisco, ours...).cpu) })
+				// CPU time (user+system) is steadier than wall time on a
+				// loaded machine: it leaves out the time spent waiting for a
+				// core.
+				b.ReportMetric(float64(median(cpuOurs).Microseconds())/1000, "cpu-ms")
+				b.ReportMetric(float64(median(cpuBase).Microseconds())/1000, "baseline-cpu-ms")
 				// Peak RSS from one more run of each, outside the timing.
-				rssBase := execLines(b, n, bins.maxrss, bins.children, base...)
-				rssOurs := execLines(b, n, bins.maxrss, bins.svcdisco, ours...)
+				rssBase := execLines(b, n, bins.maxrss, bins.children, base...).rss
+				rssOurs := execLines(b, n, bins.maxrss, bins.svcdisco, ours...).rss
 				b.ReportMetric(float64(rssOurs)/1024, "peak-RSS-MB")
 				b.ReportMetric(float64(rssBase)/1024, "baseline-peak-RSS-MB")
 			})
@@ -154,10 +161,18 @@ func buildBinaries(b *testing.B) binaries {
 	return bins
 }
 
+// usage is what a process cost: CPU time, and peak RSS in KiB when
+// measured.
+type usage struct {
+	cpu time.Duration
+	rss int64
+}
+
 // execLines runs a program that prints one line per provider and checks it
 // printed n. With maxrss (bin/maxrss; see there why) it runs the program
-// through it and returns the program's peak RSS in KiB.
-func execLines(b *testing.B, n int, maxrss, bin string, args ...string) int64 {
+// through it and reports the program's peak RSS; the CPU time is then the
+// wrapper's and the program's together.
+func execLines(b *testing.B, n int, maxrss, bin string, args ...string) usage {
 	var rssFile string
 	cmd := exec.Command(bin, args...)
 	if maxrss != "" {
@@ -173,18 +188,18 @@ func execLines(b *testing.B, n int, maxrss, bin string, args ...string) int64 {
 	if lines := bytes.Count(out.Bytes(), []byte("\n")); lines < n {
 		b.Fatalf("%s printed %d lines, want at least %d", filepath.Base(bin), lines, n)
 	}
+	u := usage{cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
 	if rssFile == "" {
-		return 0
+		return u
 	}
 	raw, err := os.ReadFile(rssFile)
 	if err != nil {
 		b.Fatal(err)
 	}
-	rss, err := strconv.ParseInt(strings.TrimSpace(string(raw)), 10, 64)
-	if err != nil {
+	if u.rss, err = strconv.ParseInt(strings.TrimSpace(string(raw)), 10, 64); err != nil {
 		b.Fatalf("peak RSS %q: %v", raw, err)
 	}
-	return rss
+	return u
 }
 
 func openZK(b *testing.B, servers, root string) *zk.Registry {
