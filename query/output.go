@@ -1,6 +1,8 @@
 package query
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -38,18 +40,23 @@ func ParseFormat(s string, allowed ...string) (string, error) {
 func NeedsOnlyFields(format string) bool { return format == FormatLines }
 
 // Write prints providers in format: a table for people, a JSON array for
-// programs, host:port lines for shell.
+// programs, host:port lines for shell. JSON and lines go through one
+// buffer (not one write per provider) and JSON is encoded one provider at
+// a time, so 10,000 providers never sit in memory as one document.
 func Write(w io.Writer, format string, ps []registry.Provider, now time.Time) error {
 	switch format {
 	case FormatJSON:
-		return WriteJSON(w, ps)
+		return writeProviders(w, ps)
 	case FormatLines:
-		for _, p := range ps {
-			if _, err := fmt.Fprintln(w, p.Addr()); err != nil {
+		bw := bufio.NewWriterSize(w, 64<<10)
+		var line []byte
+		for i := range ps {
+			line = append(ps[i].AppendAddr(line[:0]), '\n')
+			if _, err := bw.Write(line); err != nil {
 				return err
 			}
 		}
-		return nil
+		return bw.Flush()
 	default:
 		t := NewTable(w)
 		t.Header("HOST", "PORT", "AGE", "ATTRIBUTES")
@@ -70,6 +77,35 @@ func WriteJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// writeProviders writes what WriteJSON writes for ps (an indented array),
+// byte for byte, one provider at a time.
+func writeProviders(w io.Writer, ps []registry.Provider) error {
+	if len(ps) == 0 {
+		_, err := io.WriteString(w, "[]\n")
+		return err
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	var raw []byte
+	var indented bytes.Buffer
+	bw.WriteString("[\n  ")
+	for i := range ps {
+		var err error
+		if raw, err = ps[i].AppendJSON(raw[:0]); err != nil {
+			return fmt.Errorf("provider %s: %w", ps[i].ID, err)
+		}
+		indented.Reset()
+		if err := json.Indent(&indented, raw, "  ", "  "); err != nil {
+			return fmt.Errorf("provider %s: %w", ps[i].ID, err)
+		}
+		bw.Write(indented.Bytes())
+		if i < len(ps)-1 {
+			bw.WriteString(",\n  ")
+		}
+	}
+	bw.WriteString("\n]\n")
+	return bw.Flush()
 }
 
 // NewTable returns the borderless table style svcdisco prints for people.

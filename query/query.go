@@ -181,8 +181,12 @@ func list(ctx context.Context, reg registry.Registry, o Options) ([]registry.Pro
 }
 
 // Apply applies Since, WithinLast and Where, keeping order. Providers
-// without a timestamp fail any time filter.
+// without a timestamp fail any time filter. Without any filter it returns
+// ps itself; otherwise a new slice.
 func Apply(ps []registry.Provider, o Options) []registry.Provider {
+	if o.Since.IsZero() && o.WithinLast <= 0 && len(o.Where) == 0 {
+		return ps
+	}
 	since := o.Since
 	if o.WithinLast > 0 {
 		clock := o.Now
@@ -193,7 +197,7 @@ func Apply(ps []registry.Provider, o Options) []registry.Provider {
 			since = cutoff
 		}
 	}
-	out := ps[:0:0]
+	out := make([]registry.Provider, 0, len(ps))
 	for _, p := range ps {
 		if !since.IsZero() && (p.Timestamp.IsZero() || p.Timestamp.Before(since)) {
 			continue

@@ -7,8 +7,7 @@ package registry
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
-	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -72,80 +71,99 @@ func (p Provider) MarshalJSON() ([]byte, error) {
 	return json.Marshal(out)
 }
 
+// AppendJSON appends p's JSON (what MarshalJSON writes) to b. It calls
+// MarshalJSON directly: through json.Marshal the output would be scanned
+// and compacted once more.
+func (p Provider) AppendJSON(b []byte) ([]byte, error) {
+	j, err := p.MarshalJSON()
+	return append(b, j...), err
+}
+
 // UnmarshalJSON accepts what MarshalJSON writes (and RFC 3339 timestamps of
-// any precision). An empty timestamp is the zero time.
+// any precision). An empty timestamp is the zero time; a missing (or null)
+// weight is DefaultWeight, so data written without one never reads as
+// weight 0 (no traffic).
 func (p *Provider) UnmarshalJSON(b []byte) error {
-	type plain Provider
-	in := struct {
-		*plain
-		Timestamp string `json:"timestamp"`
-	}{plain: (*plain)(p)}
+	// A flat struct of its own rather than Provider embedded: a listing
+	// decodes every provider, and encoding/json resolves fields through an
+	// embedded pointer at a cost.
+	var in struct {
+		Service    string              `json:"service"`
+		ID         string              `json:"id"`
+		Host       string              `json:"host"`
+		Address    string              `json:"address"`
+		Port       int                 `json:"port"`
+		Endpoints  map[string]Endpoint `json:"endpoints"`
+		Attributes map[string]string   `json:"attributes"`
+		Weight     *int                `json:"weight"`
+		Status     string              `json:"status"`
+		Timestamp  string              `json:"timestamp"`
+	}
 	if err := json.Unmarshal(b, &in); err != nil {
 		return err
 	}
-	p.Timestamp = time.Time{}
+	var ts time.Time
 	if in.Timestamp != "" {
-		ts, err := time.Parse(time.RFC3339Nano, in.Timestamp)
+		t, err := time.Parse(time.RFC3339Nano, in.Timestamp)
 		if err != nil {
 			return fmt.Errorf("timestamp: %w", err)
 		}
-		p.Timestamp = ts.UTC()
+		ts = t.UTC()
 	}
+	weight := DefaultWeight
+	if in.Weight != nil {
+		weight = *in.Weight
+	}
+	p.Service, p.ID, p.Host, p.Address, p.Port = in.Service, in.ID, in.Host, in.Address, in.Port
+	p.Endpoints, p.Attributes, p.Weight, p.Status, p.Timestamp = in.Endpoints, in.Attributes, weight, in.Status, ts
 	return nil
 }
 
 // Addr returns host:port, the form `query -o lines` prints.
-func (p Provider) Addr() string {
-	if strings.Contains(p.Host, ":") { // IPv6 literal
-		return fmt.Sprintf("[%s]:%d", p.Host, p.Port)
+func (p Provider) Addr() string { return string(p.AppendAddr(nil)) }
+
+// AppendAddr appends Addr to b (for output loops that must not allocate per
+// provider). An IPv6 literal is bracketed.
+func (p Provider) AppendAddr(b []byte) []byte {
+	if strings.IndexByte(p.Host, ':') >= 0 {
+		b = append(b, '[')
+		b = append(b, p.Host...)
+		b = append(b, ']')
+	} else {
+		b = append(b, p.Host...)
 	}
-	return fmt.Sprintf("%s:%d", p.Host, p.Port)
+	b = append(b, ':')
+	return strconv.AppendInt(b, int64(p.Port), 10)
 }
 
 // DefaultID is the provider ID used when none is given: service-host-port.
 func DefaultID(service, host string, port int) string {
-	return fmt.Sprintf("%s-%s-%d", service, host, port)
+	return service + "-" + host + "-" + strconv.Itoa(port)
 }
-
-// Sort orders providers oldest first: by timestamp, then by name (then ID),
-// so rendered configs only change when the set of providers changes.
-// Providers without a timestamp (written natively by another tool) sort last.
-func Sort(ps []Provider) {
-	sort.SliceStable(ps, func(i, j int) bool {
-		a, b := ps[i], ps[j]
-		if a.Timestamp.IsZero() != b.Timestamp.IsZero() {
-			return !a.Timestamp.IsZero()
-		}
-		if !a.Timestamp.Equal(b.Timestamp) {
-			return a.Timestamp.Before(b.Timestamp)
-		}
-		if a.Name != b.Name {
-			return a.Name < b.Name
-		}
-		return a.ID < b.ID
-	})
-}
-
-var serviceRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
 // ValidateService reports whether name is a valid service name:
-// [A-Za-z0-9][A-Za-z0-9._-]{0,127}.
+// [A-Za-z0-9][A-Za-z0-9._-]{0,127}. (A loop, not a regexp: the bounded
+// repetition compiles to a large program at every process start.)
 func ValidateService(name string) error {
-	if !serviceRE.MatchString(name) {
+	ok := len(name) >= 1 && len(name) <= 128
+	for i := 0; ok && i < len(name); i++ {
+		c := name[i]
+		ok = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			i > 0 && (c == '.' || c == '_' || c == '-')
+	}
+	if !ok {
 		return fmt.Errorf("invalid service name %q: want [A-Za-z0-9][A-Za-z0-9._-]{0,127}", name)
 	}
 	return nil
 }
-
-var hostRE = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,253}$`)
 
 // Validate checks everything a registration needs before it is written.
 func (p Provider) Validate() error {
 	if err := ValidateService(p.Service); err != nil {
 		return err
 	}
-	if !hostRE.MatchString(p.Host) {
-		return fmt.Errorf("invalid host %q", p.Host)
+	if err := CheckHost(p.Host); err != nil {
+		return err
 	}
 	if p.Port < 1 || p.Port > 65535 {
 		return fmt.Errorf("invalid port %d: want 1-65535", p.Port)

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	gozk "github.com/go-zookeeper/zk"
-
 	"github.com/svcdisco/svcdisco/internal/testzk"
 	"github.com/svcdisco/svcdisco/registry"
 )
@@ -123,27 +121,6 @@ func TestFieldsOnlyQueryIsOneGetChildren(t *testing.T) {
 	ops = proxy.Ops()
 	if ops[testzk.OpGetChildren]+ops[testzk.OpGetChildren2] != 1 || ops[testzk.OpGetData] != 5 {
 		t.Errorf("-o json sent %v: want one getChildren and 5 getData", ops)
-	}
-}
-
-func TestUnparsableProviderDataIsSkippedWithOneWarning(t *testing.T) {
-	e := newEnv(t)
-	start(t, e.args("register", "web", "--port", "80", "--host", "good")...).waitLine(t, "registered")
-	conn, _, err := gozk.Connect([]string{testzk.Shared(t).Servers[0].Addr()}, 5*time.Second, gozk.WithLogInfo(false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	bad := e.root + "/services/web/bad:81@1700000000000"
-	if _, err := conn.Create(bad, []byte("<html>not json"), gozk.FlagEphemeral, gozk.WorldACL(gozk.PermAll)); err != nil {
-		t.Fatal(err)
-	}
-	res := run(t, e.args("query", "web", "-o", "json")...)
-	if res.code != 0 || !strings.Contains(res.stdout, `"host": "good"`) || strings.Contains(res.stdout, "bad") {
-		t.Fatalf("query: exit %d\n%s", res.code, res.stdout)
-	}
-	if n := strings.Count(res.stderr, bad); n != 1 || strings.Count(strings.TrimSpace(res.stderr), "\n") != 0 {
-		t.Errorf("want one warning line naming %s, got:\n%s", bad, res.stderr)
 	}
 }
 

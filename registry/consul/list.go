@@ -4,6 +4,7 @@ import (
 	"context"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/consul/api"
 
@@ -49,22 +50,46 @@ func (r *Registry) list(ctx context.Context, service string, includeMaintenance 
 	return r.providers(entries), nil
 }
 
-// providers decodes entries, keeping those of our root (and native ones).
+// providers decodes entries, keeping those of our root (and native ones)
+// that the entry rule makes providers.
 func (r *Registry) providers(entries []*api.ServiceEntry) []registry.Provider {
+	now := time.Now()
 	out := make([]registry.Provider, 0, len(entries))
 	for _, e := range entries {
-		d, err := decode(e)
+		p, ours, err := r.entry(e, now)
 		if err != nil {
-			r.log.Warn("skipping service instance with unreadable svcdisco Meta",
+			r.log.Warn("skipping service instance that is not a provider",
 				"service", e.Service.Service, "id", e.Service.ID, "node", nodeOf(e), "err", err)
 			continue
 		}
-		if d.root != "" && d.root != r.opts.Root {
-			continue
+		if ours {
+			out = append(out, p)
 		}
-		out = append(out, d.p)
 	}
 	return out
+}
+
+// entry applies the entry rule (registry.CheckKey) to one instance: its
+// host, port and (for svcdisco's own instances) svcdisco-timestamp must be
+// valid; a native instance needs no timestamp. ours is false for an
+// instance of another --root. A missing weight is registry.DefaultWeight.
+func (r *Registry) entry(e *api.ServiceEntry, now time.Time) (p registry.Provider, ours bool, err error) {
+	d, err := decode(e)
+	if err != nil {
+		return p, false, err
+	}
+	if d.root != "" && d.root != r.opts.Root {
+		return p, false, nil
+	}
+	p = d.p
+	if err := registry.CheckKey(p.Host, p.Port, p.Timestamp, d.root == "", now); err != nil {
+		return p, false, err
+	}
+	if _, ok := e.Service.Meta[MetaWeight]; !ok && e.Service.Weights.Passing <= 0 {
+		p.Weight = registry.DefaultWeight
+	}
+	p.Complete()
+	return p, true, nil
 }
 
 func nodeOf(e *api.ServiceEntry) string {
@@ -127,14 +152,14 @@ func (r *Registry) count(ctx context.Context, service string) (int, bool, error)
 	if err != nil {
 		return 0, false, err
 	}
-	n, visible := 0, false
+	n, visible, now := 0, false, time.Now()
 	for _, e := range entries {
 		if root := e.Service.Meta[MetaRoot]; root != "" && root != r.opts.Root {
 			continue
 		}
 		visible = true
 		if e.Checks.AggregatedStatus() == api.HealthPassing {
-			if _, err := decode(e); err == nil {
+			if _, ours, err := r.entry(e, now); err == nil && ours {
 				n++
 			}
 		}

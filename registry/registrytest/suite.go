@@ -35,9 +35,9 @@ type Backend struct {
 	// time: the session timeout on ZooKeeper, the check TTL on Consul.
 	// Open registers the client's Close with t.Cleanup.
 	Open func(t *testing.T, root string, ttl time.Duration, log *slog.Logger) registry.Registry
-	// InjectBad writes, under root, a provider of service whose data
-	// svcdisco cannot read, the way another tool might. It returns a string
-	// that the warning about it must contain.
+	// InjectBad writes, under root, an entry of service that the entry rule
+	// (registry.CheckKey) does not make a provider, the way another tool
+	// might. It returns a string that the warning about it must contain.
 	InjectBad func(t *testing.T, root, service string) string
 }
 

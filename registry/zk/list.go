@@ -2,11 +2,15 @@ package zk
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/go-zookeeper/zk"
 
@@ -14,9 +18,13 @@ import (
 	"github.com/svcdisco/svcdisco/registry"
 )
 
-// Providers lists a service. FieldsOnly costs one getChildren; otherwise the
-// provider data is read with pipelined gets. Data that does not parse is
-// skipped with one warning naming the znode.
+// Providers lists a service by the entry rule (registry.CheckKey): a child
+// is a provider when its name is host:port@millis with a valid host, port
+// and registration time, and the name wins over the data for those three.
+// Any other child is skipped with one warning naming the znode, in every
+// listing, so fields-only and full listings list the same providers.
+// FieldsOnly costs one getChildren; otherwise the provider data is read
+// with pipelined gets.
 func (r *Registry) Providers(ctx context.Context, service string, opts registry.ListOptions) ([]registry.Provider, error) {
 	if err := registry.ValidateService(service); err != nil {
 		return nil, err
@@ -29,130 +37,242 @@ func (r *Registry) Providers(ctx context.Context, service string, opts registry.
 	if err != nil {
 		return nil, r.wrap("list "+service, err)
 	}
-	names, maint := splitNames(names)
-	var ps []registry.Provider
-	if opts.FieldsOnly {
-		ps = r.fromNames(service, names)
+	names, maint := splitMarkers(names)
+	ps := r.fromNames(service, dir, names)
+	if len(maint) > 0 {
 		for i := range ps {
 			if maint[ps[i].Name] {
 				ps[i].Status = registry.StatusMaintenance
 			}
 		}
-	} else if ps, err = r.fetch(ctx, service, dir, names); err != nil {
-		return nil, err
+	}
+	if !opts.FieldsOnly {
+		if ps, err = r.fetch(ctx, service, dir, ps); err != nil {
+			return nil, err
+		}
 	}
 	if opts.IncludeMaintenance {
 		return ps, nil
 	}
 	// Full listings go by the data (the truth), fields-only ones by the
 	// markers; see maintenance.go.
-	up := ps[:0]
-	for _, p := range ps {
-		if p.Status != registry.StatusMaintenance {
-			up = append(up, p)
-		}
-	}
-	return up, nil
+	return dropMaintenance(ps), nil
 }
 
-func (r *Registry) fromNames(service string, names []string) []registry.Provider {
-	out := make([]registry.Provider, 0, len(names))
-	for _, name := range names {
-		p, err := providerFromName(service, name)
-		if err != nil {
-			r.log.Warn("skipping provider znode", "znode", r.servicePath(service)+"/"+name, "err", err)
+// splitMarkers is splitNames for a listing: it filters names in place (the
+// getChildren reply is ours) and allocates the marker set only when there
+// are markers.
+func splitMarkers(names []string) (instances []string, maint map[string]bool) {
+	instances = names[:0]
+	for _, n := range names {
+		if isMarker(n) {
+			if maint == nil {
+				maint = map[string]bool{}
+			}
+			maint[strings.TrimSuffix(n, MarkerSuffix)] = true
 			continue
 		}
-		out = append(out, p)
+		instances = append(instances, n)
+	}
+	return instances, maint
+}
+
+// dropMaintenance removes providers in maintenance, moving providers only
+// when one is there (a Provider is a large struct).
+func dropMaintenance(ps []registry.Provider) []registry.Provider {
+	first := 0
+	for first < len(ps) && ps[first].Status != registry.StatusMaintenance {
+		first++
+	}
+	if first == len(ps) {
+		return ps
+	}
+	up := ps[:first]
+	for i := first + 1; i < len(ps); i++ {
+		if ps[i].Status != registry.StatusMaintenance {
+			up = append(up, ps[i])
+		}
+	}
+	return up
+}
+
+// fromNames applies the entry rule to every name and returns the
+// fields-only providers of those that pass, already in registry.Sort's
+// order (so query.Run's sort is one pass). This is the whole cost of a
+// fields-only query beyond its getChildren, so: names are parsed, checked
+// and their IDs written (into one buffer) in reply order, which reads the
+// reply's strings front to back; only small keys are sorted; and each
+// Provider (a large struct) is then written once, in place, in sorted order
+// without reading a name's bytes again.
+func (r *Registry) fromNames(service, dir string, names []string) []registry.Provider {
+	now := time.Now()
+	minMs, maxMs := registry.MinTimestamp.UnixMilli(), now.Add(registry.MaxClockSkew).UnixMilli()
+	keys := make([]uint64, 0, len(names))
+	parsed := make([]parsedName, len(names))
+	size := 0
+	for _, name := range names {
+		size += len(service) + 2 + len(name)
+	}
+	var ids strings.Builder
+	ids.Grow(size)
+	var num [8]byte
+	for i, name := range names {
+		key, err := sortKey(name, i, minMs, maxMs)
+		if err == nil {
+			parsed[i].hostEnd, parsed[i].port, err = splitName(name)
+		}
+		if err != nil {
+			r.log.Warn("skipping znode that is not a provider", "znode", dir+"/"+name, "err", err)
+			continue
+		}
+		keys = append(keys, key)
+		parsed[i].idStart = int32(ids.Len())
+		ids.WriteString(service)
+		ids.WriteByte('-')
+		ids.WriteString(name[:parsed[i].hostEnd])
+		ids.WriteByte('-')
+		ids.Write(strconv.AppendInt(num[:0], int64(parsed[i].port), 10))
+		parsed[i].idEnd = int32(ids.Len())
+	}
+	sortKeys(keys, names)
+	allIDs := ids.String()
+	out := make([]registry.Provider, len(keys))
+	for k, key := range keys {
+		i := key & idxMask
+		name, pn := names[i], &parsed[i]
+		p := &out[k]
+		p.Service, p.ID, p.Host, p.Port = service, allIDs[pn.idStart:pn.idEnd], name[:pn.hostEnd], int(pn.port)
+		p.Weight, p.Status, p.FieldsOnly = registry.DefaultWeight, registry.StatusUp, true
+		p.Timestamp, p.Name = time.UnixMilli(minMs+int64(key>>idxBits)).UTC(), name
 	}
 	return out
 }
 
-// fetch reads every provider's data with one get per znode, all in flight at
-// once: go-zookeeper pipelines requests from concurrent goroutines on its one
-// connection, so the whole listing costs about one round trip plus the
-// server's time. ctx bounds the listing as a whole (a per-get wrapper would
-// cost a goroutine and a channel per provider).
-func (r *Registry) fetch(ctx context.Context, service, dir string, names []string) ([]registry.Provider, error) {
-	type result struct {
-		p   registry.Provider
-		ok  bool
-		err error
+// parsedName is what fromNames keeps of a name between its two passes.
+type parsedName struct {
+	hostEnd, port, idStart, idEnd int32
+}
+
+// idxBits low bits of a sort key hold the name's index, the rest its
+// registration time in milliseconds since registry.MinTimestamp.
+const (
+	idxBits = 20 // a getChildren reply (1 MB) holds far fewer names
+	idxMask = 1<<idxBits - 1
+)
+
+// sortKey packs a name's timestamp and index i into one integer, rejecting
+// a name whose timestamp the entry rule would reject (outside
+// [minMs, maxMs]; see registry.CheckTimestamp).
+func sortKey(name string, i int, minMs, maxMs int64) (uint64, error) {
+	if i > idxMask {
+		return 0, fmt.Errorf("more than %d children", idxMask)
 	}
-	results, err := zkcall.Do1(ctx, func() ([]result, error) {
-		results := make([]result, len(names))
+	at := strings.LastIndexByte(name, '@')
+	if at < 0 {
+		return 0, fmt.Errorf("znode name %q is not host:port@millis", name)
+	}
+	ms, err := strconv.ParseInt(name[at+1:], 10, 64)
+	if err != nil || ms <= 0 {
+		return 0, fmt.Errorf("znode name %q: bad timestamp", name)
+	}
+	if ms < minMs || ms > maxMs {
+		return 0, fmt.Errorf("znode name %q: registration time %dms out of range", name, ms)
+	}
+	return uint64(ms-minMs)<<idxBits | uint64(i), nil
+}
+
+// sortKeys sorts packed keys by timestamp, then by name (names are unique
+// within a service).
+func sortKeys(keys []uint64, names []string) {
+	slices.Sort(keys)
+	for lo := 0; lo < len(keys); {
+		hi := lo + 1
+		for hi < len(keys) && keys[hi]>>idxBits == keys[lo]>>idxBits {
+			hi++
+		}
+		if hi-lo > 1 {
+			slices.SortFunc(keys[lo:hi], func(a, b uint64) int {
+				return strings.Compare(names[a&idxMask], names[b&idxMask])
+			})
+		}
+		lo = hi
+	}
+}
+
+// fetchWorkers bounds the gets in flight. A few hundred keep the pipeline
+// to the server full; a goroutine per provider would cost a stack each
+// (about 80 MB at 10,000 providers) for no speed.
+const fetchWorkers = 256
+
+// fetch completes every provider with its data, one get per znode, many in
+// flight at once: go-zookeeper pipelines requests from concurrent
+// goroutines on its one connection, so the whole listing costs about one
+// round trip plus the server's time. A provider whose znode vanished
+// meanwhile is dropped. ctx bounds the listing as a whole (a per-get
+// wrapper would cost a goroutine and a channel per provider).
+func (r *Registry) fetch(ctx context.Context, service, dir string, keys []registry.Provider) ([]registry.Provider, error) {
+	gone := make([]bool, len(keys))
+	_, err := zkcall.Do1(ctx, func() (struct{}, error) {
+		var next atomic.Int64
+		errs := make([]error, min(fetchWorkers, len(keys)))
 		var wg sync.WaitGroup
-		for i, name := range names {
+		for w := range errs {
 			wg.Go(func() {
-				p, ok, err := r.get(service, dir, name)
-				results[i] = result{p, ok, err}
+				for i := int(next.Add(1) - 1); i < len(keys); i = int(next.Add(1) - 1) {
+					ok, err := r.complete(dir, &keys[i])
+					if err != nil {
+						errs[w] = err
+						return
+					}
+					gone[i] = !ok
+				}
 			})
 		}
 		wg.Wait()
-		return results, nil
+		return struct{}{}, errors.Join(errs...)
 	})
 	if err != nil {
 		return nil, r.wrap("list "+service, err)
 	}
-	out := make([]registry.Provider, 0, len(names))
-	for _, res := range results {
-		if res.err != nil {
-			return nil, r.wrap("list "+service, res.err)
-		}
-		if res.ok {
-			out = append(out, res.p)
+	out := keys[:0]
+	for i := range keys {
+		if !gone[i] {
+			out = append(out, keys[i])
 		}
 	}
 	return out, nil
 }
 
-// get reads one provider znode. ok is false when it vanished meanwhile or
-// does not parse (which is logged).
-func (r *Registry) get(service, dir, name string) (registry.Provider, bool, error) {
-	znode := dir + "/" + name
+// complete reads one provider's data into p (fields-only on entry). ok is
+// false when the znode vanished meanwhile.
+func (r *Registry) complete(dir string, p *registry.Provider) (bool, error) {
+	znode := dir + "/" + p.Name
 	data, _, err := r.conn.Get(znode)
 	if errors.Is(err, zk.ErrNoNode) {
-		return registry.Provider{}, false, nil
+		return false, nil
 	}
 	if err != nil {
-		return registry.Provider{}, false, err
+		return false, err
 	}
-	p, err := decodeProvider(service, name, data)
-	if err != nil {
-		r.log.Warn("skipping provider znode with unreadable data", "znode", znode, "err", err)
-		return registry.Provider{}, false, nil
-	}
-	return p, true, nil
+	*p = r.merge(znode, *p, data)
+	return true, nil
 }
 
-// decodeProvider parses a znode's JSON. Fields the name carries fill in what
-// the data lacks; the service always comes from the path.
-func decodeProvider(service, name string, data []byte) (registry.Provider, error) {
-	var p registry.Provider
-	if err := json.Unmarshal(data, &p); err != nil {
-		return p, fmt.Errorf("provider JSON: %w", err)
+// merge is the entry rule's data half: the data adds what the name does not
+// say; unreadable data is ignored with one warning (the provider stays as
+// its name describes it, with the defaults and the marker's status).
+func (r *Registry) merge(znode string, key registry.Provider, data []byte) registry.Provider {
+	d, err := registry.DecodeData(data)
+	if err != nil {
+		r.log.Warn("ignoring unreadable provider data: listed as its znode name says, with defaults", "znode", znode, "err", err)
+		key.FieldsOnly = false
+		return key
 	}
-	fromName, nameErr := providerFromName(service, name)
-	if p.Host == "" && nameErr == nil {
-		p.Host = fromName.Host
+	p, conflicts := registry.Merge(key, d)
+	if len(conflicts) > 0 {
+		r.log.Warn("provider data disagrees with its znode name: the name wins", "znode", znode, "fields", conflicts)
 	}
-	if p.Port == 0 && nameErr == nil {
-		p.Port = fromName.Port
-	}
-	if p.Timestamp.IsZero() && nameErr == nil {
-		p.Timestamp = fromName.Timestamp
-	}
-	if p.Host == "" || p.Port < 1 || p.Port > 65535 {
-		return p, fmt.Errorf("provider JSON has no valid host and port")
-	}
-	p.Service, p.Name = service, name
-	if p.ID == "" {
-		p.ID = registry.DefaultID(service, p.Host, p.Port)
-	}
-	if p.Status == "" {
-		p.Status = registry.StatusUp
-	}
-	return p, nil
+	return p
 }
 
 // Services counts providers per service: one getChildren plus one pipelined
@@ -167,6 +287,7 @@ func (r *Registry) Services(ctx context.Context) ([]registry.ServiceCount, error
 	if err != nil {
 		return nil, r.wrap("list services", err)
 	}
+	now := time.Now()
 	counts := make([]registry.ServiceCount, len(names))
 	errs := make([]error, len(names))
 	var wg sync.WaitGroup
@@ -178,7 +299,7 @@ func (r *Registry) Services(ctx context.Context) ([]registry.ServiceCount, error
 				err = nil
 			}
 			instances, _ := splitNames(children)
-			counts[i].Providers = len(instances)
+			counts[i].Providers = countProviders(instances, now)
 			errs[i] = err
 		})
 	}
@@ -188,4 +309,17 @@ func (r *Registry) Services(ctx context.Context) ([]registry.ServiceCount, error
 	}
 	sort.Slice(counts, func(i, j int) bool { return counts[i].Service < counts[j].Service })
 	return counts, nil
+}
+
+// countProviders counts the names the entry rule makes providers, as
+// Providers lists them (maintenance markers already split off).
+func countProviders(names []string, now time.Time) int {
+	n := 0
+	for _, name := range names {
+		var p registry.Provider
+		if err := parseKey(&p, "", name, now); err == nil {
+			n++
+		}
+	}
+	return n
 }

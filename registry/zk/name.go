@@ -27,7 +27,8 @@ func InstanceName(host string, port int, ts time.Time) string {
 	return host + ":" + strconv.Itoa(port) + "@" + strconv.FormatInt(ts.UnixMilli(), 10)
 }
 
-// ParseInstanceName is the inverse of InstanceName.
+// ParseInstanceName is the inverse of InstanceName. It parses; whether the
+// parts make a provider is registry.CheckKey's call.
 func ParseInstanceName(name string) (host string, port int, ts time.Time, err error) {
 	at := strings.LastIndexByte(name, '@')
 	colon := strings.LastIndexByte(name[:max(at, 0)], ':')
@@ -45,21 +46,54 @@ func ParseInstanceName(name string) (host string, port int, ts time.Time, err er
 	return name[:colon], port, time.UnixMilli(ms).UTC(), nil
 }
 
-// providerFromName builds the fields-only provider a name describes.
-func providerFromName(service, name string) (registry.Provider, error) {
-	host, port, ts, err := ParseInstanceName(name)
+// keyOf applies the entry rule (see registry.CheckKey) to a znode name and
+// returns the fields-only provider it describes, without an ID (a listing
+// sets IDs in one allocation; see fromNames).
+func keyOf(service, name string, now time.Time) (registry.Provider, error) {
+	var p registry.Provider
+	err := parseKey(&p, service, name, now)
+	return p, err
+}
+
+// parseKey is keyOf writing into *p (a listing fills its slice in place
+// rather than copying each Provider).
+func parseKey(p *registry.Provider, service, name string, now time.Time) error {
+	_, _, ts, err := ParseInstanceName(name)
 	if err != nil {
-		return registry.Provider{}, err
+		return err
 	}
-	return registry.Provider{
-		Service:    service,
-		ID:         registry.DefaultID(service, host, port),
-		Host:       host,
-		Port:       port,
-		Timestamp:  ts,
-		Status:     registry.StatusUp,
-		Weight:     1,
-		Name:       name,
-		FieldsOnly: true,
-	}, nil
+	if err := registry.CheckTimestamp(ts, now); err != nil {
+		return fmt.Errorf("znode name %q: %w", name, err)
+	}
+	return parseHostPort(p, service, name, ts)
+}
+
+// parseHostPort completes parseKey once the timestamp (ts) is known to be
+// valid: the host and port before the '@' must pass registry.CheckKey.
+func parseHostPort(p *registry.Provider, service, name string, ts time.Time) error {
+	hostEnd, port, err := splitName(name)
+	if err != nil {
+		return err
+	}
+	p.Service, p.Host, p.Port, p.Timestamp, p.Name = service, name[:hostEnd], int(port), ts, name
+	p.Status, p.Weight, p.FieldsOnly = registry.StatusUp, registry.DefaultWeight, true
+	return nil
+}
+
+// splitName finds the host (name[:hostEnd]) and port of host:port@millis
+// and checks them by the entry rule (registry.CheckKey).
+func splitName(name string) (hostEnd, port int32, err error) {
+	at := strings.LastIndexByte(name, '@')
+	colon := strings.LastIndexByte(name[:max(at, 0)], ':')
+	if at < 0 || colon <= 0 {
+		return 0, 0, fmt.Errorf("znode name %q is not host:port@millis", name)
+	}
+	p, err := strconv.Atoi(name[colon+1 : at])
+	if err != nil || p < 1 || p > 65535 {
+		return 0, 0, fmt.Errorf("znode name %q: bad port", name)
+	}
+	if err := registry.CheckHost(name[:colon]); err != nil {
+		return 0, 0, fmt.Errorf("znode name %q: %w", name, err)
+	}
+	return int32(colon), int32(p), nil
 }

@@ -260,7 +260,11 @@ func TestCreateInterruptedByConnectionLossLeavesNoDuplicate(t *testing.T) {
 	}
 }
 
-func TestUnparsableDataIsSkippedWithWarning(t *testing.T) {
+// The entry rule: a child whose name is a provider is listed as its name
+// says even when its data is unreadable (a fields-only listing could not
+// tell), with one warning; a child whose name is not a provider is skipped
+// with one warning, by every listing and by Services.
+func TestEntryRuleIsTheSameForEveryListing(t *testing.T) {
 	zkc := testzk.Shared(t)
 	root := testzk.Root(t)
 	logs := &testenv.Buffer{}
@@ -268,16 +272,36 @@ func TestUnparsableDataIsSkippedWithWarning(t *testing.T) {
 	if _, err := r.Register(ctxT(t), web("good", 80)); err != nil {
 		t.Fatal(err)
 	}
-	bad := root + "/services/web/bad:81@1700000000000"
-	if _, err := r.conn.Create(bad, []byte("{not json"), zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
-		t.Fatal(err)
+	unreadable := root + "/services/web/bad:81@1700000000000"
+	notProvider := root + "/services/web/bad:82"
+	for _, path := range []string{unreadable, notProvider} {
+		if _, err := r.conn.Create(path, []byte("{not json"), zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
 	}
-	ps, err := r.Providers(ctxT(t), "web", registry.ListOptions{})
-	if err != nil || len(ps) != 1 || ps[0].Host != "good" {
-		t.Fatalf("Providers = %+v, %v", ps, err)
+	for _, fieldsOnly := range []bool{true, false} {
+		before := logs.String()
+		ps, err := r.Providers(ctxT(t), "web", registry.ListOptions{FieldsOnly: fieldsOnly})
+		registry.Sort(ps)
+		if err != nil || len(ps) != 2 || ps[0].Addr() != "bad:81" || ps[1].Host != "good" ||
+			ps[0].Weight != registry.DefaultWeight || ps[0].ID != "web-bad-81" {
+			t.Fatalf("fieldsOnly=%v: Providers = %+v, %v", fieldsOnly, ps, err)
+		}
+		wantUnreadable := 0
+		if !fieldsOnly {
+			wantUnreadable = 1
+		}
+		logged := strings.TrimPrefix(logs.String(), before)
+		if got := strings.Count(logged, unreadable); got != wantUnreadable {
+			t.Errorf("fieldsOnly=%v: warning naming %s logged %d times:\n%s", fieldsOnly, unreadable, got, logged)
+		}
+		if got := strings.Count(logged, notProvider); got != 1 {
+			t.Errorf("fieldsOnly=%v: warning naming %s logged %d times:\n%s", fieldsOnly, notProvider, got, logged)
+		}
 	}
-	if got := strings.Count(logs.String(), bad); got != 1 {
-		t.Errorf("warning naming %s logged %d times:\n%s", bad, got, logs)
+	svcs, err := r.Services(ctxT(t))
+	if err != nil || len(svcs) != 1 || svcs[0].Providers != 2 {
+		t.Errorf("Services = %+v, %v; want web with 2", svcs, err)
 	}
 }
 
