@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/svcdisco/svcdisco/internal/exitcode"
 	"github.com/svcdisco/svcdisco/registry"
 )
 
@@ -20,36 +21,40 @@ const fetchTimeout = 10 * time.Second
 // service is watched and fetched once, however many templates read it.
 func Watch(ctx context.Context, o Options) error {
 	log := o.logger()
-	reg := openRetry(ctx, o.Open, log)
+	reg, err := openRetry(ctx, o.Open, log)
 	if reg == nil {
-		return nil
+		return err
 	}
 	defer reg.Close()
 	w := &watcher{
 		o: &o, log: log, reg: reg, store: NewStore(o.Ensemble),
 		changed: make(chan string, 64), due: make(chan due, 16),
-		watched: map[string]bool{},
+		watched: map[string]bool{}, outage: newOutage(log),
 	}
 	return w.run(ctx)
 }
 
 // openRetry connects, retrying with backoff until it succeeds or ctx ends
-// (then it returns nil): a node booting before its registry still renders
-// once the registry is up.
-func openRetry(ctx context.Context, open func(context.Context) (registry.Registry, error), log *slog.Logger) registry.Registry {
+// (then it returns nil, nil): a node booting before its registry still
+// renders once the registry is up. A usage error (a bad registry URL) is
+// returned at once: no retry can fix it.
+func openRetry(ctx context.Context, open func(context.Context) (registry.Registry, error), log *slog.Logger) (registry.Registry, error) {
 	backoff := 250 * time.Millisecond
 	for {
 		reg, err := open(ctx)
 		if err == nil {
-			return reg
+			return reg, nil
+		}
+		if exitcode.Of(err) == exitcode.Usage {
+			return nil, err
 		}
 		if ctx.Err() != nil {
-			return nil
+			return nil, nil
 		}
 		log.Warn("registry unreachable; files stay as they are until it answers", "err", err, "retry_in", backoff)
 		select {
 		case <-ctx.Done():
-			return nil
+			return nil, nil
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 5*time.Second)
@@ -64,6 +69,7 @@ type watcher struct {
 	changed chan string // a service's providers were re-fetched
 	due     chan due    // a debounce timer expired
 	watched map[string]bool
+	outage  *outage
 }
 
 // tstate is one template's watch-mode state.
@@ -133,9 +139,11 @@ func (w *watcher) pollCatalog(ctx context.Context, states []*tstate) {
 	err := w.store.FetchServices(fctx, w.reg)
 	cancel()
 	if err != nil {
-		w.log.Warn("could not refresh the service list; using the last one", "err", err)
+		w.log.Debug("could not refresh the service list; using the last one", "err", err)
+		w.outage.failed(err)
 		return
 	}
+	w.outage.ok()
 	if now, _ := w.store.Services(); !slices.Equal(old, now) {
 		for _, st := range users {
 			w.schedule(ctx, st)
@@ -176,7 +184,8 @@ func (w *watcher) render(ctx context.Context, st *tstate) {
 	if st.catalog {
 		fctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 		if err := w.store.FetchServices(fctx, w.reg); err != nil && ctx.Err() == nil {
-			w.log.Warn("could not refresh the service list; using the last one", "err", err)
+			w.log.Debug("could not refresh the service list; using the last one", "err", err)
+			w.outage.failed(err)
 		}
 		cancel()
 	}
@@ -216,21 +225,48 @@ func (w *watcher) logResult(res Result) {
 }
 
 // ensure starts the one watch of svc shared by every template: fetch now,
-// then re-fetch after every change signal, and tell the run loop.
+// then re-fetch after every change signal, and tell the run loop. The
+// watch itself is set up by follow, which retries until the registry
+// accepts it, so a watch refused once (an ACL token not yet created, the
+// registry down at that moment) is never given up on.
 func (w *watcher) ensure(ctx context.Context, svc string) {
 	if w.watched[svc] {
 		return
 	}
 	w.watched[svc] = true
-	changes, err := w.reg.Watch(ctx, svc)
-	if err != nil {
-		w.log.Warn("cannot watch service", "service", svc, "err", err)
-		return
-	}
-	go w.follow(ctx, svc, changes)
+	go w.follow(ctx, svc)
 }
 
-func (w *watcher) follow(ctx context.Context, svc string, changes <-chan struct{}) {
+// subscribe calls reg.Watch until it succeeds, backing off from 250ms to
+// 5s; nil when ctx ends first.
+func (w *watcher) subscribe(ctx context.Context, svc string) <-chan struct{} {
+	backoff := 250 * time.Millisecond
+	for {
+		changes, err := w.reg.Watch(ctx, svc)
+		if err == nil {
+			return changes
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		w.log.Warn("cannot watch service; retrying", "service", svc, "err", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// follow keeps svc's providers in the store: a fetch once the watch is set
+// up, then one after every change signal (failures retried with backoff).
+// A watch whose channel closes before ctx ends is set up again.
+func (w *watcher) follow(ctx context.Context, svc string) {
+	changes := w.subscribe(ctx, svc)
+	if changes == nil {
+		return
+	}
 	retry := time.NewTimer(0) // the first fetch
 	defer retry.Stop()
 	backoff := 250 * time.Millisecond
@@ -240,7 +276,9 @@ func (w *watcher) follow(ctx context.Context, svc string, changes <-chan struct{
 			return
 		case _, ok := <-changes:
 			if !ok {
-				return
+				if changes = w.subscribe(ctx, svc); changes == nil {
+					return
+				}
 			}
 		case <-retry.C:
 		}
@@ -251,11 +289,13 @@ func (w *watcher) follow(ctx context.Context, svc string, changes <-chan struct{
 			if ctx.Err() != nil {
 				return
 			}
-			w.log.Warn("registry unreachable; files stay as they are", "service", svc, "err", err, "retry_in", backoff)
+			w.log.Debug("fetch failed; retrying", "service", svc, "err", err, "retry_in", backoff)
+			w.outage.failed(err)
 			retry.Reset(backoff)
 			backoff = min(2*backoff, 5*time.Second)
 			continue
 		}
+		w.outage.ok()
 		backoff = 250 * time.Millisecond
 		select {
 		case w.changed <- svc:

@@ -1,0 +1,61 @@
+package templates
+
+import (
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// outage tracks whether the registry answers, for watch mode's log: one
+// Warn when the first request fails, one when a request succeeds again,
+// with how long it lasted — not a line per retry. It also remembers when
+// the registry last came back, for the settle window.
+type outage struct {
+	log *slog.Logger
+	now func() time.Time
+
+	mu    sync.Mutex
+	since time.Time // zero while the registry answers
+	back  time.Time // when the last outage ended
+}
+
+func newOutage(log *slog.Logger) *outage {
+	return &outage{log: log, now: time.Now}
+}
+
+// failed records a failed request.
+func (o *outage) failed(err error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.since.IsZero() {
+		return
+	}
+	o.since = o.now()
+	o.log.Warn("registry unreachable; files stay as they are until it answers", "err", err)
+}
+
+// ok records a successful request.
+func (o *outage) ok() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.since.IsZero() {
+		return
+	}
+	t := o.now()
+	o.log.Warn("registry reachable again", "outage", t.Sub(o.since).Round(time.Millisecond))
+	o.since, o.back = time.Time{}, t
+}
+
+// down reports whether an outage is going on.
+func (o *outage) down() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return !o.since.IsZero()
+}
+
+// recovered is when the registry last came back (zero: never down).
+func (o *outage) recovered() time.Time {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.back
+}
