@@ -37,15 +37,13 @@ func (r *Registry) list(ctx context.Context, service string, includeMaintenance 
 	if meta.ResultsFilteredByACLs {
 		r.log.Warn("Consul hid some instances the ACL token may not read (service:read, node:read)", "service", service)
 	}
-	if includeMaintenance {
-		kept := entries[:0]
-		for _, e := range entries {
-			if passingButMaintenance(e.Checks) {
-				kept = append(kept, e)
-			}
+	kept := entries[:0]
+	for _, e := range entries {
+		if sameName(e, service) && (!includeMaintenance || passingButMaintenance(e.Checks)) {
+			kept = append(kept, e)
 		}
-		entries = kept
 	}
+	entries = kept
 	return r.providers(entries), nil
 }
 
@@ -129,7 +127,7 @@ func (r *Registry) count(ctx context.Context, service string) (int, bool, error)
 	}
 	n, visible := 0, false
 	for _, e := range entries {
-		if root := e.Service.Meta[MetaRoot]; root != "" && root != r.opts.Root {
+		if root := e.Service.Meta[MetaRoot]; (root != "" && root != r.opts.Root) || !sameName(e, service) {
 			continue
 		}
 		visible = true
@@ -140,4 +138,12 @@ func (r *Registry) count(ctx context.Context, service string) (int, bool, error)
 		}
 	}
 	return n, visible, nil
+}
+
+// sameName reports whether e is an instance of exactly service. Consul
+// matches service names without regard to case (a query for "web" also
+// returns "Web"); svcdisco names are case-sensitive on every backend, as on
+// ZooKeeper, so "web" and "Web" are two services.
+func sameName(e *api.ServiceEntry, service string) bool {
+	return e.Service != nil && e.Service.Service == service
 }
