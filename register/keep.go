@@ -119,11 +119,11 @@ func (k *keeper) down() error {
 	if k.reg == nil {
 		return nil
 	}
-	cur := k.reg.Provider()
-	k.p.Status = cur.Status
 	dctx, cancel := context.WithTimeout(context.Background(), k.in.Timeout)
 	defer cancel()
 	err := k.reg.Deregister(dctx)
+	cur := k.reg.Provider() // after Deregister: a backend may read the status one last time
+	k.p.Status = cur.Status
 	k.reg = nil
 	if k.in.OnChange != nil {
 		k.in.OnChange(false, cur)

@@ -208,21 +208,23 @@ func decode(e *api.ServiceEntry) (decoded, error) {
 	return d, nil
 }
 
-// inMaintenance reports whether Consul's service maintenance mode is on.
+// inMaintenance reports whether Consul's maintenance mode is on for the
+// service or its node.
 func inMaintenance(checks api.HealthChecks) bool {
 	for _, c := range checks {
-		if strings.HasPrefix(c.CheckID, api.ServiceMaintPrefix) && c.Status == api.HealthCritical {
+		if maintenanceCheck(c.CheckID) && c.Status == api.HealthCritical {
 			return true
 		}
 	}
 	return false
 }
 
-// passing reports whether every check but maintenance passes: a provider
-// that may be listed with --include-maintenance.
+// passing reports whether every check but maintenance (the service's or
+// the node's) passes: a provider that may be listed with
+// --include-maintenance.
 func passingButMaintenance(checks api.HealthChecks) bool {
 	for _, c := range checks {
-		if strings.HasPrefix(c.CheckID, api.ServiceMaintPrefix) {
+		if maintenanceCheck(c.CheckID) {
 			continue
 		}
 		if c.Status != api.HealthPassing {

@@ -145,6 +145,9 @@ func (reg *registration) beat(ctx context.Context) bool {
 		reg.beatFailed(err)
 		return true
 	}
+	if err := reg.adoptStatus(ctx); err != nil {
+		r.log.Debug("could not read the provider's maintenance status", "service", reg.p.Service, "id", reg.p.ID, "err", err)
+	}
 	if !reg.failed.IsZero() {
 		r.log.Info("heartbeat restored", "service", reg.p.Service, "id", reg.p.ID, "after", time.Since(reg.failed).Round(time.Millisecond))
 		reg.failed, reg.lostLogged = time.Time{}, false
@@ -212,6 +215,11 @@ func (reg *registration) Deregister(ctx context.Context) error {
 	r.mu.Unlock()
 	owner, err := reg.owner(ctx)
 	if err == nil && owner == reg.p.Timestamp.Format(registry.TimeFormat) {
+		reg.mu.Lock()
+		if aerr := reg.adoptStatus(ctx); aerr != nil { // Provider() keeps the status for a re-registration
+			r.log.Debug("could not read the provider's maintenance status", "service", reg.p.Service, "id", reg.p.ID, "err", aerr)
+		}
+		reg.mu.Unlock()
 		err = r.client.Agent().ServiceDeregisterOpts(reg.p.ID, r.q(ctx))
 	}
 	if err != nil && statusCode(err) != 404 {
