@@ -87,6 +87,11 @@ func NewCmdRender(f *cmdutil.Factory, runF func(context.Context, *Options) error
 func Run(ctx context.Context, opts *Options) error {
 	ts, err := opts.load(opts.config())
 	if err != nil {
+		if !opts.Watch { // a report was promised for every once run
+			if werr := writeReport(opts.F.IO.Out, opts.Report, nil, err); werr != nil {
+				return werr
+			}
+		}
 		return err
 	}
 	if opts.Watch {
