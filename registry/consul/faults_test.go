@@ -2,6 +2,7 @@ package consul
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -96,5 +97,68 @@ func waitSignal(t *testing.T, ch <-chan struct{}, what string) {
 	case <-ch:
 	case <-time.After(recoveryBound):
 		t.Fatalf("timed out after %s waiting for %s", recoveryBound, what)
+	}
+}
+
+// TestNodeMaintenance: while the agent's node is in maintenance, its
+// providers are listed as in maintenance (so `svcdisco maintenance` finds
+// them), hidden from plain listings, and their own status can still be
+// switched, with a warning that the node keeps them out of rotation.
+func TestNodeMaintenance(t *testing.T) {
+	a := testconsul.Start(t, testconsul.Options{})
+	logs := &testenv.Buffer{}
+	r := open(t, Options{Address: a.Addr()}, logs)
+	ctx := ctxT(t)
+	if _, err := r.Register(ctx, registry.Provider{Service: "wh", ID: "wh-w1-1", Host: "w1", Port: 80}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Client().Agent().EnableNodeMaintenance("test"); err != nil {
+		t.Fatal(err)
+	}
+	other := open(t, Options{Address: a.Addr(), Root: r.opts.Root}, logs)
+	ps, err := other.Providers(ctx, "wh", registry.ListOptions{IncludeMaintenance: true})
+	if err != nil || len(ps) != 1 || ps[0].ID != "wh-w1-1" || ps[0].Status != registry.StatusMaintenance {
+		t.Fatalf("IncludeMaintenance during node maintenance: %+v, %v", ps, err)
+	}
+	if n := len(providers(t, other, "wh")); n != 0 {
+		t.Fatalf("%d providers listed plainly during node maintenance", n)
+	}
+	if err := other.SetStatus(ctx, ps[0], registry.StatusUp); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "node is in maintenance") {
+		t.Errorf("no warning that the node keeps it out of rotation:\n%s", logs.String())
+	}
+}
+
+// TestNativeWithoutPortSkipped: a native instance registered with port 0
+// is not a provider: it is skipped with a warning, and not counted.
+func TestNativeWithoutPortSkipped(t *testing.T) {
+	a := testconsul.Shared(t)
+	logs := &testenv.Buffer{}
+	r := open(t, Options{Address: a.Addr()}, logs)
+	agent := r.Client().Agent()
+	if err := agent.ServiceRegister(&api.AgentServiceRegistration{ID: "noport-1", Name: "noport", Address: "10.9.9.15"}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = agent.ServiceDeregister("noport-1") })
+	if _, err := r.Register(ctxT(t), registry.Provider{Service: "noport", Host: "h1", Port: 81}); err != nil {
+		t.Fatal(err)
+	}
+	ps := providers(t, r, "noport")
+	if len(ps) != 1 || ps[0].Port != 81 {
+		t.Fatalf("providers %+v, want only h1:81", ps)
+	}
+	if !strings.Contains(logs.String(), "noport-1") || !strings.Contains(logs.String(), "port 0") {
+		t.Errorf("no warning naming the skipped instance:\n%s", logs.String())
+	}
+	svcs, err := r.Services(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range svcs {
+		if c.Service == "noport" && c.Providers != 1 {
+			t.Errorf("services counts %d noport providers, want 1", c.Providers)
+		}
 	}
 }

@@ -289,6 +289,7 @@ func (r *Registry) SetStatus(ctx context.Context, p registry.Provider, status st
 		err = agent.EnableServiceMaintenanceOpts(p.ID, "svcdisco: provider in maintenance", r.q(ctx))
 	} else {
 		err = agent.DisableServiceMaintenanceOpts(p.ID, r.q(ctx))
+		r.warnNodeMaintenance(ctx)
 	}
 	return r.wrap("set status of "+p.Service, err)
 }

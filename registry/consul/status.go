@@ -39,3 +39,12 @@ func (reg *registration) adoptStatus(ctx context.Context) error {
 func maintenanceCheck(id string) bool {
 	return id == api.NodeMaint || strings.HasPrefix(id, api.ServiceMaintPrefix)
 }
+
+// warnNodeMaintenance warns when the agent's node is in maintenance mode:
+// its providers stay out of rotation whatever their own status.
+func (r *Registry) warnNodeMaintenance(ctx context.Context) {
+	checks, err := r.client.Agent().ChecksWithFilterOpts(fmt.Sprintf("CheckID == %q", api.NodeMaint), r.q(ctx))
+	if err == nil && len(checks) > 0 {
+		r.log.Warn("the node is in maintenance mode (consul maint): its providers stay out of rotation until that is disabled", "node", r.node)
+	}
+}
