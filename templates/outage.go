@@ -14,13 +14,16 @@ type outage struct {
 	log *slog.Logger
 	now func() time.Time
 
-	mu    sync.Mutex
-	since time.Time // zero while the registry answers
-	back  time.Time // when the last outage ended
+	window time.Duration // the settle window (see settle.go); 0: none
+
+	mu          sync.Mutex
+	since       time.Time // zero while the registry answers
+	back        time.Time // when the last outage ended
+	settleUntil time.Time
 }
 
-func newOutage(log *slog.Logger) *outage {
-	return &outage{log: log, now: time.Now}
+func newOutage(log *slog.Logger, settle time.Duration) *outage {
+	return &outage{log: log, now: time.Now, window: settle}
 }
 
 // failed records a failed request.
@@ -34,16 +37,19 @@ func (o *outage) failed(err error) {
 	o.log.Warn("registry unreachable; files stay as they are until it answers", "err", err)
 }
 
-// ok records a successful request.
+// ok records a successful request; the first after an outage opens the
+// settle window.
 func (o *outage) ok() {
 	o.mu.Lock()
-	defer o.mu.Unlock()
 	if o.since.IsZero() {
+		o.mu.Unlock()
 		return
 	}
 	t := o.now()
 	o.log.Warn("registry reachable again", "outage", t.Sub(o.since).Round(time.Millisecond))
 	o.since, o.back = time.Time{}, t
+	o.mu.Unlock()
+	o.startSettle("the registry came back")
 }
 
 // down reports whether an outage is going on.

@@ -29,7 +29,7 @@ func Watch(ctx context.Context, o Options) error {
 	w := &watcher{
 		o: &o, log: log, reg: reg, store: NewStore(o.Ensemble),
 		changed: make(chan string, 64), due: make(chan due, 16),
-		watched: map[string]bool{}, outage: newOutage(log),
+		watched: map[string]bool{}, outage: newOutage(log, o.Settle),
 	}
 	return w.run(ctx)
 }
@@ -80,6 +80,12 @@ type tstate struct {
 	timer   *time.Timer
 	first   time.Time // first change since the last render
 	gen     int
+	// For the settle window: how many providers the file was last
+	// rendered with (-1: not yet), when it was last written, and whether
+	// a smaller set is being held back.
+	rendered  int
+	lastWrite time.Time
+	holding   bool
 }
 
 type due struct {
@@ -90,7 +96,7 @@ type due struct {
 func (w *watcher) run(ctx context.Context) error {
 	states := make([]*tstate, len(w.o.Templates))
 	for i, t := range w.o.Templates {
-		states[i] = &tstate{t: t}
+		states[i] = &tstate{t: t, rendered: -1}
 		w.render(ctx, states[i])
 	}
 	poll := time.NewTicker(w.o.catalogInterval())
@@ -179,8 +185,13 @@ func (w *watcher) schedule(ctx context.Context, st *tstate) {
 	})
 }
 
-// render applies st's template, then watches whatever it read.
+// render applies st's template, then watches whatever it read. In the
+// settle window it may wait instead (see settle.go).
 func (w *watcher) render(ctx context.Context, st *tstate) {
+	if d := w.settleHold(st); d > 0 {
+		w.renderLater(ctx, st, d)
+		return
+	}
 	if st.catalog {
 		fctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 		if err := w.store.FetchServices(fctx, w.reg); err != nil && ctx.Err() == nil {
@@ -204,6 +215,7 @@ func (w *watcher) render(ctx context.Context, st *tstate) {
 			}
 		}
 	}
+	w.noteRendered(st, res)
 	w.logResult(res)
 	if w.o.OnResult != nil {
 		w.o.OnResult(res)
@@ -283,7 +295,7 @@ func (w *watcher) follow(ctx context.Context, svc string) {
 		case <-retry.C:
 		}
 		fctx, cancel := context.WithTimeout(ctx, fetchTimeout)
-		err := w.store.FetchService(fctx, w.reg, svc)
+		replaced, err := w.store.refetch(fctx, w.reg, svc)
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
@@ -296,6 +308,9 @@ func (w *watcher) follow(ctx context.Context, svc string) {
 			continue
 		}
 		w.outage.ok()
+		if replaced {
+			w.outage.startSettle("every provider of " + svc + " was replaced at once")
+		}
 		backoff = 250 * time.Millisecond
 		select {
 		case w.changed <- svc:

@@ -31,6 +31,8 @@ type Options struct {
 	Wait           templates.Wait
 	Report         string
 	CommandTimeout time.Duration
+	// Settle is watch mode's settle window; 0 = twice the session timeout.
+	Settle time.Duration
 	// Reload re-reads the configuration (SIGHUP in watch mode).
 	Reload func() (*config.Config, error)
 	// Ensemble answers the templates' `ensemble` function for cfg; nil uses
@@ -62,6 +64,9 @@ func NewCmdRender(f *cmdutil.Factory, runF func(context.Context, *Options) error
 				return exitcode.Usagef("--wait: %v", err)
 			}
 			opts.Wait = w
+			if opts.Settle < 0 {
+				return exitcode.Usagef("invalid --settle %s: must not be negative", opts.Settle)
+			}
 			if opts.Report != ReportText && opts.Report != ReportJSON {
 				return exitcode.Usagef("invalid --report %q: want text or json", opts.Report)
 			}
@@ -80,6 +85,7 @@ func NewCmdRender(f *cmdutil.Factory, runF func(context.Context, *Options) error
 	fs.StringVar(&wait, "wait", "", "watch mode debounce MIN:MAX (e.g. 200ms:1s) for templates without their own wait")
 	fs.StringVar(&opts.Report, "report", ReportText, "once mode report on stdout: text or json")
 	fs.DurationVar(&opts.CommandTimeout, "command-timeout", time.Minute, "bound on each check_command and reload command")
+	fs.DurationVar(&opts.Settle, "settle", 0, "watch mode: after the registry comes back or every provider was replaced, how long no file shrinks and reloads are rate-limited (default twice --session-timeout)")
 	return cmd
 }
 
@@ -122,6 +128,7 @@ func (opts *Options) engineOptions(ctx context.Context, cfg *config.Config, ts [
 			}
 			return opts.ensemble(ctx, cfg)
 		},
+		Settle:         opts.settle(cfg),
 		DryRun:         opts.DryRun,
 		CommandOutput:  opts.F.IO.ErrOut,
 		CommandTimeout: opts.CommandTimeout,
@@ -132,6 +139,16 @@ func (opts *Options) engineOptions(ctx context.Context, cfg *config.Config, ts [
 			}
 		},
 	}
+}
+
+// settle is the settle window: --settle, else twice the session timeout
+// (providers re-register within one session timeout or TTL of the
+// registry coming back).
+func (opts *Options) settle(cfg *config.Config) time.Duration {
+	if opts.Settle > 0 {
+		return opts.Settle
+	}
+	return 2 * cfg.SessionTimeout
 }
 
 // ensemble answers the templates' `ensemble` function: the sorted
