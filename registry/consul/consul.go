@@ -22,6 +22,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -59,7 +60,8 @@ type Registry struct {
 	addr   string // for error messages
 	// transport is the client's own, closed with the Registry.
 	transport *http.Transport
-	node      string // the agent's node name, for Provider.Name
+	node      string      // the agent's node name, for Provider.Name
+	seesNodes atomic.Bool // the token was seen reading nodes (see aclHidden)
 
 	mu   sync.Mutex
 	regs map[*registration]struct{}

@@ -34,7 +34,11 @@ func (r *Registry) list(ctx context.Context, service string, includeMaintenance 
 	if err != nil {
 		return nil, r.wrap("list "+service, err)
 	}
-	if meta.ResultsFilteredByACLs {
+	if len(entries) == 0 {
+		if err := r.aclHidden(ctx, service, meta.ResultsFilteredByACLs); err != nil {
+			return nil, err
+		}
+	} else if meta.ResultsFilteredByACLs {
 		r.log.Warn("Consul hid some instances the ACL token may not read (service:read, node:read)", "service", service)
 	}
 	kept := entries[:0]
@@ -80,6 +84,11 @@ func (r *Registry) Services(ctx context.Context) ([]registry.ServiceCount, error
 	names, _, err := r.client.Catalog().Services(r.q(ctx))
 	if err != nil {
 		return nil, r.wrap("list services", err)
+	}
+	if len(names) == 0 {
+		if err := r.aclHidden(ctx, "services", false); err != nil {
+			return nil, err
+		}
 	}
 	type result struct {
 		count   registry.ServiceCount
