@@ -11,13 +11,13 @@ import (
 )
 
 // TestWatchBadRegistryURLIsUsageError: a registry URL no retry can fix
-// ends --watch at once with exit 2, as --once does, on both backends'
-// URLs.
+// ends --watch at once with exit 2, as --once does (an unknown parameter,
+// an unknown scheme).
 func TestWatchBadRegistryURLIsUsageError(t *testing.T) {
-	e := &env{t: t, dir: t.TempDir()}
+	e := &env{t: t, root: "/faults", dir: t.TempDir()}
 	src := e.file("web.tmpl", webTmpl, 0o644)
 	dest := filepath.Join(e.dir, "web.conf")
-	for _, url := range []string{"consul://127.0.0.1:1?bogus=1", "zk://127.0.0.1:1?bogus=1"} {
+	for _, url := range []string{"consul://127.0.0.1:1?bogus=1", "bogus://127.0.0.1:1"} {
 		e.url = url
 		for _, mode := range []string{"--once", "--watch"} {
 			d := e.start("render", mode, "--template", src+":"+dest)
@@ -37,7 +37,7 @@ func TestWatchBadRegistryURLIsUsageError(t *testing.T) {
 // TestReportJSONAlwaysHasTemplates: a run asked for a JSON report prints
 // one with a templates array even when it fails before rendering.
 func TestReportJSONAlwaysHasTemplates(t *testing.T) {
-	e := &env{t: t, url: "consul://127.0.0.1:1?bogus=1", dir: t.TempDir()}
+	e := &env{t: t, url: "consul://127.0.0.1:1?bogus=1", root: "/faults", dir: t.TempDir()}
 	src := e.file("web.tmpl", webTmpl, 0o644)
 	dest := filepath.Join(e.dir, "web.conf")
 	cases := map[string][]string{
