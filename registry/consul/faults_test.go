@@ -1,6 +1,7 @@
 package consul
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -30,9 +31,13 @@ func TestWatchSeesChangesRightAfterAgentRestart(t *testing.T) {
 	if _, err := r.Register(ctx, registry.Provider{Service: "web", Host: "old", Port: 80}); err != nil {
 		t.Fatal(err)
 	}
-	kv := r.Client().KV()
-	for i := range 60 { // push the index well above where a fresh agent starts
-		if _, err := kv.Put(&api.KVPair{Key: fmt.Sprintf("bump/%d", i), Value: []byte("x")}, nil); err != nil {
+	agent := r.Client().Agent()
+	for i := range 30 { // push web's index (Consul keeps one per service) well above where a fresh agent starts
+		id := fmt.Sprintf("bump-%d", i)
+		if err := agent.ServiceRegister(&api.AgentServiceRegistration{ID: id, Name: "web", Port: 1}); err != nil {
+			t.Fatal(err)
+		}
+		if err := agent.ServiceDeregister(id); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -40,7 +45,9 @@ func TestWatchSeesChangesRightAfterAgentRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	changes, err := r.Watch(ctx, "web")
+	wctx, wcancel := context.WithCancel(context.Background())
+	t.Cleanup(wcancel)
+	changes, err := r.Watch(wctx, "web")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +59,7 @@ func TestWatchSeesChangesRightAfterAgentRestart(t *testing.T) {
 	// state (and will come back through its heartbeat, which we stop).
 	r.Close()
 	r2 := open(t, Options{Address: a.Addr(), Root: r.opts.Root}, nil)
-	if _, err := r2.Register(ctx, registry.Provider{Service: "web", Host: "new", Port: 80}); err != nil {
+	if _, err := r2.Register(ctxT(t), registry.Provider{Service: "web", Host: "new", Port: 80}); err != nil {
 		t.Fatal(err)
 	}
 	_, after, err := r2.Client().Health().Service("web", "", true, nil)
@@ -82,13 +89,15 @@ func TestWatchSeesChangesRightAfterAgentRestart(t *testing.T) {
 	for len(changes) > 0 {
 		<-changes
 	}
-	if _, err := r2.Register(ctx, registry.Provider{Service: "web", Host: "late", Port: 80}); err != nil {
+	restarted := time.Now()
+	if _, err := r2.Register(ctxT(t), registry.Provider{Service: "web", Host: "late", Port: 80}); err != nil {
 		t.Fatal(err)
 	}
 	waitSignal(t, changes, "a signal for a provider registered once the watch recovered")
 	if !hasHost("late") {
 		t.Fatal("signalled, but the late provider is not listed")
 	}
+	t.Logf("recovered: the late provider was signalled %s after its registration", time.Since(restarted).Round(time.Millisecond))
 }
 
 func waitSignal(t *testing.T, ch <-chan struct{}, what string) {
