@@ -204,9 +204,25 @@ func (a *Agent) Start() error {
 }
 
 // Restart kills the agent and starts it again: an agent restart as a
-// crash or an upgrade causes it.
+// crash or an upgrade causes it. A dev agent keeps the services registered
+// through it (its data directory) but its catalog and Raft index start
+// over.
 func (a *Agent) Restart() error {
 	a.Kill()
+	return a.Start()
+}
+
+// RestartWithoutState kills the agent, deletes its data directory and
+// starts it again: an agent that lost everything, whose registrants must
+// register their providers anew.
+func (a *Agent) RestartWithoutState() error {
+	a.Kill()
+	a.mu.Lock()
+	err := os.RemoveAll(filepath.Join(a.dir, "data"))
+	a.mu.Unlock()
+	if err != nil {
+		return err
+	}
 	return a.Start()
 }
 

@@ -171,3 +171,43 @@ func TestNativeWithoutPortSkipped(t *testing.T) {
 		}
 	}
 }
+
+// TestMaintenanceSurvivesAgentRestart: maintenance switched on by another
+// client is kept when the agent restarts without its state and the
+// registrant registers the provider again.
+func TestMaintenanceSurvivesAgentRestart(t *testing.T) {
+	a := testconsul.Start(t, testconsul.Options{})
+	logs := &testenv.Buffer{}
+	r := open(t, Options{Address: a.Addr(), TTL: 2 * time.Second}, logs)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("registrant's log:\n%s", logs.String())
+		}
+	})
+	reg, err := r.Register(ctxT(t), registry.Provider{Service: "mweb", Host: "h1", Port: 80})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := open(t, Options{Address: a.Addr(), Root: r.opts.Root}, nil)
+	if err := other.SetStatus(ctxT(t), reg.Provider(), registry.StatusMaintenance); err != nil {
+		t.Fatal(err)
+	}
+	testenv.WaitFor(t, "the registrant to adopt the status", recoveryBound, func() bool {
+		return reg.Provider().Status == registry.StatusMaintenance
+	})
+	first := reg.Provider().Timestamp
+	if err := a.RestartWithoutState(); err != nil {
+		t.Fatal(err)
+	}
+	var ps []registry.Provider
+	testenv.WaitFor(t, "the provider registered again", recoveryBound, func() bool {
+		ps, err = other.Providers(ctxT(t), "mweb", registry.ListOptions{IncludeMaintenance: true})
+		return err == nil && len(ps) == 1 && ps[0].Timestamp.After(first)
+	})
+	if ps[0].Status != registry.StatusMaintenance {
+		t.Fatalf("status after the agent restart: %s, want maintenance", ps[0].Status)
+	}
+	if n := len(providers(t, other, "mweb")); n != 0 {
+		t.Fatalf("%d providers listed plainly, want none in maintenance", n)
+	}
+}

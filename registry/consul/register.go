@@ -83,16 +83,27 @@ func (reg *registration) write(ctx context.Context) error {
 		Status:                         api.HealthPassing,
 		DeregisterCriticalServiceAfter: max(MinDeregisterAfter, 6*r.opts.TTL).String(),
 	}
+	if p.Status == registry.StatusMaintenance {
+		// Not passing until maintenance mode is on: never listed as up.
+		svc.Check.Status = api.HealthCritical
+	}
 	opts := api.ServiceRegisterOpts{ReplaceExistingChecks: true}.WithContext(ctx)
 	if err := r.client.Agent().ServiceRegisterOpts(svc, opts); err != nil {
 		return err
 	}
 	p.Name = p.ID + "@" + r.node
 	reg.p = p
-	if p.Status == registry.StatusMaintenance {
-		return reg.setMaintenance(ctx, true)
+	if p.Status != registry.StatusMaintenance {
+		return nil
 	}
-	return nil
+	agent := r.client.Agent()
+	if err := reg.setMaintenance(ctx, true); err != nil {
+		// Withdraw it, so the next heartbeat registers it anew rather than
+		// passing a provider whose maintenance mode is off.
+		_ = agent.ServiceDeregisterOpts(p.ID, r.q(ctx))
+		return err
+	}
+	return agent.UpdateTTLOpts(r.checkID(p.ID), "", api.HealthPassing, r.q(ctx))
 }
 
 // heartbeat keeps the TTL check passing until stop is closed.
