@@ -97,3 +97,22 @@ func TestWatchLogsConsulOutageOnce(t *testing.T) {
 		t.Fatalf("SIGTERM: exit %d", code)
 	}
 }
+
+// TestRenderRefusesWhatACLsEmptied: with ACLs on and default deny, the
+// anonymous token gets every listing empty and Consul does not say so;
+// render must not write a file from that, and must say why.
+func TestRenderRefusesWhatACLsEmptied(t *testing.T) {
+	a := testconsul.Start(t, testconsul.Options{ACL: true})
+	e := newConsulEnv(t, a)
+	e.url = a.URL() + "?token=" + testconsul.ManagementToken
+	e.register(e.registry(), "web", "web1", 8080, nil)
+	e.url = a.URL() // the anonymous token from here on
+	src := e.file("web.tmpl", webTmpl, 0o644)
+	dest := filepath.Join(e.dir, "web.conf")
+	t.Setenv("CONSUL_HTTP_TOKEN", "")
+	out, errOut, code := e.run("render", "--once", "--timeout", "2s", "--template", src+":"+dest)
+	t.Logf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	if code == 0 || !strings.Contains(errOut, "ACL") || fileExists(dest) {
+		t.Fatalf("exit %d, stdout %q, stderr %q, file written: %v; want a refusal naming ACLs and no file", code, out, errOut, fileExists(dest))
+	}
+}
