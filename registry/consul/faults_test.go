@@ -11,6 +11,7 @@ import (
 
 	"github.com/svcdisco/svcdisco/internal/testconsul"
 	"github.com/svcdisco/svcdisco/internal/testenv"
+	"github.com/svcdisco/svcdisco/query"
 	"github.com/svcdisco/svcdisco/registry"
 )
 
@@ -210,4 +211,47 @@ func TestMaintenanceSurvivesAgentRestart(t *testing.T) {
 	if n := len(providers(t, other, "mweb")); n != 0 {
 		t.Fatalf("%d providers listed plainly, want none in maintenance", n)
 	}
+}
+
+// TestQueryWaitOutlastsAgentRestart: `query --at-least 1 --wait` keeps
+// waiting through an agent restart (the watch signals the outage; the
+// failed re-list is retried) and returns the provider registered after.
+func TestQueryWaitOutlastsAgentRestart(t *testing.T) {
+	a := testconsul.Start(t, testconsul.Options{})
+	r := open(t, Options{Address: a.Addr()}, nil)
+	type answer struct {
+		ps  []registry.Provider
+		err error
+	}
+	done := make(chan answer, 1)
+	waiting := &watchStarted{Registry: r, started: make(chan struct{})}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*recoveryBound)
+		defer cancel()
+		ps, err := query.Run(ctx, waiting, query.Options{Service: "qweb", AtLeast: 1, Wait: recoveryBound})
+		done <- answer{ps, err}
+	}()
+	<-waiting.started // the first listing is done: query is waiting
+	if err := a.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	r2 := open(t, Options{Address: a.Addr(), Root: r.opts.Root}, nil)
+	if _, err := r2.Register(ctxT(t), registry.Provider{Service: "qweb", Host: "h1", Port: 80}); err != nil {
+		t.Fatal(err)
+	}
+	got := <-done
+	if got.err != nil || len(got.ps) != 1 {
+		t.Fatalf("query --at-least 1 --wait across a restart: %+v, %v", got.ps, got.err)
+	}
+}
+
+// watchStarted closes started when Watch has returned.
+type watchStarted struct {
+	*Registry
+	started chan struct{}
+}
+
+func (w *watchStarted) Watch(ctx context.Context, svc string) (<-chan struct{}, error) {
+	defer close(w.started)
+	return w.Registry.Watch(ctx, svc)
 }
