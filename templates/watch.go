@@ -2,6 +2,7 @@ package templates
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"time"
@@ -250,18 +251,30 @@ func (w *watcher) ensure(ctx context.Context, svc string) {
 }
 
 // subscribe calls reg.Watch until it succeeds, backing off from 250ms to
-// 5s; nil when ctx ends first.
+// 5s; nil when ctx ends first. A refusal is logged once at Warn (an
+// unreachable registry, as the outage), retries at Debug.
 func (w *watcher) subscribe(ctx context.Context, svc string) <-chan struct{} {
 	backoff := 250 * time.Millisecond
-	for {
+	for failures := 0; ; failures++ {
 		changes, err := w.reg.Watch(ctx, svc)
 		if err == nil {
+			if failures > 0 {
+				w.log.Info("watching service", "service", svc, "after_failures", failures)
+			}
 			return changes
 		}
 		if ctx.Err() != nil {
 			return nil
 		}
-		w.log.Warn("cannot watch service; retrying", "service", svc, "err", err, "retry_in", backoff)
+		switch {
+		case errors.Is(err, registry.ErrUnreachable):
+			w.outage.failed(err)
+			w.log.Debug("cannot watch service; retrying", "service", svc, "err", err, "retry_in", backoff)
+		case failures == 0:
+			w.log.Warn("cannot watch service; retrying until it can", "service", svc, "err", err)
+		default:
+			w.log.Debug("cannot watch service; retrying", "service", svc, "err", err, "retry_in", backoff)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
