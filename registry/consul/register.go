@@ -156,12 +156,12 @@ func (reg *registration) beat(ctx context.Context) bool {
 		reg.beatFailed(err)
 		return true
 	}
-	if err := reg.adoptStatus(ctx); err != nil {
-		r.log.Debug("could not read the provider's maintenance status", "service", reg.p.Service, "id", reg.p.ID, "err", err)
-	}
 	if !reg.failed.IsZero() {
 		r.log.Info("heartbeat restored", "service", reg.p.Service, "id", reg.p.ID, "after", time.Since(reg.failed).Round(time.Millisecond))
 		reg.failed, reg.lostLogged = time.Time{}, false
+	}
+	if err := reg.adoptStatus(ctx); err != nil {
+		r.log.Debug("could not read the provider's maintenance status", "service", reg.p.Service, "id", reg.p.ID, "err", err)
 	}
 	return true
 }
