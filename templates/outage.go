@@ -26,7 +26,7 @@ func newOutage(log *slog.Logger, settle time.Duration) *outage {
 	return &outage{log: log, now: time.Now, window: settle}
 }
 
-// failed records a failed request.
+// failed records a request that found the registry unreachable.
 func (o *outage) failed(err error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()

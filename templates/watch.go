@@ -146,8 +146,7 @@ func (w *watcher) pollCatalog(ctx context.Context, states []*tstate) {
 	err := w.store.FetchServices(fctx, w.reg)
 	cancel()
 	if err != nil {
-		w.log.Debug("could not refresh the service list; using the last one", "err", err)
-		w.outage.failed(err)
+		w.fetchFailed(true, "could not refresh the service list; using the last one", err)
 		return
 	}
 	w.outage.ok()
@@ -196,8 +195,7 @@ func (w *watcher) render(ctx context.Context, st *tstate) {
 	if st.catalog {
 		fctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 		if err := w.store.FetchServices(fctx, w.reg); err != nil && ctx.Err() == nil {
-			w.log.Debug("could not refresh the service list; using the last one", "err", err)
-			w.outage.failed(err)
+			w.fetchFailed(true, "could not refresh the service list; using the last one", err)
 		}
 		cancel()
 	}
@@ -251,8 +249,7 @@ func (w *watcher) ensure(ctx context.Context, svc string) {
 }
 
 // subscribe calls reg.Watch until it succeeds, backing off from 250ms to
-// 5s; nil when ctx ends first. A refusal is logged once at Warn (an
-// unreachable registry, as the outage), retries at Debug.
+// 5s; nil when ctx ends first.
 func (w *watcher) subscribe(ctx context.Context, svc string) <-chan struct{} {
 	backoff := 250 * time.Millisecond
 	for failures := 0; ; failures++ {
@@ -266,15 +263,7 @@ func (w *watcher) subscribe(ctx context.Context, svc string) <-chan struct{} {
 		if ctx.Err() != nil {
 			return nil
 		}
-		switch {
-		case errors.Is(err, registry.ErrUnreachable):
-			w.outage.failed(err)
-			w.log.Debug("cannot watch service; retrying", "service", svc, "err", err, "retry_in", backoff)
-		case failures == 0:
-			w.log.Warn("cannot watch service; retrying until it can", "service", svc, "err", err)
-		default:
-			w.log.Debug("cannot watch service; retrying", "service", svc, "err", err, "retry_in", backoff)
-		}
+		w.fetchFailed(failures == 0, "cannot watch service; retrying until it can", err, "service", svc, "retry_in", backoff)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -295,6 +284,7 @@ func (w *watcher) follow(ctx context.Context, svc string) {
 	retry := time.NewTimer(0) // the first fetch
 	defer retry.Stop()
 	backoff := 250 * time.Millisecond
+	failing := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -314,13 +304,14 @@ func (w *watcher) follow(ctx context.Context, svc string) {
 			if ctx.Err() != nil {
 				return
 			}
-			w.log.Debug("fetch failed; retrying", "service", svc, "err", err, "retry_in", backoff)
-			w.outage.failed(err)
+			w.fetchFailed(!failing, "cannot fetch service; files stay as they are", err, "service", svc, "retry_in", backoff)
+			failing = true
 			retry.Reset(backoff)
 			backoff = min(2*backoff, 5*time.Second)
 			continue
 		}
 		w.outage.ok()
+		failing = false
 		if replaced {
 			w.outage.startSettle("every provider of " + svc + " was replaced at once")
 		}
@@ -330,5 +321,21 @@ func (w *watcher) follow(ctx context.Context, svc string) {
 		case <-ctx.Done():
 			return
 		}
+	}
+}
+
+// fetchFailed logs a failed request: an unreachable registry as the outage
+// (once, see outage), anything else (an ACL refusal) at Warn when first is
+// set — the first failure of a streak — and at Debug otherwise.
+func (w *watcher) fetchFailed(first bool, msg string, err error, attrs ...any) {
+	attrs = append(attrs, "err", err)
+	switch {
+	case errors.Is(err, registry.ErrUnreachable):
+		w.outage.failed(err)
+		w.log.Debug(msg, attrs...)
+	case first:
+		w.log.Warn(msg, attrs...)
+	default:
+		w.log.Debug(msg, attrs...)
 	}
 }

@@ -178,15 +178,19 @@ func (r *Registry) unreachable(what string, err error) error {
 		r.addr, registry.ErrUnreachable, what, err))
 }
 
-// wrap classifies an API error: deadlines and transport failures are
-// "unreachable" (exit 4), answers from Consul (403 ACL denied, 400 bad
-// request, …) are plain failures that quote Consul.
+// wrap classifies an API error: deadlines, transport failures and 5xx
+// answers (no cluster leader) are "unreachable" (exit 4); other answers
+// from Consul (403 ACL denied, 400 bad request, …) are plain failures that
+// quote Consul.
 func (r *Registry) wrap(op string, err error) error {
 	if err == nil {
 		return nil
 	}
 	var se api.StatusError
 	if errors.As(err, &se) {
+		if se.Code >= 500 { // no leader, a server restarting: Consul cannot answer now
+			return r.unreachable(op, err)
+		}
 		return fmt.Errorf("consul %s: %s: %w", r.addr, op, err)
 	}
 	var ne net.Error
