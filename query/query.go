@@ -134,7 +134,10 @@ func Run(ctx context.Context, reg registry.Registry, o Options) ([]registry.Prov
 }
 
 // wait re-lists on every change signal until AtLeast providers are there or
-// Wait has passed (then it returns what it has, and Run reports it).
+// Wait has passed (then it returns what it has, and Run reports it). A
+// re-list that fails (a watch signals when the registry stops answering)
+// is retried at the next signal; if the last one failed when Wait passes,
+// that error is returned.
 func wait(ctx context.Context, reg registry.Registry, o Options, ps []registry.Provider) ([]registry.Provider, error) {
 	wctx, cancel := context.WithTimeout(ctx, o.Wait)
 	defer cancel()
@@ -142,31 +145,38 @@ func wait(ctx context.Context, reg registry.Registry, o Options, ps []registry.P
 	if err != nil {
 		return nil, err
 	}
+	var lastErr error
 	for len(ps) < o.AtLeast {
 		select {
 		case _, ok := <-changes:
 			if !ok {
-				if err := ctx.Err(); err != nil {
-					return nil, fmt.Errorf("waiting for %d providers of %s: %w", o.AtLeast, o.Service, err)
-				}
-				return ps, nil // Wait passed
+				return waited(ctx, o, ps, lastErr)
 			}
 		case <-wctx.Done():
-			if err := ctx.Err(); err != nil {
-				return nil, fmt.Errorf("waiting for %d providers of %s: %w", o.AtLeast, o.Service, err)
-			}
-			return ps, nil
+			return waited(ctx, o, ps, lastErr)
 		}
 		next, err := list(wctx, reg, o)
 		if err != nil {
 			if wctx.Err() != nil && ctx.Err() == nil {
-				return ps, nil
+				return waited(ctx, o, ps, lastErr)
 			}
-			return nil, err
+			lastErr = err
+			continue
 		}
-		ps = next
+		ps, lastErr = next, nil
 	}
 	return ps, nil
+}
+
+// waited is what wait returns once it stops waiting.
+func waited(ctx context.Context, o Options, ps []registry.Provider, lastErr error) ([]registry.Provider, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("waiting for %d providers of %s: %w", o.AtLeast, o.Service, err)
+	}
+	if lastErr != nil {
+		return nil, lastErr
+	}
+	return ps, nil // Wait passed
 }
 
 func list(ctx context.Context, reg registry.Registry, o Options) ([]registry.Provider, error) {

@@ -32,7 +32,9 @@ type KeepInput struct {
 
 // Keep registers the provider while it should be (always, or while its
 // check is up) until ctx is done; then it deregisters first and returns
-// nil. Each time the check comes back up the provider is registered anew,
+// nil — also when the registry does not answer then (logged: the provider
+// drops out when its session or TTL check expires), since the stop itself
+// went as asked. OnChange hears of a deregistration only once it is done. Each time the check comes back up the provider is registered anew,
 // with a new timestamp: it is a new period of service. A status set while
 // registered (maintenance) is carried over to the next registration.
 func Keep(ctx context.Context, in KeepInput) error {
@@ -65,7 +67,12 @@ func Keep(ctx context.Context, in KeepInput) error {
 	for {
 		select {
 		case <-ctx.Done():
-			return k.down()
+			if err := k.down(); err != nil {
+				// Asked to stop: the registry will drop the provider on its
+				// own, so this is not a failure of the stop.
+				log.Warn("stopping without deregistering: the registry did not answer; the provider drops out once its session expires or its TTL check lapses", "err", err)
+			}
+			return nil
 		case up = <-want:
 		case <-retry:
 		}
@@ -119,17 +126,17 @@ func (k *keeper) down() error {
 	if k.reg == nil {
 		return nil
 	}
-	cur := k.reg.Provider()
-	k.p.Status = cur.Status
 	dctx, cancel := context.WithTimeout(context.Background(), k.in.Timeout)
 	defer cancel()
 	err := k.reg.Deregister(dctx)
+	cur := k.reg.Provider() // after Deregister: a backend may read the status one last time
+	k.p.Status = cur.Status
 	k.reg = nil
-	if k.in.OnChange != nil {
-		k.in.OnChange(false, cur)
-	}
 	if err != nil {
 		return fmt.Errorf("deregister %s: %w", k.p.Service, err)
+	}
+	if k.in.OnChange != nil {
+		k.in.OnChange(false, cur)
 	}
 	return nil
 }

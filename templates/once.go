@@ -33,6 +33,8 @@ type Options struct {
 	// CatalogInterval is how often watch mode re-reads the service list
 	// for templates that call `services` (default 30s).
 	CatalogInterval time.Duration
+	// Settle is watch mode's settle window (see settle.go); 0: none.
+	Settle time.Duration
 	// OnResult, if set, is called after every pass over a template (watch
 	// mode tests and benchmarks count renders with it).
 	OnResult func(Result)

@@ -62,14 +62,32 @@ func (s *Store) Ensemble() (string, error) {
 	return e, nil
 }
 
-// SetProviders records a service's providers (already sorted).
-func (s *Store) SetProviders(svc string, ps []registry.Provider) {
+// SetProviders records a service's providers (already sorted). It reports
+// whether every one of at least two providers listed before is gone from
+// the new list (none left with the same name and timestamp): the mark of
+// a registry that lost its state or of every session expiring at once,
+// rather than of deployments, which replace providers a few at a time.
+func (s *Store) SetProviders(svc string, ps []registry.Provider) bool {
 	if ps == nil {
 		ps = []registry.Provider{}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	prev := s.providers[svc]
 	s.providers[svc] = ps
+	if len(prev) < 2 {
+		return false
+	}
+	kept := make(map[string]bool, len(ps))
+	for _, p := range ps {
+		kept[p.Name+"|"+p.Timestamp.String()] = true
+	}
+	for _, p := range prev {
+		if kept[p.Name+"|"+p.Timestamp.String()] {
+			return false
+		}
+	}
+	return true
 }
 
 // SetServices records the service list.
@@ -82,12 +100,18 @@ func (s *Store) SetServices(names []string) {
 // FetchService lists a service's providers with their data, oldest first
 // (query.Run, the semantics of `svcdisco query`), into the store.
 func (s *Store) FetchService(ctx context.Context, reg registry.Registry, svc string) error {
+	_, err := s.refetch(ctx, reg, svc)
+	return err
+}
+
+// refetch is FetchService, also answering whether every provider was
+// replaced at once (SetProviders).
+func (s *Store) refetch(ctx context.Context, reg registry.Registry, svc string) (replaced bool, err error) {
 	ps, err := query.Run(ctx, reg, query.Options{Service: svc})
 	if err != nil {
-		return fmt.Errorf("fetch %s: %w", svc, err)
+		return false, fmt.Errorf("fetch %s: %w", svc, err)
 	}
-	s.SetProviders(svc, ps)
-	return nil
+	return s.SetProviders(svc, ps), nil
 }
 
 // FetchServices lists every service name into the store.

@@ -2,10 +2,12 @@ package templates
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"time"
 
+	"github.com/svcdisco/svcdisco/internal/exitcode"
 	"github.com/svcdisco/svcdisco/registry"
 )
 
@@ -20,36 +22,40 @@ const fetchTimeout = 10 * time.Second
 // service is watched and fetched once, however many templates read it.
 func Watch(ctx context.Context, o Options) error {
 	log := o.logger()
-	reg := openRetry(ctx, o.Open, log)
+	reg, err := openRetry(ctx, o.Open, log)
 	if reg == nil {
-		return nil
+		return err
 	}
 	defer reg.Close()
 	w := &watcher{
 		o: &o, log: log, reg: reg, store: NewStore(o.Ensemble),
 		changed: make(chan string, 64), due: make(chan due, 16),
-		watched: map[string]bool{},
+		watched: map[string]bool{}, outage: newOutage(log, o.Settle),
 	}
 	return w.run(ctx)
 }
 
 // openRetry connects, retrying with backoff until it succeeds or ctx ends
-// (then it returns nil): a node booting before its registry still renders
-// once the registry is up.
-func openRetry(ctx context.Context, open func(context.Context) (registry.Registry, error), log *slog.Logger) registry.Registry {
+// (then it returns nil, nil): a node booting before its registry still
+// renders once the registry is up. A usage error (a bad registry URL) is
+// returned at once: no retry can fix it.
+func openRetry(ctx context.Context, open func(context.Context) (registry.Registry, error), log *slog.Logger) (registry.Registry, error) {
 	backoff := 250 * time.Millisecond
 	for {
 		reg, err := open(ctx)
 		if err == nil {
-			return reg
+			return reg, nil
+		}
+		if exitcode.Of(err) == exitcode.Usage {
+			return nil, err
 		}
 		if ctx.Err() != nil {
-			return nil
+			return nil, nil
 		}
 		log.Warn("registry unreachable; files stay as they are until it answers", "err", err, "retry_in", backoff)
 		select {
 		case <-ctx.Done():
-			return nil
+			return nil, nil
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 5*time.Second)
@@ -64,6 +70,7 @@ type watcher struct {
 	changed chan string // a service's providers were re-fetched
 	due     chan due    // a debounce timer expired
 	watched map[string]bool
+	outage  *outage
 }
 
 // tstate is one template's watch-mode state.
@@ -74,6 +81,12 @@ type tstate struct {
 	timer   *time.Timer
 	first   time.Time // first change since the last render
 	gen     int
+	// For the settle window: how many providers the file was last
+	// rendered with (-1: not yet), when it was last written, and whether
+	// a smaller set is being held back.
+	rendered  int
+	lastWrite time.Time
+	holding   bool
 }
 
 type due struct {
@@ -84,7 +97,7 @@ type due struct {
 func (w *watcher) run(ctx context.Context) error {
 	states := make([]*tstate, len(w.o.Templates))
 	for i, t := range w.o.Templates {
-		states[i] = &tstate{t: t}
+		states[i] = &tstate{t: t, rendered: -1}
 		w.render(ctx, states[i])
 	}
 	poll := time.NewTicker(w.o.catalogInterval())
@@ -133,9 +146,10 @@ func (w *watcher) pollCatalog(ctx context.Context, states []*tstate) {
 	err := w.store.FetchServices(fctx, w.reg)
 	cancel()
 	if err != nil {
-		w.log.Warn("could not refresh the service list; using the last one", "err", err)
+		w.fetchFailed(true, "could not refresh the service list; using the last one", err)
 		return
 	}
+	w.outage.ok()
 	if now, _ := w.store.Services(); !slices.Equal(old, now) {
 		for _, st := range users {
 			w.schedule(ctx, st)
@@ -171,12 +185,17 @@ func (w *watcher) schedule(ctx context.Context, st *tstate) {
 	})
 }
 
-// render applies st's template, then watches whatever it read.
+// render applies st's template, then watches whatever it read. In the
+// settle window it may wait instead (see settle.go).
 func (w *watcher) render(ctx context.Context, st *tstate) {
+	if d := w.settleHold(st); d > 0 {
+		w.renderLater(ctx, st, d)
+		return
+	}
 	if st.catalog {
 		fctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 		if err := w.store.FetchServices(fctx, w.reg); err != nil && ctx.Err() == nil {
-			w.log.Warn("could not refresh the service list; using the last one", "err", err)
+			w.fetchFailed(true, "could not refresh the service list; using the last one", err)
 		}
 		cancel()
 	}
@@ -195,6 +214,7 @@ func (w *watcher) render(ctx context.Context, st *tstate) {
 			}
 		}
 	}
+	w.noteRendered(st, res)
 	w.logResult(res)
 	if w.o.OnResult != nil {
 		w.o.OnResult(res)
@@ -216,45 +236,84 @@ func (w *watcher) logResult(res Result) {
 }
 
 // ensure starts the one watch of svc shared by every template: fetch now,
-// then re-fetch after every change signal, and tell the run loop.
+// then re-fetch after every change signal, and tell the run loop. The
+// watch itself is set up by follow, which retries until the registry
+// accepts it, so a watch refused once (an ACL token not yet created, the
+// registry down at that moment) is never given up on.
 func (w *watcher) ensure(ctx context.Context, svc string) {
 	if w.watched[svc] {
 		return
 	}
 	w.watched[svc] = true
-	changes, err := w.reg.Watch(ctx, svc)
-	if err != nil {
-		w.log.Warn("cannot watch service", "service", svc, "err", err)
-		return
-	}
-	go w.follow(ctx, svc, changes)
+	go w.follow(ctx, svc)
 }
 
-func (w *watcher) follow(ctx context.Context, svc string, changes <-chan struct{}) {
+// subscribe calls reg.Watch until it succeeds, backing off from 250ms to
+// 5s; nil when ctx ends first.
+func (w *watcher) subscribe(ctx context.Context, svc string) <-chan struct{} {
+	backoff := 250 * time.Millisecond
+	for failures := 0; ; failures++ {
+		changes, err := w.reg.Watch(ctx, svc)
+		if err == nil {
+			if failures > 0 {
+				w.log.Info("watching service", "service", svc, "after_failures", failures)
+			}
+			return changes
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		w.fetchFailed(failures == 0, "cannot watch service; retrying until it can", err, "service", svc, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// follow keeps svc's providers in the store: a fetch once the watch is set
+// up, then one after every change signal (failures retried with backoff).
+// A watch whose channel closes before ctx ends is set up again.
+func (w *watcher) follow(ctx context.Context, svc string) {
+	changes := w.subscribe(ctx, svc)
+	if changes == nil {
+		return
+	}
 	retry := time.NewTimer(0) // the first fetch
 	defer retry.Stop()
 	backoff := 250 * time.Millisecond
+	failing := false
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case _, ok := <-changes:
 			if !ok {
-				return
+				if changes = w.subscribe(ctx, svc); changes == nil {
+					return
+				}
 			}
 		case <-retry.C:
 		}
 		fctx, cancel := context.WithTimeout(ctx, fetchTimeout)
-		err := w.store.FetchService(fctx, w.reg, svc)
+		replaced, err := w.store.refetch(fctx, w.reg, svc)
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
-			w.log.Warn("registry unreachable; files stay as they are", "service", svc, "err", err, "retry_in", backoff)
+			w.fetchFailed(!failing, "cannot fetch service; files stay as they are", err, "service", svc, "retry_in", backoff)
+			failing = true
 			retry.Reset(backoff)
 			backoff = min(2*backoff, 5*time.Second)
 			continue
+		}
+		w.outage.ok()
+		failing = false
+		if replaced {
+			w.outage.startSettle("every provider of " + svc + " was replaced at once")
 		}
 		backoff = 250 * time.Millisecond
 		select {
@@ -262,5 +321,21 @@ func (w *watcher) follow(ctx context.Context, svc string, changes <-chan struct{
 		case <-ctx.Done():
 			return
 		}
+	}
+}
+
+// fetchFailed logs a failed request: an unreachable registry as the outage
+// (once, see outage), anything else (an ACL refusal) at Warn when first is
+// set — the first failure of a streak — and at Debug otherwise.
+func (w *watcher) fetchFailed(first bool, msg string, err error, attrs ...any) {
+	attrs = append(attrs, "err", err)
+	switch {
+	case errors.Is(err, registry.ErrUnreachable):
+		w.outage.failed(err)
+		w.log.Debug(msg, attrs...)
+	case first:
+		w.log.Warn(msg, attrs...)
+	default:
+		w.log.Debug(msg, attrs...)
 	}
 }

@@ -11,12 +11,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/svcdisco/svcdisco/internal/testconsul"
 	"github.com/svcdisco/svcdisco/internal/testzk"
 	"github.com/svcdisco/svcdisco/registry"
 	"github.com/svcdisco/svcdisco/registry/dial"
 )
 
-func TestMain(m *testing.M) { testzk.Main(m) }
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testzk.StopShared()
+	testconsul.StopShared()
+	os.Exit(code)
+}
 
 // countingRegistry counts Watch calls per service.
 type countingRegistry struct {

@@ -89,7 +89,11 @@ type Options struct {
 type Agent struct {
 	HTTPPort int
 	dir      string
+	bin      string
+	args     []string
+	opts     Options
 	cmd      *exec.Cmd
+	exited   chan struct{} // closed when cmd has exited
 	mu       sync.Mutex
 }
 
@@ -139,25 +143,87 @@ func New(bin string, o Options) (*Agent, error) {
 			`acl { enabled = true default_policy = "deny" tokens { initial_management = %q agent = %q } }`,
 			ManagementToken, ManagementToken))
 	}
-	logf, err := os.Create(filepath.Join(dir, "consul.log"))
-	if err != nil {
+	a.bin, a.args, a.opts = bin, args, o
+	if err := a.start(); err != nil {
+		os.RemoveAll(dir)
 		return nil, err
 	}
-	defer logf.Close()
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("start %s: %w", bin, err)
-	}
-	a.cmd = cmd
-	go cmd.Wait() //nolint:errcheck // reaped; readiness is read over HTTP
 	if err := a.waitReady(60*time.Second, o); err != nil {
 		a.Stop()
 		return nil, err
 	}
 	return a, nil
+}
+
+// start runs the agent process; its output is appended to consul.log.
+func (a *Agent) start() error {
+	logf, err := os.OpenFile(filepath.Join(a.dir, "consul.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	cmd := exec.Command(a.bin, a.args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", a.bin, err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	a.cmd, a.exited = cmd, exited
+	return nil
+}
+
+// Kill stops the agent process (SIGKILL, by PID) and waits until it has
+// exited, keeping its directory and ports for Start. A dev agent loses
+// every registration and its Raft index starts over.
+func (a *Agent) Kill() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.cmd != nil && a.cmd.Process != nil {
+		_ = a.cmd.Process.Kill()
+		<-a.exited
+		a.cmd = nil
+	}
+}
+
+// Start runs a killed agent again on the same ports and waits until it is
+// ready.
+func (a *Agent) Start() error {
+	a.mu.Lock()
+	if a.cmd != nil {
+		a.mu.Unlock()
+		return errors.New("consul agent is already running")
+	}
+	err := a.start()
+	a.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return a.waitReady(60*time.Second, a.opts)
+}
+
+// Restart kills the agent and starts it again: an agent restart as a
+// crash or an upgrade causes it. A dev agent keeps the services registered
+// through it (its data directory) but its catalog and Raft index start
+// over.
+func (a *Agent) Restart() error {
+	a.Kill()
+	return a.Start()
+}
+
+// RestartWithoutState kills the agent, deletes its data directory and
+// starts it again: an agent that lost everything, whose registrants must
+// register their providers anew.
+func (a *Agent) RestartWithoutState() error {
+	a.Kill()
+	a.mu.Lock()
+	err := os.RemoveAll(filepath.Join(a.dir, "data"))
+	a.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return a.Start()
 }
 
 func (a *Agent) waitReady(timeout time.Duration, o Options) error {
@@ -202,6 +268,7 @@ func (a *Agent) Stop() {
 	defer a.mu.Unlock()
 	if a.cmd != nil && a.cmd.Process != nil {
 		_ = a.cmd.Process.Kill()
+		<-a.exited
 		a.cmd = nil
 	}
 	if a.dir != "" {

@@ -22,6 +22,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -59,7 +60,8 @@ type Registry struct {
 	addr   string // for error messages
 	// transport is the client's own, closed with the Registry.
 	transport *http.Transport
-	node      string // the agent's node name, for Provider.Name
+	node      string      // the agent's node name, for Provider.Name
+	seesNodes atomic.Bool // the token was seen reading nodes (see aclHidden)
 
 	mu   sync.Mutex
 	regs map[*registration]struct{}
@@ -176,15 +178,19 @@ func (r *Registry) unreachable(what string, err error) error {
 		r.addr, registry.ErrUnreachable, what, err))
 }
 
-// wrap classifies an API error: deadlines and transport failures are
-// "unreachable" (exit 4), answers from Consul (403 ACL denied, 400 bad
-// request, …) are plain failures that quote Consul.
+// wrap classifies an API error: deadlines, transport failures and 5xx
+// answers (no cluster leader) are "unreachable" (exit 4); other answers
+// from Consul (403 ACL denied, 400 bad request, …) are plain failures that
+// quote Consul.
 func (r *Registry) wrap(op string, err error) error {
 	if err == nil {
 		return nil
 	}
 	var se api.StatusError
 	if errors.As(err, &se) {
+		if se.Code >= 500 { // no leader, a server restarting: Consul cannot answer now
+			return r.unreachable(op, err)
+		}
 		return fmt.Errorf("consul %s: %s: %w", r.addr, op, err)
 	}
 	var ne net.Error

@@ -35,18 +35,20 @@ func (r *Registry) list(ctx context.Context, service string, includeMaintenance 
 	if err != nil {
 		return nil, r.wrap("list "+service, err)
 	}
-	if meta.ResultsFilteredByACLs {
+	if len(entries) == 0 {
+		if err := r.aclHidden(ctx, service, meta.ResultsFilteredByACLs); err != nil {
+			return nil, err
+		}
+	} else if meta.ResultsFilteredByACLs {
 		r.log.Warn("Consul hid some instances the ACL token may not read (service:read, node:read)", "service", service)
 	}
-	if includeMaintenance {
-		kept := entries[:0]
-		for _, e := range entries {
-			if passingButMaintenance(e.Checks) {
-				kept = append(kept, e)
-			}
+	kept := entries[:0]
+	for _, e := range entries {
+		if sameName(e, service) && (!includeMaintenance || passingButMaintenance(e.Checks)) {
+			kept = append(kept, e)
 		}
-		entries = kept
 	}
+	entries = kept
 	return r.providers(entries), nil
 }
 
@@ -108,6 +110,11 @@ func (r *Registry) Services(ctx context.Context) ([]registry.ServiceCount, error
 	if err != nil {
 		return nil, r.wrap("list services", err)
 	}
+	if len(names) == 0 {
+		if err := r.aclHidden(ctx, "services", false); err != nil {
+			return nil, err
+		}
+	}
 	type result struct {
 		count   registry.ServiceCount
 		visible bool
@@ -154,7 +161,7 @@ func (r *Registry) count(ctx context.Context, service string) (int, bool, error)
 	}
 	n, visible, now := 0, false, time.Now()
 	for _, e := range entries {
-		if root := e.Service.Meta[MetaRoot]; root != "" && root != r.opts.Root {
+		if root := e.Service.Meta[MetaRoot]; (root != "" && root != r.opts.Root) || !sameName(e, service) {
 			continue
 		}
 		visible = true
@@ -165,4 +172,12 @@ func (r *Registry) count(ctx context.Context, service string) (int, bool, error)
 		}
 	}
 	return n, visible, nil
+}
+
+// sameName reports whether e is an instance of exactly service. Consul
+// matches service names without regard to case (a query for "web" also
+// returns "Web"); svcdisco names are case-sensitive on every backend, as on
+// ZooKeeper, so "web" and "Web" are two services.
+func sameName(e *api.ServiceEntry, service string) bool {
+	return e.Service != nil && e.Service.Service == service
 }

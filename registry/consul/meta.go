@@ -138,7 +138,8 @@ type decoded struct {
 // decode turns a health entry into a provider. A service registered
 // natively (no svcdisco Meta) gets what Consul has: no timestamp, Host =
 // Address (else the node's address), weight from Weights, every Meta pair as
-// an attribute. Unreadable svcdisco Meta is an error (the caller skips the
+// an attribute. An instance without a port (0, as Consul allows) and
+// unreadable svcdisco Meta are errors (the caller skips the
 // instance with a warning, as ZooKeeper's backend skips bad znodes).
 func decode(e *api.ServiceEntry) (decoded, error) {
 	s := e.Service
@@ -148,6 +149,10 @@ func decode(e *api.ServiceEntry) (decoded, error) {
 		Address: s.Address,
 		Port:    s.Port,
 		Status:  registry.StatusUp,
+	}
+	var d decoded
+	if p.Port < 1 || p.Port > 65535 { // a native service without a port: nothing to send traffic to
+		return d, fmt.Errorf("port %d: not a provider (no port to connect to)", p.Port)
 	}
 	node := ""
 	if e.Node != nil {
@@ -161,7 +166,6 @@ func decode(e *api.ServiceEntry) (decoded, error) {
 	if s.Weights.Passing > 0 {
 		p.Weight = s.Weights.Passing
 	}
-	var d decoded
 	for k, v := range s.Meta {
 		switch k {
 		case MetaTimestamp:
@@ -208,21 +212,23 @@ func decode(e *api.ServiceEntry) (decoded, error) {
 	return d, nil
 }
 
-// inMaintenance reports whether Consul's service maintenance mode is on.
+// inMaintenance reports whether Consul's maintenance mode is on for the
+// service or its node.
 func inMaintenance(checks api.HealthChecks) bool {
 	for _, c := range checks {
-		if strings.HasPrefix(c.CheckID, api.ServiceMaintPrefix) && c.Status == api.HealthCritical {
+		if maintenanceCheck(c.CheckID) && c.Status == api.HealthCritical {
 			return true
 		}
 	}
 	return false
 }
 
-// passing reports whether every check but maintenance passes: a provider
-// that may be listed with --include-maintenance.
+// passing reports whether every check but maintenance (the service's or
+// the node's) passes: a provider that may be listed with
+// --include-maintenance.
 func passingButMaintenance(checks api.HealthChecks) bool {
 	for _, c := range checks {
-		if strings.HasPrefix(c.CheckID, api.ServiceMaintPrefix) {
+		if maintenanceCheck(c.CheckID) {
 			continue
 		}
 		if c.Status != api.HealthPassing {

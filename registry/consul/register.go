@@ -83,16 +83,27 @@ func (reg *registration) write(ctx context.Context) error {
 		Status:                         api.HealthPassing,
 		DeregisterCriticalServiceAfter: max(MinDeregisterAfter, 6*r.opts.TTL).String(),
 	}
+	if p.Status == registry.StatusMaintenance {
+		// Not passing until maintenance mode is on: never listed as up.
+		svc.Check.Status = api.HealthCritical
+	}
 	opts := api.ServiceRegisterOpts{ReplaceExistingChecks: true}.WithContext(ctx)
 	if err := r.client.Agent().ServiceRegisterOpts(svc, opts); err != nil {
 		return err
 	}
 	p.Name = p.ID + "@" + r.node
 	reg.p = p
-	if p.Status == registry.StatusMaintenance {
-		return reg.setMaintenance(ctx, true)
+	if p.Status != registry.StatusMaintenance {
+		return nil
 	}
-	return nil
+	agent := r.client.Agent()
+	if err := reg.setMaintenance(ctx, true); err != nil {
+		// Withdraw it, so the next heartbeat registers it anew rather than
+		// passing a provider whose maintenance mode is off.
+		_ = agent.ServiceDeregisterOpts(p.ID, r.q(ctx))
+		return err
+	}
+	return agent.UpdateTTLOpts(r.checkID(p.ID), "", api.HealthPassing, r.q(ctx))
 }
 
 // heartbeat keeps the TTL check passing until stop is closed.
@@ -148,6 +159,9 @@ func (reg *registration) beat(ctx context.Context) bool {
 	if !reg.failed.IsZero() {
 		r.log.Info("heartbeat restored", "service", reg.p.Service, "id", reg.p.ID, "after", time.Since(reg.failed).Round(time.Millisecond))
 		reg.failed, reg.lostLogged = time.Time{}, false
+	}
+	if err := reg.adoptStatus(ctx); err != nil {
+		r.log.Debug("could not read the provider's maintenance status", "service", reg.p.Service, "id", reg.p.ID, "err", err)
 	}
 	return true
 }
@@ -212,6 +226,11 @@ func (reg *registration) Deregister(ctx context.Context) error {
 	r.mu.Unlock()
 	owner, err := reg.owner(ctx)
 	if err == nil && owner == reg.p.Timestamp.Format(registry.TimeFormat) {
+		reg.mu.Lock()
+		if aerr := reg.adoptStatus(ctx); aerr != nil { // Provider() keeps the status for a re-registration
+			r.log.Debug("could not read the provider's maintenance status", "service", reg.p.Service, "id", reg.p.ID, "err", aerr)
+		}
+		reg.mu.Unlock()
 		err = r.client.Agent().ServiceDeregisterOpts(reg.p.ID, r.q(ctx))
 	}
 	if err != nil && statusCode(err) != 404 {
@@ -281,6 +300,7 @@ func (r *Registry) SetStatus(ctx context.Context, p registry.Provider, status st
 		err = agent.EnableServiceMaintenanceOpts(p.ID, "svcdisco: provider in maintenance", r.q(ctx))
 	} else {
 		err = agent.DisableServiceMaintenanceOpts(p.ID, r.q(ctx))
+		r.warnNodeMaintenance(ctx)
 	}
 	return r.wrap("set status of "+p.Service, err)
 }

@@ -28,6 +28,14 @@ const (
 // index but no real change (Consul's indexes are per table, not per
 // service), a signal is only sent when the listed providers differ.
 //
+// After any error the next query does not block: an agent or server that
+// restarted with its state lost starts its index over, and Consul holds a
+// query whose index is above its own for the whole wait, so blocking on the
+// old index would leave the watch blind for up to maxWait. The non-blocking
+// answer's index is taken as is. An error also signals once, so the caller
+// re-lists (and learns the registry is unreachable) instead of trusting
+// what it listed before.
+//
 // The first listing is made before Watch returns, so any change after that
 // is signalled.
 func (r *Registry) Watch(ctx context.Context, service string) (<-chan struct{}, error) {
@@ -36,7 +44,7 @@ func (r *Registry) Watch(ctx context.Context, service string) (<-chan struct{}, 
 		return nil, r.wrap("watch "+service, err)
 	}
 	w := &watch{r: r, service: service, out: make(chan struct{}, 1),
-		index: nextIndex(0, meta.LastIndex), digest: r.digest(entries)}
+		index: nextIndex(0, meta.LastIndex), digest: r.digest(service, entries)}
 	go w.loop(ctx)
 	return w.out, nil
 }
@@ -54,10 +62,17 @@ func (w *watch) loop(ctx context.Context) {
 	backoff := time.Duration(0)
 	for ctx.Err() == nil {
 		q := &api.QueryOptions{Datacenter: w.r.opts.Datacenter, WaitIndex: w.index, WaitTime: maxWait}
+		resync := backoff > 0 // the last query failed: re-read without blocking
+		if resync {
+			q.WaitIndex, q.WaitTime = 0, 0
+		}
 		entries, meta, err := w.r.client.Health().Service(w.service, "", true, q.WithContext(ctx))
 		if err != nil {
 			if ctx.Err() != nil {
 				return
+			}
+			if backoff == 0 {
+				notify(w.out)
 			}
 			backoff = nextBackoff(backoff)
 			w.r.log.Debug("watch: retrying after error", "service", w.service, "in", backoff, "err", err)
@@ -69,8 +84,12 @@ func (w *watch) loop(ctx context.Context) {
 			continue
 		}
 		backoff = 0
-		w.index = nextIndex(w.index, meta.LastIndex)
-		if d := w.r.digest(entries); d != w.digest {
+		if resync {
+			w.index = nextIndex(0, meta.LastIndex)
+		} else {
+			w.index = nextIndex(w.index, meta.LastIndex)
+		}
+		if d := w.r.digest(w.service, entries); d != w.digest {
 			w.digest = d
 			notify(w.out)
 		}
@@ -100,10 +119,10 @@ func nextBackoff(d time.Duration) time.Duration {
 // digest fingerprints what a listing would return: the providers under our
 // root with every field svcdisco reads (ModifyIndex covers re-registration
 // and Meta changes; check statuses cover maintenance).
-func (r *Registry) digest(entries []*api.ServiceEntry) uint64 {
+func (r *Registry) digest(service string, entries []*api.ServiceEntry) uint64 {
 	lines := make([]string, 0, len(entries))
 	for _, e := range entries {
-		if root := e.Service.Meta[MetaRoot]; root != "" && root != r.opts.Root {
+		if root := e.Service.Meta[MetaRoot]; (root != "" && root != r.opts.Root) || !sameName(e, service) {
 			continue
 		}
 		line := fmt.Sprintf("%s|%s|%d|%s", nodeOf(e), e.Service.ID, e.Service.ModifyIndex, e.Checks.AggregatedStatus())

@@ -34,6 +34,8 @@ func TestFlags(t *testing.T) {
 		{[]string{"--once", "--watch"}, exitcode.Usage, nil},
 		{[]string{"--wait", "1s:100ms"}, exitcode.Usage, nil},
 		{[]string{"--report", "yaml"}, exitcode.Usage, nil},
+		{[]string{"--watch", "--settle", "45s"}, 0, func(o *render.Options) bool { return o.Settle == 45*time.Second }},
+		{[]string{"--watch", "--settle", "-1s"}, exitcode.Usage, nil},
 		{[]string{"extra"}, exitcode.Usage, nil},
 		{[]string{"--template", "a:b"}, 0, func(o *render.Options) bool { return o.MaxSize == 16<<20 }},
 		{[]string{"--max-size", "512KiB"}, 0, func(o *render.Options) bool { return o.MaxSize == 512<<10 }},

@@ -32,8 +32,11 @@ pass. A symlinked DEST is followed: its target is written, the link kept.
 writes, runs commands, and prints one line per template: "written DEST",
 "unchanged DEST" or "refused DEST (reason)" (--report json for machines).
 --watch renders at once, then after every change of a service a template
-reads, debounced by --wait MIN:MAX (or the stanza's wait). SIGHUP reloads
-the config file; SIGTERM/SIGINT exit 0.
+reads, debounced by --wait MIN:MAX (or the stanza's wait). For --settle
+(default twice --session-timeout) after the registry comes back from an
+outage, or after every provider of a service was replaced at once, a file
+is not rendered with fewer providers than it has, and at most 4 times.
+SIGHUP reloads the config file; SIGTERM/SIGINT exit 0.
 
 Exit codes (once mode; the first refused template decides):
   0 ok, 1 failure (e.g. a reload command failed), 2 invalid input or a

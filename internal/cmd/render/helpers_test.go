@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/svcdisco/svcdisco/internal/testconsul"
 	"github.com/svcdisco/svcdisco/internal/testenv"
 	"github.com/svcdisco/svcdisco/internal/testzk"
 	"github.com/svcdisco/svcdisco/registry"
@@ -22,22 +23,29 @@ import (
 // bin is the svcdisco binary built once for the package's tests.
 var bin string
 
-func TestMain(m *testing.M) { testenv.MainWithBinary(m, &bin, false, testzk.StopShared) }
+func TestMain(m *testing.M) {
+	testenv.MainWithBinary(m, &bin, false, func() { testzk.StopShared(); testconsul.StopShared() })
+}
 
-// env is one test's registry: a server address and a root of its own.
+// env is one test's registry: a registry URL and a root of its own.
 type env struct {
 	t    *testing.T
-	addr string
+	url  string
 	root string
 	dir  string // scratch directory for templates and outputs
 }
 
 func newEnv(t *testing.T, c *testzk.Cluster) *env {
-	return &env{t: t, addr: c.Servers[0].Addr(), root: testzk.Root(t), dir: t.TempDir()}
+	return &env{t: t, url: "zk://" + c.Servers[0].Addr(), root: testzk.Root(t), dir: t.TempDir()}
+}
+
+// newConsulEnv is an env on a Consul agent.
+func newConsulEnv(t *testing.T, a *testconsul.Agent) *env {
+	return &env{t: t, url: a.URL(), root: testzk.Root(t), dir: t.TempDir()}
 }
 
 func (e *env) globalArgs() []string {
-	return []string{"--registry", "zk://" + e.addr, "--root", e.root, "--session-timeout", "2s"}
+	return []string{"--registry", e.url, "--root", e.root, "--session-timeout", "2s"}
 }
 
 // registry opens a client of the test's registry for registering providers.
@@ -45,7 +53,7 @@ func (e *env) registry() registry.Registry {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	reg, err := dial.Open(ctx, dial.Options{URL: "zk://" + e.addr, Root: e.root, SessionTimeout: 2 * time.Second,
+	reg, err := dial.Open(ctx, dial.Options{URL: e.url, Root: e.root, SessionTimeout: 2 * time.Second,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		e.t.Fatalf("open registry: %v", err)

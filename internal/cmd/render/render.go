@@ -34,6 +34,8 @@ type Options struct {
 	// MaxSize bounds each template's output (and source), in bytes, for
 	// templates whose stanza sets no max_size.
 	MaxSize int64
+	// Settle is watch mode's settle window; 0 = twice the session timeout.
+	Settle time.Duration
 	// Reload re-reads the configuration (SIGHUP in watch mode).
 	Reload func() (*config.Config, error)
 	// Ensemble answers the templates' `ensemble` function for cfg; nil uses
@@ -68,6 +70,9 @@ func NewCmdRender(f *cmdutil.Factory, runF func(context.Context, *Options) error
 			if opts.MaxSize, err = templates.ParseSize(maxSize); err != nil {
 				return exitcode.Usagef("--max-size: %v", err)
 			}
+			if opts.Settle < 0 {
+				return exitcode.Usagef("invalid --settle %s: must not be negative", opts.Settle)
+			}
 			if opts.Report != ReportText && opts.Report != ReportJSON {
 				return exitcode.Usagef("invalid --report %q: want text or json", opts.Report)
 			}
@@ -87,6 +92,7 @@ func NewCmdRender(f *cmdutil.Factory, runF func(context.Context, *Options) error
 	fs.StringVar(&opts.Report, "report", ReportText, "once mode report on stdout: text or json")
 	fs.DurationVar(&opts.CommandTimeout, "command-timeout", time.Minute, "bound on each check_command and reload command")
 	fs.StringVar(&maxSize, "max-size", "16MiB", "largest output (and source) of a template, e.g. 512KiB; a template's max_size wins")
+	fs.DurationVar(&opts.Settle, "settle", 0, "watch mode: after the registry comes back or every provider was replaced, how long no file shrinks and reloads are rate-limited (default twice --session-timeout)")
 	return cmd
 }
 
@@ -94,6 +100,11 @@ func NewCmdRender(f *cmdutil.Factory, runF func(context.Context, *Options) error
 func Run(ctx context.Context, opts *Options) error {
 	ts, err := opts.load(opts.config())
 	if err != nil {
+		if !opts.Watch { // a report was promised for every once run
+			if werr := writeReport(opts.F.IO.Out, opts.Report, nil, err); werr != nil {
+				return werr
+			}
+		}
 		return err
 	}
 	if opts.Watch {
@@ -124,6 +135,7 @@ func (opts *Options) engineOptions(ctx context.Context, cfg *config.Config, ts [
 			}
 			return opts.ensemble(ctx, cfg)
 		},
+		Settle:         opts.settle(cfg),
 		DryRun:         opts.DryRun,
 		CommandOutput:  opts.F.IO.ErrOut,
 		CommandTimeout: opts.CommandTimeout,
@@ -134,6 +146,16 @@ func (opts *Options) engineOptions(ctx context.Context, cfg *config.Config, ts [
 			}
 		},
 	}
+}
+
+// settle is the settle window: --settle, else twice the session timeout
+// (providers re-register within one session timeout or TTL of the
+// registry coming back).
+func (opts *Options) settle(cfg *config.Config) time.Duration {
+	if opts.Settle > 0 {
+		return opts.Settle
+	}
+	return 2 * cfg.SessionTimeout
 }
 
 // ensemble answers the templates' `ensemble` function: the sorted

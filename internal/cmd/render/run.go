@@ -106,9 +106,13 @@ func runOnce(ctx context.Context, opts *Options, ts []*templates.Template) error
 }
 
 // writeReport prints one line per template (and dry-run diffs), or the
-// same as one JSON object for Chef to parse.
+// same as one JSON object for Chef to parse: always with a templates array
+// (empty when the run failed before any template was rendered).
 func writeReport(w io.Writer, format string, results []templates.Result, runErr error) error {
 	if format == ReportJSON {
+		if results == nil {
+			results = []templates.Result{}
+		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(struct {
