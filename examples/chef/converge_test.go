@@ -86,8 +86,8 @@ func startRegister(t *testing.T, args []string) *testenv.Buffer {
 }
 
 // query waits until env's service has at least n providers and returns
-// them. It polls plain queries: `query --wait` started while a provider is
-// being registered can miss it (see the report in the package README).
+// them. It polls plain queries: a `query --at-least N --wait` that starts
+// while the provider is being registered can miss it and wait in vain.
 func (r *registry) query(env, service string, n int) ([]map[string]any, error) {
 	var got []map[string]any
 	var last error
@@ -194,6 +194,18 @@ func TestFirstRun(t *testing.T) {
 		}
 	})
 	t.Run("IronfanConsumer", func(t *testing.T) { checkIronfanConsumer(t, k, r) })
+	t.Run("SecondRunChangesNothing", func(t *testing.T) {
+		out, err := k.run(converge{env: "production", attrs: attrs, runList: []string{"role[svcdisco_zk]", "recipe[readme::provider]"}})
+		if err != nil {
+			t.Fatalf("chef-solo: %v\n%s", err, out)
+		}
+		for _, want := range []string{"services.d/web.json] action create (up to date)",
+			"svcdisco.yaml] action create (up to date)", "/usr/local/bin/svcdisco] action create (up to date)"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("second run: output lacks %q\n%s", want, out)
+			}
+		}
+	})
 }
 
 func checkConfigFile(t *testing.T, k *kitchen, r *registry) {
