@@ -6,11 +6,12 @@ import (
 	"testing"
 )
 
-// TestWhyRunWithAgent converges the README's role and provider example and
-// haproxy_example with --why-run and the agent enabled (systemd is not
-// needed then): the unit is a systemd_unit, the provider's change notifies
-// the agent, haproxy.cfg would list production's providers, and nothing is
-// written.
+// TestWhyRunWithAgent converges a staging node (TestFirstRun's is in
+// production, on the same ensemble) with the README's role and provider
+// example and haproxy_example, with --why-run and the agent enabled
+// (systemd is not needed then): the unit is a systemd_unit, the provider's
+// change notifies the agent, haproxy.cfg would list staging's provider only,
+// and nothing is written.
 func TestWhyRunWithAgent(t *testing.T) {
 	r := newRegistry(t)
 	k := kitchenFor(t, r)
@@ -19,7 +20,7 @@ func TestWhyRunWithAgent(t *testing.T) {
 	// A current haproxy.cfg: why-run then prints the diff it would apply.
 	const current = "# the current haproxy.cfg\n"
 	k.write("etc/haproxy/haproxy.cfg", current)
-	out, err := k.run(converge{env: "production", attrs: attrs, whyRun: true, runList: []string{
+	out, err := k.run(converge{env: "staging", attrs: attrs, whyRun: true, runList: []string{
 		"role[svcdisco_zk]", "recipe[readme::provider]", "recipe[svcdisco::haproxy_example]"}})
 	if err != nil {
 		t.Fatalf("chef-solo --why-run: %v\n%s", err, out)
@@ -31,16 +32,15 @@ func TestWhyRunWithAgent(t *testing.T) {
 		"* svcdisco_provider[web] action create",
 		// the delayed notification of the provider example
 		"* systemd_unit[svcdisco-agent.service] action reload",
-		// haproxy.cfg's diff: production's providers, oldest first
-		"+    server web-web1.example.com-8080 10.0.0.1:8080 check weight 1 # zone a",
-		"+    server web-web2.example.com-8081 10.0.0.2:8081 check weight 1 # zone b",
+		// haproxy.cfg's diff: staging's provider
+		"+    server web-web-staging.example.com-8080 10.1.0.1:8080 check weight 1 # zone a",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q", want)
 		}
 	}
-	if strings.Contains(out, "10.1.0.1") {
-		t.Error("haproxy.cfg would list staging's provider")
+	if strings.Contains(out, "10.0.0.1") || strings.Contains(out, "10.0.0.2") {
+		t.Error("a staging node would list production's providers")
 	}
 	for _, f := range []string{"etc/svcdisco/services.d/web.json", "etc/svcdisco/svcdisco.yaml"} {
 		if k.exists(f) {
