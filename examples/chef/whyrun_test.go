@@ -1,6 +1,7 @@
 package chef
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -10,13 +11,18 @@ import (
 // production, on the same ensemble) with the README's role and provider
 // example and haproxy_example, with --why-run and the agent enabled
 // (systemd is not needed then): the unit is a systemd_unit, the provider's
-// change notifies the agent, haproxy.cfg would list staging's provider only,
-// and nothing is written.
+// change notifies the agent, a new binary restarts it, haproxy.cfg would
+// list staging's provider only, and nothing is written.
 func TestWhyRunWithAgent(t *testing.T) {
 	r := newRegistry(t)
 	k := kitchenFor(t, r)
-	attrs := nodeAttrs(k, r, map[string]any{"install_method": "none", "bin": binary,
-		"agent": map[string]any{"enabled": true}})
+	attrs := nodeAttrs(k, r, map[string]any{"agent": map[string]any{"enabled": true}})
+	// An older svcdisco is installed: the role's url and checksum replace it.
+	const older = "#!/bin/sh\n# an older svcdisco\nexec %s \"$@\"\n"
+	k.write("usr/local/bin/svcdisco", fmt.Sprintf(older, binary))
+	if err := os.Chmod(k.path("usr/local/bin/svcdisco"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	// A current haproxy.cfg: why-run then prints the diff it would apply.
 	const current = "# the current haproxy.cfg\n"
 	k.write("etc/haproxy/haproxy.cfg", current)
@@ -30,6 +36,10 @@ func TestWhyRunWithAgent(t *testing.T) {
 		"* systemd_unit[svcdisco-agent.service] action enable",
 		"* systemd_unit[svcdisco-agent.service] action start",
 		"* svcdisco_provider[web] action create",
+		// the new binary (installed at compile time) restarts the agent
+		"- Would update content in file " + k.path("usr/local/bin/svcdisco"),
+		"* notify_group[svcdisco binary changed] action run",
+		"* systemd_unit[svcdisco-agent.service] action restart",
 		// the delayed notification of the provider example
 		"* systemd_unit[svcdisco-agent.service] action reload",
 		// haproxy.cfg's diff: staging's provider
@@ -46,6 +56,9 @@ func TestWhyRunWithAgent(t *testing.T) {
 		if k.exists(f) {
 			t.Errorf("--why-run wrote %s", f)
 		}
+	}
+	if got := k.readFile("usr/local/bin/svcdisco"); got != fmt.Sprintf(older, binary) {
+		t.Error("--why-run replaced the binary")
 	}
 	if got := k.readFile("etc/haproxy/haproxy.cfg"); got != current {
 		t.Errorf("--why-run changed haproxy.cfg:\n%s", got)
