@@ -24,9 +24,9 @@ default['svcdisco']['chroot'] = nil
 
 # Environment scoping: providers live under ROOT_PREFIX/ENVIRONMENT
 # (/svcdisco/production), ENVIRONMENT being node.chef_environment, so that
-# production never discovers staging's providers (Chef search was scoped the
-# same way). config.root, when set, is used as it is; environment_scope
-# false gives root_prefix alone.
+# production never discovers staging's providers, as recipes used to scope
+# their searches with chef_environment:. config.root, when set, is used as it
+# is; environment_scope false gives root_prefix alone.
 default['svcdisco']['root_prefix'] = '/svcdisco'
 default['svcdisco']['environment_scope'] = true
 
