@@ -1,6 +1,10 @@
 // Package chef holds the tests of the Chef cookbook in
-// examples/chef/cookbooks/svcdisco. Chef itself is not needed: the
-// cookbook's library and templates run under plain Ruby (minitest, ERB)
-// against the real svcdisco binary and a real ZooKeeper, which these Go
-// tests build and start, so `make test` covers the cookbook.
+// examples/chef/cookbooks/svcdisco, run by `make test` against the real
+// svcdisco binary and a real ZooKeeper, which they build and start:
+//
+//   - converges by a real Chef Infra Client (chef-solo from PATH, else
+//     ../shared/chef/chef-solo beside the project) of the README's examples,
+//     the cookbook's recipes and the fixtures in testdata/ (an ironfan-style
+//     consumer cookbook, two Chef environments);
+//   - the cookbook's plain-Ruby minitest suite for the library's logic.
 package chef

@@ -13,20 +13,31 @@ default['svcdisco']['bin'] = '/usr/local/bin/svcdisco'
 # exhibitor.hosts is set, exhibitor://HOSTS/CHROOT?backup=BACKUP; otherwise
 # zk://zookeeper.hosts/CHROOT. Set exhibitor.backup: it is what svcdisco uses
 # when Exhibitor and its cached answer both fail.
+# zookeeper.hosts unset means 127.0.0.1:2181. The lists default to nil, not
+# to an array: Chef merges default, role and environment arrays by union, so
+# a default list would be added to the hosts a role or environment sets.
 default['svcdisco']['registry'] = nil
-default['svcdisco']['zookeeper']['hosts'] = ['127.0.0.1:2181']
-default['svcdisco']['exhibitor']['hosts'] = []
-default['svcdisco']['exhibitor']['backup'] = []
+default['svcdisco']['zookeeper']['hosts'] = nil
+default['svcdisco']['exhibitor']['hosts'] = nil
+default['svcdisco']['exhibitor']['backup'] = nil
 default['svcdisco']['chroot'] = nil
+
+# Environment scoping: providers live under ROOT_PREFIX/ENVIRONMENT
+# (/svcdisco/production), ENVIRONMENT being node.chef_environment, so that
+# production never discovers staging's providers, as recipes used to scope
+# their searches with chef_environment:. config.root, when set, is used as it
+# is; environment_scope false gives root_prefix alone.
+default['svcdisco']['root_prefix'] = '/svcdisco'
+default['svcdisco']['environment_scope'] = true
 
 # Every other key of /etc/svcdisco/svcdisco.yaml (svcdisco rejects unknown
 # keys; a nil value is left out of the file).
 default['svcdisco']['config_file'] = '/etc/svcdisco/svcdisco.yaml'
-default['svcdisco']['config']['root'] = '/svcdisco'
+default['svcdisco']['config']['root'] = nil
 default['svcdisco']['config']['session_timeout'] = '10s'
 default['svcdisco']['config']['timeout'] = '10s'
 
-# Where provide_service writes provider files and the agent reads them.
+# Where svcdisco_provider (and provide_service) writes provider files and the agent reads them.
 default['svcdisco']['services_dir'] = '/etc/svcdisco/services.d'
 # Seconds the library lets one svcdisco call take (plus any :wait) before
 # killing it and raising Svcdisco::TimeoutError.
@@ -42,3 +53,8 @@ default['svcdisco']['haproxy']['check_path'] = '/'
 default['svcdisco']['haproxy']['min_providers'] = 1
 default['svcdisco']['haproxy']['where'] = {}
 default['svcdisco']['haproxy']['config_file'] = '/etc/haproxy/haproxy.cfg'
+
+# recipe[svcdisco::ironfan_compat]: silverware's announce/discover use
+# services named REALM-SYSTEM-SUBSYSTEM; the realm defaults to this, else
+# node['cluster_name'], else the Chef environment.
+default['svcdisco']['ironfan']['realm'] = nil

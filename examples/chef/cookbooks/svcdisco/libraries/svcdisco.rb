@@ -7,6 +7,8 @@
 # It loads in plain Ruby (the tests run it without Chef) and, under Chef,
 # is mixed into recipes, resources, providers and templates.
 require_relative 'svcdisco/discovery'
+require_relative 'svcdisco/unit'
+require_relative 'svcdisco/ironfan_compat'
 
 if defined?(Chef)
   Chef::Recipe.include(Svcdisco::Discovery) if defined?(Chef::Recipe)

@@ -30,7 +30,27 @@ class ConfigTest < Minitest::Test
                           'zookeeper' => { 'hosts' => %w[ignored:2181] }, 'chroot' => '/prod')
     assert_equal 'exhibitor://ex1:8080', url.call('exhibitor' => { 'hosts' => ['ex1:8080'] })
     assert_equal 'zk://given:2181', url.call('registry' => 'zk://given:2181', 'exhibitor' => { 'hosts' => ['ex1'] })
-    assert_raises(ArgumentError) { url.call('zookeeper' => { 'hosts' => [] }) }
+    # No hosts: the local ZooKeeper (the attribute has no default list, see
+    # attributes/default.rb).
+    assert_equal 'zk://127.0.0.1:2181', url.call('zookeeper' => { 'hosts' => nil })
+  end
+
+  def test_root_is_scoped_by_environment
+    root = ->(attrs, env) { Svcdisco::Config.root(attrs, env) }
+    assert_equal '/svcdisco/production', root.call({ 'environment_scope' => true }, 'production')
+    assert_equal '/sd/staging', root.call({ 'root_prefix' => '/sd/', 'environment_scope' => true }, 'staging')
+    assert_equal '/svcdisco', root.call({ 'environment_scope' => false }, 'production')
+    assert_equal '/given', root.call({ 'config' => { 'root' => '/given' } }, 'production')
+    assert_equal '/svcdisco', root.call({}, nil)
+    assert_raises(ArgumentError) { root.call({}, 'bad/env') }
+  end
+
+  def test_lists_and_maps_stay_out_of_the_environment
+    attrs = { 'config' => { 'timeout' => '5s', 'templates' => [{ 'source' => 'a', 'destination' => 'b' }] } }
+    env = Svcdisco::Config.env(attrs, 'production')
+    assert_equal({ 'SVCDISCO_REGISTRY' => 'zk://127.0.0.1:2181', 'SVCDISCO_ROOT' => '/svcdisco/production',
+                   'SVCDISCO_TIMEOUT' => '5s' }, env)
+    assert_equal [{ 'source' => 'a', 'destination' => 'b' }], Svcdisco::Config.settings(attrs)['templates']
   end
 
   def test_config_file_is_accepted_by_svcdisco
@@ -95,8 +115,6 @@ end
 class AgentUnitTest < Minitest::Test
   include TestHelper
 
-  UNIT = File.expand_path('../templates/default/svcdisco-agent.service.erb', __dir__)
-
   def test_exec_start_runs_the_agent
     require_feature('agent')
     Dir.mktmpdir do |dir|
@@ -104,7 +122,7 @@ class AgentUnitTest < Minitest::Test
       services = File.join(dir, 'services.d')
       File.write(config, Svcdisco::Config.yaml('registry' => ENV.fetch('SVCDISCO_REGISTRY'), 'config' => { 'timeout' => '10s' }))
       with_env('SVCDISCO_SERVICES_DIR' => services) { Host.new.provide_service('web', port: 8080, check: 'tcp://127.0.0.1:8080') }
-      unit = Host.new(bin: BIN, config_file: config, services_dir: services).render(UNIT)
+      unit = Svcdisco::Unit.content(bin: BIN, config_file: config, services_dir: services)
       exec_start = unit[/^ExecStart=(.*)$/, 1]
       assert_equal "#{BIN} agent --config #{config} --config-dir #{services}", exec_start
       _, err, code = svcdisco(*exec_start.split.drop(1), '--once')

@@ -40,12 +40,17 @@ module Svcdisco
       svcdisco_query(service, options, ['--latest']).last
     end
 
-    # provide_service declares this node a provider of service by writing
-    # its file in the agent's services.d directory (info: :port, :host,
-    # :address, :id, :attributes, :endpoints, :weight, :maintenance, :check,
-    # ...; other keys become attributes). Returns true when the file
-    # changed, so the recipe can tell the agent to reload.
+    # provide_service declares this node a provider of service (info:
+    # :port, :host, :address, :id, :attributes, :endpoints, :weight,
+    # :maintenance, :check, ...; other keys become attributes). Under Chef
+    # it declares a svcdisco_provider resource (the agent's services.d file
+    # is written when the run converges, with the file resource's
+    # semantics) and returns it, so it can notify:
+    #   provide_service('web', port: 80).notifies(:reload, 'systemd_unit[svcdisco-agent.service]')
+    # Without Chef it writes the file at once and returns whether it changed.
     def provide_service(service, info = {})
+      return ProviderFile.declare(self, service, info) if respond_to?(:declare_resource, true)
+
       dir = svcdisco_settings[:services_dir]
       FileUtils.mkdir_p(dir, mode: 0o755) unless File.directory?(dir)
       ProviderFile.new(dir, service, info).write
@@ -96,17 +101,18 @@ module Svcdisco
 
     # svcdisco_settings reads node['svcdisco'] under Chef, else ENV.
     def svcdisco_settings
-      attrs = svcdisco_node_attributes
-      return Discovery.settings_from_env(ENV) if attrs.nil?
+      n = svcdisco_node
+      return Discovery.settings_from_env(ENV) if n.nil?
 
-      Discovery.settings_from_node(attrs)
+      env = n.respond_to?(:chef_environment) ? n.chef_environment : nil
+      Discovery.settings_from_node(n['svcdisco'], env)
     end
 
-    def svcdisco_node_attributes
+    def svcdisco_node
       return nil unless respond_to?(:node)
 
       n = node
-      n && n['svcdisco']
+      n && n['svcdisco'] ? n : nil
     rescue StandardError # a template context without a node
       nil
     end
@@ -122,13 +128,14 @@ module Svcdisco
 
     # settings_from_node uses the installed binary when it exists (else
     # svcdisco from PATH) and passes the registry settings as SVCDISCO_*
-    # variables: the config file may not be written yet at compile time.
-    def self.settings_from_node(attrs)
+    # variables (the config file may not be written yet at compile time),
+    # scoped by the node's Chef environment like the config file.
+    def self.settings_from_node(attrs, environment = nil)
       bin = attrs['bin'].to_s
       bin = 'svcdisco' if bin.empty? || !File.executable?(bin)
       {
         bin: bin,
-        env: Config.env(attrs),
+        env: Config.env(attrs, environment),
         timeout: Float(attrs['command_timeout'] || DEFAULT_COMMAND_TIMEOUT),
         services_dir: (attrs['services_dir'] || DEFAULT_SERVICES_DIR).to_s
       }

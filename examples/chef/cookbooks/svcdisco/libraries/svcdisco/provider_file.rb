@@ -28,6 +28,27 @@ module Svcdisco
       @path = File.join(dir, "#{file_stem}.json")
     end
 
+    # declare declares, in a Chef recipe or action (context), the
+    # svcdisco_provider resource for provide_service's arguments and
+    # returns it: info keys that are not provider fields become attributes,
+    # and the resource is named after the id when one is given.
+    def self.declare(context, service, info)
+      info = (info || {}).to_h.transform_keys(&:to_s)
+      attrs = (info['attributes'] || {}).to_h.transform_keys(&:to_s)
+      props = { 'service' => service.to_s }
+      info.each do |k, v|
+        next if v.nil? || k == 'attributes'
+
+        FIELDS.include?(k) ? props[k] = v : attrs[k] = v
+      end
+      props['attributes'] = attrs unless attrs.empty?
+      props['provider_id'] = props.delete('id') if props.key?('id')
+      name = (props['provider_id'] || service).to_s
+      context.declare_resource(:svcdisco_provider, name) do
+        props.each { |k, v| send(k, v) }
+      end
+    end
+
     # content is the file's bytes.
     def content
       "#{JSON.pretty_generate(document)}\n"
