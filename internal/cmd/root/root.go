@@ -7,6 +7,7 @@ import (
 	"github.com/svcdisco/svcdisco/internal/cmd/agent"
 	"github.com/svcdisco/svcdisco/internal/cmd/chroot"
 	"github.com/svcdisco/svcdisco/internal/cmd/ensemble"
+	"github.com/svcdisco/svcdisco/internal/cmd/leader"
 	"github.com/svcdisco/svcdisco/internal/cmd/maintenance"
 	"github.com/svcdisco/svcdisco/internal/cmd/query"
 	"github.com/svcdisco/svcdisco/internal/cmd/register"
@@ -30,7 +31,8 @@ Exit codes:
   0  ok
   1  failure
   2  usage / invalid input
-  3  not enough providers (--at-least unmet, or a template's min_providers)
+  3  not enough providers (--at-least unmet, or a template's min_providers);
+     no leader (leader)
   4  registry or Exhibitor unreachable / deadline passed
   5  a template's check command rejected the new file`
 
@@ -65,6 +67,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 		render.NewCmdRender(f, nil),
 		ensemble.NewCmdEnsemble(f, nil),
 		chroot.NewCmdChroot(f, nil),
+		leader.NewCmdLeader(f, nil),
 		version.NewCmdVersion(f),
 	)
 	return cmd

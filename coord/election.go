@@ -1,0 +1,90 @@
+package coord
+
+import (
+	"context"
+	"sync"
+
+	"github.com/svcdisco/svcdisco/registry"
+)
+
+// Elector runs leader elections: any number of contenders join a group, at
+// most one of them leads at a time. Each backend implements it next to its
+// registry code, on the same session.
+type Elector interface {
+	// Campaign joins group as me (a provider without Service; the group
+	// stands in for it) and keeps the candidacy up, re-joining after a
+	// session loss, until it is resigned or ctx is done. It returns once
+	// the candidacy is written.
+	Campaign(ctx context.Context, group string, me registry.Provider) (Candidacy, error)
+}
+
+// Candidacy is one contender's membership of an election.
+type Candidacy interface {
+	// Terms receives a Term each time this contender becomes the leader.
+	// A term lasts until its Lost channel closes; the next Term is sent
+	// only after the previous one ended. The channel is closed when the
+	// candidacy ends.
+	Terms() <-chan *Term
+	// Done is closed when the candidacy has ended (resigned, ctx done or a
+	// permanent failure, see Err). Any term has ended by then.
+	Done() <-chan struct{}
+	// Err says why the candidacy ended: nil after Resign or a cancelled
+	// ctx.
+	Err() error
+	// Resign ends the current term (if any) and removes the candidacy from
+	// the election, so the next contender leads at once instead of after a
+	// session timeout.
+	Resign(ctx context.Context) error
+}
+
+// Term is one period of leadership. It has the shape of a lock's hold:
+// a fencing token that strictly increases from one leader to the next, and
+// a channel closed when the leader must assume it no longer leads.
+type Term struct {
+	token int64
+	lost  chan struct{}
+
+	once   sync.Once
+	mu     sync.Mutex
+	reason error
+}
+
+// NewTerm starts a term with the given fencing token. Backends call it.
+func NewTerm(token int64) *Term {
+	return &Term{token: token, lost: make(chan struct{})}
+}
+
+// Token is the term's fencing token (ZooKeeper: the czxid of the leader's
+// member znode; Consul: the lock index of the election key).
+func (t *Term) Token() int64 { return t.token }
+
+// Lost is closed when the term ends.
+func (t *Term) Lost() <-chan struct{} { return t.lost }
+
+// LostReason says why the term ended, nil while it lasts.
+func (t *Term) LostReason() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.reason
+}
+
+// End ends the term with reason (the first reason wins). Backends call it;
+// calling it again does nothing.
+func (t *Term) End(reason error) {
+	t.once.Do(func() {
+		t.mu.Lock()
+		t.reason = reason
+		t.mu.Unlock()
+		close(t.lost)
+	})
+}
+
+// Ended reports whether the term is over.
+func (t *Term) Ended() bool {
+	select {
+	case <-t.lost:
+		return true
+	default:
+		return false
+	}
+}
