@@ -45,6 +45,7 @@ type Registry struct {
 	base string // chroot + root
 
 	session *sessionWatcher
+	obs     *observer // connection events and timings for coordination recipes
 
 	mu    sync.Mutex
 	regs  map[*registration]struct{}
@@ -81,11 +82,17 @@ func Open(ctx context.Context, opts Options) (*Registry, error) {
 		paths: map[string]*registration{},
 	}
 	r.session = newSessionWatcher(log, opts.SessionTimeout, r.reconcile)
+	r.obs = newObserver(opts.SessionTimeout)
+	r.obs.connMu.Lock()
 	conn, events, err := zk.Connect(opts.Servers, opts.SessionTimeout,
 		zk.WithHostProvider(&hostProvider{}),
 		zk.WithLogger(zkLogger{log}),
 		zk.WithLogInfo(false),
+		zk.WithEventCallback(r.obs.callback),
+		zk.WithDialer(r.obs.dial),
 	)
+	r.obs.conn = conn
+	r.obs.connMu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("zk: connect %s: %w", strings.Join(opts.Servers, ","), err)
 	}
