@@ -37,21 +37,32 @@ type Candidacy interface {
 	Resign(ctx context.Context) error
 }
 
-// Term is one period of leadership. It has the shape of a lock's hold:
-// a fencing token that strictly increases from one leader to the next, and
-// a channel closed when the leader must assume it no longer leads.
+// Term is one period of leadership, a Hold like a lock's: a fencing token
+// that strictly increases from one leader to the next, and a channel closed
+// when the leader must assume it no longer leads.
 type Term struct {
-	token int64
-	lost  chan struct{}
+	token   int64
+	lost    chan struct{}
+	release func(context.Context) error
 
 	once   sync.Once
 	mu     sync.Mutex
 	reason error
 }
 
-// NewTerm starts a term with the given fencing token. Backends call it.
-func NewTerm(token int64) *Term {
-	return &Term{token: token, lost: make(chan struct{})}
+// NewTerm starts a term with the given fencing token. release steps down
+// (Release calls it). Backends call NewTerm.
+func NewTerm(token int64, release func(context.Context) error) *Term {
+	return &Term{token: token, lost: make(chan struct{}), release: release}
+}
+
+// Release steps down: the candidacy is resigned, so another contender
+// leads at once. Releasing an ended term is not an error.
+func (t *Term) Release(ctx context.Context) error {
+	if t.release == nil {
+		return nil
+	}
+	return t.release(ctx)
 }
 
 // Token is the term's fencing token (ZooKeeper: the czxid of the leader's

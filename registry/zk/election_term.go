@@ -1,0 +1,101 @@
+package zk
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/svcdisco/svcdisco/coord"
+	"github.com/svcdisco/svcdisco/internal/zkcall"
+)
+
+// lead holds one term: from the confirmed ownership of the lowest member
+// until the member goes, the session is lost (the guard, fed by the
+// connection's session events and its read clock) or the candidacy is
+// resigned. The fencing token is the member's czxid: a later leader's
+// member was created later, so its czxid is larger.
+func (c *candidacy) lead(ctx context.Context, st *zk.Stat) {
+	g := newGuard(c.sid, c.r.obs.Negotiated, c.r.obs.LastRead)
+	unlisten := c.r.obs.listen(func(ev zk.Event, sid int64) { g.event(ev, sid) })
+	defer unlisten()
+	term := coord.NewTerm(st.Czxid, func(ctx context.Context) error { return c.Resign(ctx) })
+	select {
+	case c.terms <- term:
+	case <-ctx.Done():
+		g.Fail(coord.ErrReleased)
+		term.End(coord.ErrReleased)
+		return
+	}
+	c.r.log.Info("elected leader", "group", c.group, "znode", c.dir+"/"+c.node, "token", st.Czxid)
+	reason := c.holdTerm(ctx, g)
+	g.Fail(reason) // stops the guard's timer
+	term.End(reason)
+	if reason != coord.ErrReleased {
+		c.r.log.Warn("leadership lost", "group", c.group, "reason", reason)
+	}
+	// Step down for good: a member kept after a lost term could lead again
+	// with the same token. Delete it once connected, and join again.
+	c.stale, c.node = c.node, ""
+}
+
+// holdTerm waits for the end of a term and says why it ended.
+func (c *candidacy) holdTerm(ctx context.Context, g *guard) error {
+	conn := c.r.conn
+	znode := c.dir + "/" + c.node
+	// Calls that wait for a reconnect end when the guard gives up.
+	gctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-g.Lost():
+			cancel()
+		case <-gctx.Done():
+		}
+	}()
+	for {
+		ok, _, ev, err := zkcall.Do3(gctx, func() (bool, *zk.Stat, <-chan zk.Event, error) { return conn.ExistsW(znode) })
+		switch {
+		case ctx.Err() != nil:
+			return coord.ErrReleased
+		case g.Reason() != nil:
+			return g.Reason()
+		case err != nil:
+			// An answer from a connection that just dropped: the
+			// next call waits for it to come back, or for the guard.
+			continue
+		case !ok:
+			return fmt.Errorf("%w: %s deleted", coord.ErrNodeGone, znode)
+		}
+		select {
+		case <-g.Lost():
+			return g.Reason()
+		case <-ctx.Done():
+			return coord.ErrReleased
+		case e := <-ev:
+			switch e.Type {
+			case zk.EventNodeDeleted:
+				return fmt.Errorf("%w: %s deleted", coord.ErrNodeGone, znode)
+			case zk.EventNotWatching:
+				return fmt.Errorf("%w: %v", coord.ErrSessionExpired, e.Err)
+			}
+		}
+	}
+}
+
+// leave ends the candidacy: our member (and one we stepped down from) is
+// deleted so the next contender leads at once. Bounded by the session
+// timeout: without a connection the session's expiry removes it anyway.
+func (c *candidacy) leave() {
+	ctx, cancel := context.WithTimeout(context.Background(), c.r.opts.SessionTimeout)
+	defer cancel()
+	for _, name := range []string{c.stale, c.node} {
+		if name == "" {
+			continue
+		}
+		if err := c.deleteOwn(ctx, name); err != nil {
+			c.r.log.Warn("elect: could not delete member; it goes when the session does",
+				"znode", c.dir+"/"+name, "err", err)
+		}
+	}
+}
