@@ -37,6 +37,20 @@ type Candidacy interface {
 	Resign(ctx context.Context) error
 }
 
+// ValidateContender checks a contender before it joins group. Unlike a
+// provider, a contender may have no port (0): a singleton job serves
+// nothing.
+func ValidateContender(group string, p registry.Provider) error {
+	if err := ValidateGroup(group); err != nil {
+		return err
+	}
+	if p.Port == 0 {
+		p.Port = 1 // only the range is checked
+	}
+	p.Service = group
+	return p.Validate()
+}
+
 // Term is one period of leadership, a Hold like a lock's: a fencing token
 // that strictly increases from one leader to the next, and a channel closed
 // when the leader must assume it no longer leads.

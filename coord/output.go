@@ -52,7 +52,7 @@ func (f LeaderFormat) Write(w io.Writer, lc LeaderChange) error {
 	case FormatLines:
 		addr := ""
 		if lc.OK {
-			addr = lc.Leader.Addr()
+			addr = hostPort(lc)
 			if f.Addr != nil {
 				addr = f.Addr(lc)
 			}
@@ -62,11 +62,19 @@ func (f LeaderFormat) Write(w io.Writer, lc LeaderChange) error {
 		if !lc.OK {
 			_, err = fmt.Fprintf(w, "%s: no leader\n", f.Group)
 		} else {
-			_, err = fmt.Fprintf(w, "%s: %s at %s (token %d)\n", f.Group, lc.Leader.ID, lc.Leader.Addr(), lc.Token)
+			_, err = fmt.Fprintf(w, "%s: %s at %s (token %d)\n", f.Group, lc.Leader.ID, hostPort(lc), lc.Token)
 		}
 	}
 	if err != nil {
 		return fmt.Errorf("write leader: %w", err)
 	}
 	return nil
+}
+
+// hostPort is host:port, or the host alone for a leader without a port.
+func hostPort(lc LeaderChange) string {
+	if lc.Leader.Port == 0 {
+		return lc.Leader.Host
+	}
+	return lc.Leader.Addr()
 }

@@ -29,8 +29,8 @@ var _ coord.Elector = (*Registry)(nil)
 // the negotiated session timeout (the guard); the candidacy then deletes
 // its znode (when it can) and joins again at the back.
 func (r *Registry) Campaign(ctx context.Context, group string, me registry.Provider) (coord.Candidacy, error) {
-	if err := coord.ValidateGroup(group); err != nil {
-		return nil, exitcode.New(exitcode.Usage, err)
+	if err := coord.ValidateContender(group, me); err != nil {
+		return nil, exitcode.New(exitcode.Usage, fmt.Errorf("elect: %w", err))
 	}
 	me.Service = group
 	if me.ID == "" {
@@ -40,9 +40,6 @@ func (r *Registry) Campaign(ctx context.Context, group string, me registry.Provi
 		me.Status = registry.StatusUp
 	}
 	me.Timestamp = time.Now().UTC().Truncate(time.Millisecond)
-	if err := me.Validate(); err != nil {
-		return nil, exitcode.New(exitcode.Usage, fmt.Errorf("elect: %w", err))
-	}
 	data, err := encodeMember(me)
 	if err != nil {
 		return nil, fmt.Errorf("elect %s: %w", group, err)

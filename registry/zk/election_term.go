@@ -3,6 +3,7 @@ package zk
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/go-zookeeper/zk"
 
@@ -99,3 +100,8 @@ func (c *candidacy) leave() {
 		}
 	}
 }
+
+// StopBudget is how long a command stopped because its term (or lock) was
+// lost may take between SIGTERM and SIGKILL: KillBudget of the negotiated
+// session timeout, so it is dead before the server can expire the session.
+func (r *Registry) StopBudget() time.Duration { return KillBudget(r.obs.Negotiated()) }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/svcdisco/svcdisco/internal/cmd/agent"
 	"github.com/svcdisco/svcdisco/internal/cmd/chroot"
+	"github.com/svcdisco/svcdisco/internal/cmd/elect"
 	"github.com/svcdisco/svcdisco/internal/cmd/ensemble"
 	"github.com/svcdisco/svcdisco/internal/cmd/leader"
 	"github.com/svcdisco/svcdisco/internal/cmd/maintenance"
@@ -67,6 +68,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 		render.NewCmdRender(f, nil),
 		ensemble.NewCmdEnsemble(f, nil),
 		chroot.NewCmdChroot(f, nil),
+		elect.NewCmdElect(f, nil),
 		leader.NewCmdLeader(f, nil),
 		version.NewCmdVersion(f),
 	)
