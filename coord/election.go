@@ -12,9 +12,9 @@ import (
 // registry code, on the same session.
 type Elector interface {
 	// Campaign joins group as me (a provider without Service; the group
-	// stands in for it) and keeps the candidacy up, re-joining after a
-	// session loss, until it is resigned or ctx is done. It returns once
-	// the candidacy is written.
+	// stands in for it) within ctx, and returns once the candidacy is
+	// written. The candidacy then stays up, re-joining after a session
+	// loss, until it is resigned or the registry is closed.
 	Campaign(ctx context.Context, group string, me registry.Provider) (Candidacy, error)
 }
 
@@ -25,11 +25,10 @@ type Candidacy interface {
 	// only after the previous one ended. The channel is closed when the
 	// candidacy ends.
 	Terms() <-chan *Term
-	// Done is closed when the candidacy has ended (resigned, ctx done or a
-	// permanent failure, see Err). Any term has ended by then.
+	// Done is closed when the candidacy has ended (resigned, or the
+	// registry closed, see Err). Any term has ended by then.
 	Done() <-chan struct{}
-	// Err says why the candidacy ended: nil after Resign or a cancelled
-	// ctx.
+	// Err says why the candidacy ended: nil after Resign.
 	Err() error
 	// Resign ends the current term (if any) and removes the candidacy from
 	// the election, so the next contender leads at once instead of after a

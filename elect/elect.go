@@ -111,7 +111,7 @@ func report(ctx context.Context, in Input, cand coord.Candidacy) error {
 			return nil
 		}
 		if term == nil {
-			return fmt.Errorf("elect %s: candidacy ended: %w", in.Group, cand.Err())
+			return candidacyEnded(in.Group, cand)
 		}
 		if err := write(Change{Leader: true, ID: in.Me.ID, Token: term.Token()}); err != nil {
 			return err
@@ -145,7 +145,7 @@ func supervise(ctx context.Context, in Input, cand coord.Candidacy) (Result, err
 		return Result{}, nil
 	}
 	if term == nil {
-		return Result{}, fmt.Errorf("elect %s: candidacy ended: %w", in.Group, cand.Err())
+		return Result{}, candidacyEnded(in.Group, cand)
 	}
 	in.Logger.Info("leading; starting the command", "group", in.Group, "token", term.Token())
 	res, err := child.Run(ctx, child.RunInput{
@@ -174,4 +174,11 @@ func supervise(ctx context.Context, in Input, cand coord.Candidacy) (Result, err
 		return Result{}, nil
 	}
 	return Result{ExitCode: res.ExitCode}, nil
+}
+
+func candidacyEnded(group string, cand coord.Candidacy) error {
+	if err := cand.Err(); err != nil {
+		return fmt.Errorf("elect %s: candidacy ended: %w", group, err)
+	}
+	return fmt.Errorf("elect %s: candidacy ended", group)
 }

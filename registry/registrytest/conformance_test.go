@@ -57,6 +57,11 @@ func TestZooKeeper(t *testing.T) {
 			}
 			return path
 		},
+		ElectTTL: 4 * time.Second,
+		Partitionable: func(t *testing.T) (string, func()) {
+			p := testzk.NewProxy(t, c.Servers[0].Addr())
+			return "zk://" + p.Addr(), p.Partition
+		},
 	})
 }
 
@@ -93,5 +98,6 @@ func TestConsul(t *testing.T) {
 			t.Cleanup(func() { _ = r.Client().Agent().ServiceDeregister(id) })
 			return id
 		},
+		ElectTTL: 10 * time.Second, // Consul's shortest session TTL
 	})
 }

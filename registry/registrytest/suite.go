@@ -39,6 +39,13 @@ type Backend struct {
 	// svcdisco cannot read, the way another tool might. It returns a string
 	// that the warning about it must contain.
 	InjectBad func(t *testing.T, root, service string) string
+	// ElectTTL is the session timeout (TTL) the election test runs with;
+	// 0 skips it.
+	ElectTTL time.Duration
+	// Partitionable, when set, returns a registry URL reaching the same
+	// server through a path the returned cut func severs (the testzk
+	// proxy); nil when the backend cannot be partitioned in a test.
+	Partitionable func(t *testing.T) (url string, cut func())
 }
 
 // CrashTTL is the crash-detection time used by the crash tests: short, so
@@ -67,6 +74,7 @@ func Run(t *testing.T, b Backend) {
 		{"CLIOutputAndExitCodes", s.testCLI},
 		{"SIGTERMDeregistersAtOnce", s.testSIGTERM},
 		{"CrashDropsOutAfterTTL", s.testCrash},
+		{"Election", s.testElection},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, tt.fn)

@@ -54,7 +54,7 @@ func (r *Registry) Campaign(ctx context.Context, group string, me registry.Provi
 	if err := c.join(ctx); err != nil {
 		return nil, err
 	}
-	lctx, cancel := context.WithCancel(ctx)
+	lctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		<-c.resign
 		cancel()
@@ -184,6 +184,10 @@ func (c *candidacy) run(ctx context.Context) {
 	}()
 	for ctx.Err() == nil {
 		if err := c.ensureMember(ctx); err != nil {
+			if errors.Is(err, zk.ErrClosing) {
+				c.err = fmt.Errorf("elect %s: registry closed", c.group)
+				return
+			}
 			if ctx.Err() == nil {
 				c.r.log.Warn("elect: cannot join; retrying", "group", c.group, "err", err)
 				c.pause(ctx)
