@@ -7,6 +7,7 @@ import (
 	"github.com/svcdisco/svcdisco/internal/cmd/agent"
 	"github.com/svcdisco/svcdisco/internal/cmd/chroot"
 	"github.com/svcdisco/svcdisco/internal/cmd/ensemble"
+	"github.com/svcdisco/svcdisco/internal/cmd/lock"
 	"github.com/svcdisco/svcdisco/internal/cmd/maintenance"
 	"github.com/svcdisco/svcdisco/internal/cmd/query"
 	"github.com/svcdisco/svcdisco/internal/cmd/register"
@@ -32,7 +33,10 @@ Exit codes:
   2  usage / invalid input
   3  not enough providers (--at-least unmet, or a template's min_providers)
   4  registry or Exhibitor unreachable / deadline passed
-  5  a template's check command rejected the new file`
+  5  a template's check command rejected the new file
+  10 lock not acquired within --wait (held elsewhere)
+  11 lock lost while held
+  12 a required mount is missing or does not answer`
 
 // NewCmdRoot returns the root command with every subcommand.
 func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
@@ -65,6 +69,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 		render.NewCmdRender(f, nil),
 		ensemble.NewCmdEnsemble(f, nil),
 		chroot.NewCmdChroot(f, nil),
+		lock.NewCmdLock(f, nil),
 		version.NewCmdVersion(f),
 	)
 	return cmd
