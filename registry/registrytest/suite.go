@@ -68,6 +68,7 @@ func Run(t *testing.T, b Backend) {
 		{"SIGTERMDeregistersAtOnce", s.testSIGTERM},
 		{"CrashDropsOutAfterTTL", s.testCrash},
 	}
+	tests = append(tests, s.lockTests()...)
 	for _, tt := range tests {
 		t.Run(tt.name, tt.fn)
 	}

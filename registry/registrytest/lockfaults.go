@@ -1,0 +1,5 @@
+package registrytest
+
+import "testing"
+
+func (s *suite) testLockNeverTwoHolders(t *testing.T) {}
