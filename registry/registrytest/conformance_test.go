@@ -49,6 +49,12 @@ func TestZooKeeper(t *testing.T) {
 		URL:            c.URL(""),
 		UnreachableURL: fmt.Sprintf("zk://127.0.0.1:%d", testzk.FreePort()),
 		Open:           open,
+		Proxy: func(t *testing.T) (string, func(), func()) {
+			p := testzk.NewProxy(t, servers[0])
+			return "zk://" + p.Addr(), p.Partition, p.Heal
+		},
+		LockTTL:    3 * time.Second,
+		LockRounds: 9,
 		InjectBad: func(t *testing.T, root, service string) string {
 			r := open(t, root, 10*time.Second, slog.New(slog.DiscardHandler)).(*zkreg.Registry)
 			path := r.Base() + "/services/" + service + "/bad:81@1700000000000"
@@ -80,6 +86,8 @@ func TestConsul(t *testing.T) {
 		URL:            a.URL(),
 		UnreachableURL: fmt.Sprintf("consul://127.0.0.1:%d", testzk.FreePort()),
 		Open:           open,
+		LockTTL:        10 * time.Second, // Consul's minimum session TTL
+		LockRounds:     2,
 		InjectBad: func(t *testing.T, root, service string) string {
 			r := open(t, root, 10*time.Second, slog.New(slog.DiscardHandler)).(*consul.Registry)
 			id := fmt.Sprintf("%s-bad-%d", service, badSeq.Add(1))

@@ -39,6 +39,15 @@ type Backend struct {
 	// svcdisco cannot read, the way another tool might. It returns a string
 	// that the warning about it must contain.
 	InjectBad func(t *testing.T, root, service string) string
+	// Proxy, when set, returns a registry URL reaching the server through
+	// a TCP proxy the test can cut (partition) and restore (heal).
+	Proxy func(t *testing.T) (url string, partition, heal func())
+	// LockTTL is the session timeout the lock fault tests use (Consul's
+	// minimum session TTL is 10s; ZooKeeper's test servers allow less).
+	LockTTL time.Duration
+	// LockRounds is the default number of fault rounds of
+	// LockNeverTwoHolders (SVCDISCO_LOCK_ROUNDS overrides it).
+	LockRounds int
 }
 
 // CrashTTL is the crash-detection time used by the crash tests: short, so

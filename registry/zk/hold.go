@@ -91,6 +91,9 @@ func (h *zkHold) Release(ctx context.Context) error {
 		h.g.Fail(coord.ErrReleased)
 		close(h.stop)
 		h.unlisten()
+		if lostBefore != nil && h.r.conn.State() != zk.StateHasSession {
+			return // cut off: the node goes with the session
+		}
 		_, err = zkcall.Do1(ctx, func() (struct{}, error) { return struct{}{}, h.r.conn.Delete(h.node, -1) })
 		if errors.Is(err, zk.ErrNoNode) || (err != nil && lostBefore != nil) {
 			// Gone already, or the session is (or soon will be) over:
