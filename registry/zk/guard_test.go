@@ -2,8 +2,8 @@ package zk
 
 import (
 	"errors"
-	"testing"
 	"sync/atomic"
+	"testing"
 	"time"
 
 	"github.com/go-zookeeper/zk"
