@@ -31,6 +31,7 @@ func (s *suite) lockTests() []namedTest {
 		{"LockCLI", s.testLockCLI},
 		{"LockMounts", s.testLockMounts},
 		{"LockNeverTwoHolders", s.testLockNeverTwoHolders},
+		{"LockEnsembleFaults", s.testLockEnsembleFaults},
 	}
 }
 

@@ -198,3 +198,81 @@ func pidsWith(s string) []int {
 	}
 	return pids
 }
+
+// testLockEnsembleFaults: the same three wrappers on a 3-server ensemble,
+// with the leader killed, then quorum lost for longer than the session
+// timeout and restored. Killing the leader may or may not cost the holder
+// its lock (it does when the ensemble takes longer than half the session
+// timeout to answer again); either way the flock is never found taken, and
+// after each fault some contender holds.
+func (s *suite) testLockEnsembleFaults(t *testing.T) {
+	if s.b.Ensemble == nil {
+		t.Skipf("%s: no ensemble faults", s.b.Name)
+	}
+	e := s.b.Ensemble(t)
+	ttl := 6 * time.Second // a leader election must fit inside half of it most of the time
+	c := &contenders{s: s, t: t, root: s.root(t), dir: t.TempDir(), ttl: ttl,
+		procs: make([]*proc, 3), urls: []string{e.URL, e.URL, e.URL}, marks: make([]string, 3)}
+	for i := range c.procs {
+		c.start(i)
+	}
+	holder, _ := c.waitStart(1, time.Now())
+	n := 1
+	rounds := lockRounds(2)
+	for r := 0; r < rounds; r++ {
+		for _, fault := range []string{"kill-leader", "lose-quorum"} {
+			at := time.Now()
+			var restore func()
+			if fault == "kill-leader" {
+				restore = e.KillLeader(t)
+			} else {
+				restore = e.LoseQuorum(t)
+				// The holder cannot hear from a quorum: it must stop.
+				if code := c.procs[holder].wait(t, "the holder without quorum"); code != exitcode.LockLost {
+					t.Fatalf("holder exited %d without quorum, want 11; stderr:\n%s", code, c.procs[holder].stderr.String())
+				}
+				testenv.WaitFor(t, "quorum lost for longer than the session timeout", 2*ttl, func() bool { return time.Since(at) > ttl+time.Second })
+			}
+			restore()
+			holder, n = c.settle(n, at, fault)
+		}
+	}
+	for i, p := range c.procs {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		if code := p.wait(t, "a contender after SIGTERM"); code != 0 && code != exitcode.LockLost {
+			t.Errorf("contender %d exited %d after SIGTERM; stderr:\n%s", i, code, p.stderr.String())
+		}
+	}
+}
+
+// settle restarts every contender that ended with "lock lost" (the only
+// acceptable end after an ensemble fault), waits until some contender
+// holds, and returns the holder and the number of starts so far.
+func (c *contenders) settle(n int, at time.Time, fault string) (int, int) {
+	c.t.Helper()
+	var holder int
+	testenv.WaitFor(c.t, "a holder after "+fault, 30*c.ttl+60*time.Second, func() bool {
+		for i, p := range c.procs {
+			select {
+			case <-p.done:
+				if p.code != exitcode.LockLost {
+					c.t.Fatalf("contender %d exited %d after %s, want 11; stderr:\n%s", i, p.code, fault, p.stderr.String())
+				}
+				c.start(i)
+			default:
+			}
+		}
+		hs, _, starts, overlap := c.startLog()
+		if overlap != "" {
+			c.t.Fatalf("TWO HOLDERS after %s: %s", fault, overlap)
+		}
+		holder = hs[len(hs)-1]
+		if len(hs) > n {
+			c.t.Logf("%s: new holder %d after %v", fault, holder, starts[len(hs)-1].Sub(at).Round(time.Millisecond))
+			n = len(hs)
+		}
+		// Held: the last holder's child is alive.
+		return len(pidsWith("1000."+c.marks[holder])) == 1
+	})
+	return holder, n
+}

@@ -45,9 +45,21 @@ type Backend struct {
 	// LockTTL is the session timeout the lock fault tests use (Consul's
 	// minimum session TTL is 10s; ZooKeeper's test servers allow less).
 	LockTTL time.Duration
+	// Ensemble, when set, starts a 3-server ensemble for the ensemble
+	// fault rounds of the lock tests.
+	Ensemble func(t *testing.T) Ensemble
 	// LockRounds is the default number of fault rounds of
 	// LockNeverTwoHolders (SVCDISCO_LOCK_ROUNDS overrides it).
 	LockRounds int
+}
+
+// Ensemble is a replicated backend a test can break.
+type Ensemble struct {
+	URL string
+	// KillLeader kills the leader (SIGKILL) and returns what restarts it.
+	KillLeader func(t *testing.T) (restart func())
+	// LoseQuorum kills a majority and returns what restarts it.
+	LoseQuorum func(t *testing.T) (restore func())
 }
 
 // CrashTTL is the crash-detection time used by the crash tests: short, so

@@ -74,6 +74,8 @@ func (r *Registry) createLockNode(ctx context.Context, dir string) (string, erro
 	prefix := "_c_" + newUUID() + "-" + lockName
 	data := []byte(lockOwnerData())
 	acl := zk.WorldACL(zk.PermAll)
+	reconnected, unsub := r.session.subscribe()
+	defer unsub()
 	for {
 		p, err := zkcall.Do1(ctx, func() (string, error) {
 			return r.conn.Create(dir+"/"+prefix, data, zk.FlagEphemeral|zk.FlagSequence, acl)
@@ -81,18 +83,42 @@ func (r *Registry) createLockNode(ctx context.Context, dir string) (string, erro
 		if err == nil {
 			return p, nil
 		}
-		if !errors.Is(err, zk.ErrConnectionClosed) && !errors.Is(err, zk.ErrSessionExpired) {
+		if !connectionTrouble(err) {
 			return "", err
 		}
-		kids, _, lerr := zkcall.Do2(ctx, func() ([]string, *zk.Stat, error) { return r.conn.Children(dir) })
-		if lerr != nil {
-			return "", lerr
-		}
-		for _, k := range kids {
-			if strings.HasPrefix(k, prefix) {
-				return dir + "/" + k, nil
+		for {
+			kids, _, lerr := zkcall.Do2(ctx, func() ([]string, *zk.Stat, error) { return r.conn.Children(dir) })
+			if lerr == nil {
+				for _, k := range kids {
+					if strings.HasPrefix(k, prefix) {
+						return dir + "/" + k, nil
+					}
+				}
+				break
+			}
+			if !connectionTrouble(lerr) {
+				return "", lerr
+			}
+			if err := awaitReconnect(ctx, reconnected); err != nil {
+				return "", err
 			}
 		}
+	}
+}
+
+// connectionTrouble reports errors that a reconnect cures: the request was
+// cut off with the connection, or the session it was sent on is gone.
+func connectionTrouble(err error) bool {
+	return errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrSessionExpired) || errors.Is(err, zk.ErrSessionMoved)
+}
+
+// awaitReconnect waits for the next (re)connect, or ctx.
+func awaitReconnect(ctx context.Context, reconnected <-chan struct{}) error {
+	select {
+	case <-reconnected:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -104,6 +130,12 @@ func (r *Registry) waitTurn(ctx context.Context, name, dir, node string) (h coor
 	me := node[len(dir)+1:]
 	for {
 		kids, _, err := zkcall.Do2(ctx, func() ([]string, *zk.Stat, error) { return r.conn.Children(dir) })
+		if err != nil && connectionTrouble(err) && ctx.Err() == nil {
+			if err := awaitReconnect(ctx, reconnected); err != nil {
+				return nil, false, r.giveUp(ctx, name, dir, node, nil, err)
+			}
+			continue // a waiter keeps its place across a connection blip
+		}
 		if err != nil {
 			return nil, false, r.giveUp(ctx, name, dir, node, nil, err)
 		}
@@ -114,14 +146,26 @@ func (r *Registry) waitTurn(ctx context.Context, name, dir, node string) (h coor
 		}
 		if i == 0 {
 			h, err := r.confirm(ctx, name, node)
-			if errors.Is(err, errNotOurs) {
+			switch {
+			case errors.Is(err, errNotOurs):
 				return nil, true, nil
+			case err != nil && connectionTrouble(err) && ctx.Err() == nil:
+				if err := awaitReconnect(ctx, reconnected); err != nil {
+					return nil, false, r.giveUp(ctx, name, dir, node, nil, err)
+				}
+				continue // look again (and confirm again) after the reconnect
 			}
 			return h, false, err
 		}
 		ok, _, ch, err := zkcall.Do3(ctx, func() (bool, *zk.Stat, <-chan zk.Event, error) {
 			return r.conn.ExistsW(dir + "/" + kids[i-1])
 		})
+		if err != nil && connectionTrouble(err) && ctx.Err() == nil {
+			if err := awaitReconnect(ctx, reconnected); err != nil {
+				return nil, false, r.giveUp(ctx, name, dir, node, kids, err)
+			}
+			continue
+		}
 		if err != nil {
 			return nil, false, r.giveUp(ctx, name, dir, node, kids, err)
 		}
@@ -143,6 +187,9 @@ var errNotOurs = errors.New("lock node owned by another session")
 func (r *Registry) confirm(ctx context.Context, name, node string) (coord.Hold, error) {
 	sid := r.conn.SessionID()
 	ok, st, err := zkcall.Do2(ctx, func() (bool, *zk.Stat, error) { return r.conn.Exists(node) })
+	if err != nil && connectionTrouble(err) && ctx.Err() == nil {
+		return nil, err // the caller waits for the reconnect and looks again
+	}
 	if err != nil {
 		return nil, r.giveUp(ctx, name, "", node, nil, err)
 	}
