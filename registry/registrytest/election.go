@@ -67,12 +67,12 @@ func (e *electionRun) start(t *testing.T) *elector {
 	e.n++
 	id := fmt.Sprintf("c%d", e.n)
 	url, cut := e.s.b.URL, func() {}
-	if e.s.b.Partitionable != nil {
-		url, cut = e.s.b.Partitionable(t)
+	if e.s.b.Proxy != nil {
+		url, cut, _ = e.s.b.Proxy(t)
 	}
 	args := []string{"elect", "sched", "--id", id, "--host", id + ".example.com", "--address", "127.0.0.1",
 		"--port", strconv.Itoa(7000 + e.n), "--grace", "2s",
-		"--registry", url, "--root", e.root, "--session-timeout", e.s.b.ElectTTL.String(), "--timeout", "10s",
+		"--registry", url, "--root", e.root, "--session-timeout", e.s.b.LockTTL.String(), "--timeout", "10s",
 		"--", e.script, id, e.lock, e.log}
 	argv, _ := json.Marshal(args)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
@@ -126,7 +126,7 @@ func (e *electionRun) terms(t *testing.T) []term {
 func (e *electionRun) waitTerm(t *testing.T, n int) term {
 	t.Helper()
 	var got []term
-	testenv.WaitFor(t, fmt.Sprintf("term %d to start", n), 20*e.s.b.ElectTTL+30*time.Second, func() bool {
+	testenv.WaitFor(t, fmt.Sprintf("term %d to start", n), 20*e.s.b.LockTTL+30*time.Second, func() bool {
 		got = e.terms(t)
 		return len(got) >= n
 	})
@@ -171,8 +171,8 @@ func (el *elector) waitExit(t *testing.T, d time.Duration) int {
 // svcdisco exits 11 when cut off, and a `leader --watch` style detector
 // sees every term with the same id and token.
 func (s *suite) testElection(t *testing.T) {
-	if s.b.ElectTTL == 0 {
-		t.Skip("backend has no elections")
+	if s.b.LockTTL == 0 {
+		t.Skip("backend has no coordination")
 	}
 	dir := t.TempDir()
 	e := &electionRun{s: s, t: t, root: s.root(t), dir: dir, script: filepath.Join(dir, "leader.sh"),
@@ -233,9 +233,9 @@ func (e *electionRun) fault(t *testing.T, round int, tm term) {
 	case round%3 == 1:
 		_ = el.cmd.Process.Signal(syscall.SIGKILL)
 		el.waitExit(t, 30*time.Second)
-	case round%3 == 2 && e.s.b.Partitionable != nil:
+	case round%3 == 2 && e.s.b.Proxy != nil:
 		el.cut()
-		if code := el.waitExit(t, 10*e.s.b.ElectTTL); code != 11 {
+		if code := el.waitExit(t, 10*e.s.b.LockTTL); code != 11 {
 			t.Fatalf("round %d: partitioned leader %s exited %d, want 11 (lock lost); stderr:\n%s", round, tm.id, code, el.errb.String())
 		}
 	default:

@@ -172,7 +172,7 @@ func Run(ctx context.Context, opts *Options) error {
 	case err != nil:
 		return err
 	case res.Lost != nil:
-		return exitcode.New(lostCode, fmt.Errorf("elect %s: leadership lost, command stopped: %w", opts.Group, res.Lost))
+		return exitcode.New(exitcode.LockLost, fmt.Errorf("elect %s: leadership lost, command stopped: %w", opts.Group, res.Lost))
 	case res.ExitCode != 0:
 		return exitcode.New(res.ExitCode, fmt.Errorf("%s exited with code %d", opts.Command[0], res.ExitCode))
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/svcdisco/svcdisco/internal/cmd/elect"
 	"github.com/svcdisco/svcdisco/internal/cmd/ensemble"
 	"github.com/svcdisco/svcdisco/internal/cmd/leader"
+	"github.com/svcdisco/svcdisco/internal/cmd/lock"
 	"github.com/svcdisco/svcdisco/internal/cmd/maintenance"
 	"github.com/svcdisco/svcdisco/internal/cmd/query"
 	"github.com/svcdisco/svcdisco/internal/cmd/register"
@@ -35,7 +36,10 @@ Exit codes:
   3  not enough providers (--at-least unmet, or a template's min_providers);
      no leader (leader)
   4  registry or Exhibitor unreachable / deadline passed
-  5  a template's check command rejected the new file`
+  5  a template's check command rejected the new file
+  10 lock not acquired within --wait (held elsewhere)
+  11 lock lost while held (elect: leadership lost)
+  12 a required mount is missing or does not answer`
 
 // NewCmdRoot returns the root command with every subcommand.
 func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
@@ -68,6 +72,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 		render.NewCmdRender(f, nil),
 		ensemble.NewCmdEnsemble(f, nil),
 		chroot.NewCmdChroot(f, nil),
+		lock.NewCmdLock(f, nil),
 		elect.NewCmdElect(f, nil),
 		leader.NewCmdLeader(f, nil),
 		version.NewCmdVersion(f),
