@@ -3,6 +3,7 @@ package coord
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/svcdisco/svcdisco/registry"
 )
@@ -57,6 +58,7 @@ type Term struct {
 	token   int64
 	lost    chan struct{}
 	release func(context.Context) error
+	budget  func() time.Duration
 
 	once   sync.Once
 	mu     sync.Mutex
@@ -76,6 +78,23 @@ func (t *Term) Release(ctx context.Context) error {
 		return nil
 	}
 	return t.release(ctx)
+}
+
+// WithKillBudget sets how long a command stopped because the term was lost
+// may take between SIGTERM and SIGKILL (the part of the session timeout
+// left after the holder noticed). Backends call it before handing the term
+// out.
+func (t *Term) WithKillBudget(budget func() time.Duration) *Term {
+	t.budget = budget
+	return t
+}
+
+// KillBudget is the budget set by WithKillBudget, 0 when there is none.
+func (t *Term) KillBudget() time.Duration {
+	if t.budget == nil {
+		return 0
+	}
+	return t.budget()
 }
 
 // Token is the term's fencing token (ZooKeeper: the czxid of the leader's

@@ -27,9 +27,6 @@ type Input struct {
 	Command []string
 	// Grace is the time between a forwarded signal and SIGKILL.
 	Grace time.Duration
-	// StopGrace bounds the grace when the term is lost (0: Grace): the
-	// command must be dead before the backend can elect someone else.
-	StopGrace time.Duration
 	// Signals are the stop signals svcdisco receives.
 	Signals <-chan os.Signal
 	// Out receives one JSON line per change when there is no Command.
@@ -158,10 +155,12 @@ func supervise(ctx context.Context, in Input, cand coord.Candidacy) (Result, err
 			Stdin: in.Stdin, Stdout: in.Stdout, Stderr: in.Stderr,
 			NoPIDNamespace: in.NoPIDNamespace,
 		},
-		Grace:     in.Grace,
-		Signals:   in.Signals,
-		Stop:      term.Lost(),
-		StopGrace: in.StopGrace,
+		Grace:   in.Grace,
+		Signals: in.Signals,
+		Stop:    term.Lost(),
+		// The command must be dead before the backend can elect
+		// someone else: a lost term leaves only the kill budget.
+		StopGrace: term.KillBudget(),
 		Logger:    in.Logger,
 	})
 	if err != nil {

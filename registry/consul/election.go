@@ -166,7 +166,7 @@ func (c *candidacy) term(s *heldSession) {
 		c.r.log.Warn("elect: lock acquired but not confirmed; contending again", "group", c.group, "err", err)
 		return
 	}
-	t := coord.NewTerm(token, c.Resign)
+	t := coord.NewTerm(token, c.Resign).WithKillBudget(func() time.Duration { return c.r.opts.TTL / 4 })
 	select {
 	case c.terms <- t:
 	case <-c.resign:

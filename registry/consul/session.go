@@ -31,14 +31,15 @@ type heldSession struct {
 }
 
 // newSession creates a session with the Registry's TTL whose locks are
-// released (not deleted) when it is invalidated. Its lock-delay equals the
-// TTL: after an invalidation nobody can take its locks for that long, one
-// more margin for a holder that is slow to notice.
+// released (not deleted) when it is invalidated. Its lock-delay is
+// Consul's default, 15s, as for `lock`: after an invalidation nobody can
+// take its locks for that long, one more margin for a holder that is slow
+// to notice.
 func (r *Registry) newSession(ctx context.Context, name string) (*heldSession, error) {
 	se := &api.SessionEntry{
 		Name:      name,
 		TTL:       r.opts.TTL.String(),
-		LockDelay: r.opts.TTL,
+		LockDelay: LockDelay,
 		Behavior:  api.SessionBehaviorRelease,
 	}
 	id, _, err := r.client.Session().Create(se, (&api.WriteOptions{Datacenter: r.opts.Datacenter}).WithContext(ctx))

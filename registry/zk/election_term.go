@@ -20,7 +20,7 @@ func (c *candidacy) lead(ctx context.Context, st *zk.Stat) {
 	g := newGuard(c.sid, c.r.obs.Negotiated, c.r.obs.LastRead)
 	unlisten := c.r.obs.listen(func(ev zk.Event, sid int64) { g.event(ev, sid) })
 	defer unlisten()
-	term := coord.NewTerm(st.Czxid, func(ctx context.Context) error { return c.Resign(ctx) })
+	term := coord.NewTerm(st.Czxid, c.Resign).WithKillBudget(func() time.Duration { return KillBudget(c.r.obs.Negotiated()) })
 	select {
 	case c.terms <- term:
 	case <-ctx.Done():
@@ -100,8 +100,3 @@ func (c *candidacy) leave() {
 		}
 	}
 }
-
-// StopBudget is how long a command stopped because its term (or lock) was
-// lost may take between SIGTERM and SIGKILL: KillBudget of the negotiated
-// session timeout, so it is dead before the server can expire the session.
-func (r *Registry) StopBudget() time.Duration { return KillBudget(r.obs.Negotiated()) }

@@ -164,9 +164,6 @@ func Run(ctx context.Context, opts *Options) error {
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		Timeout: opts.F.TimeoutValue(), Logger: opts.F.Logger,
 	}
-	if b, ok := reg.(interface{ StopBudget() time.Duration }); ok {
-		in.StopGrace = min(opts.Grace, b.StopBudget())
-	}
 	res, err := elect.Run(ctx, in)
 	switch {
 	case err != nil:
