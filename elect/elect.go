@@ -144,6 +144,9 @@ func supervise(ctx context.Context, in Input, cand coord.Candidacy) (Result, err
 	if term == nil {
 		return Result{}, candidacyEnded(in.Group, cand)
 	}
+	if term.Ended() { // lost before it could start: CMD never runs
+		return Result{Lost: term.LostReason()}, nil
+	}
 	in.Logger.Info("leading; starting the command", "group", in.Group, "token", term.Token())
 	res, err := child.Run(ctx, child.RunInput{
 		Spec: child.Spec{
