@@ -189,3 +189,41 @@ func TestJoinAdoptsOwnMemberAfterLostReply(t *testing.T) {
 		t.Fatalf("another session's contender adopted %s", name)
 	}
 }
+
+// TestLowestByNameButNotOwnedIsNotLeading (CURATOR-696): a member that is
+// the lowest and has our name but is owned by another session (e.g. ours
+// from before an expiry, not yet removed) must not make us lead.
+func TestLowestByNameButNotOwnedIsNotLeading(t *testing.T) {
+	zkc := testzk.Shared(t)
+	root := testzk.Root(t)
+	r := open(t, zkc.ConnString(), root, 4*time.Second, nil)
+	dir := r.ElectionPath("sched")
+	if err := r.ensurePath(ctxT(t), dir); err != nil {
+		t.Fatal(err)
+	}
+	other := rawConn(t, zkc.ConnString())
+	data, _ := encodeMember(contender(0))
+	name := joinMesos(t, other, dir, LabelJSON, data)
+	c := &candidacy{r: r, group: "sched", dir: dir, data: data,
+		node: name[strings.LastIndex(name, "/")+1:], sid: r.conn.SessionID()}
+	lead, _, _, err := c.evaluate(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lead {
+		t.Fatal("led on a member owned by another session")
+	}
+	if c.node != "" {
+		t.Errorf("the foreign member %s is still taken for ours", name)
+	}
+	// The same member owned by our session leads.
+	if err := other.Delete(name, -1); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.join(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if lead, _, _, err := c.evaluate(ctxT(t)); err != nil || !lead {
+		t.Fatalf("own lowest member: lead %v, %v", lead, err)
+	}
+}
