@@ -177,7 +177,7 @@ func (c *candidacy) term(s *heldSession) {
 	var reason error
 	select {
 	case <-monitor:
-		reason = fmt.Errorf("%w: %s no longer held by session %s", coord.ErrNodeGone, c.key, s.id)
+		reason = c.whyMonitorEnded(s)
 	case <-s.Lost():
 		reason = s.Reason()
 	case <-c.resign:
@@ -218,4 +218,20 @@ func (c *candidacy) unlock(lock *api.Lock) {
 	case <-done:
 	case <-time.After(c.r.opts.TTL / 2):
 	}
+}
+
+// whyMonitorEnded tells a key taken from the session from a monitor that
+// gave up because the agent stopped answering. Either way the term ends:
+// api.Lock does not resume monitoring.
+func (c *candidacy) whyMonitorEnded(s *heldSession) error {
+	ctx, cancel := context.WithTimeout(context.Background(), c.r.opts.TTL/4)
+	defer cancel()
+	pair, _, err := c.r.client.KV().Get(c.key, (&api.QueryOptions{RequireConsistent: true, Datacenter: c.r.opts.Datacenter}).WithContext(ctx))
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: watching %s failed and consul does not answer: %v", coord.ErrDisconnected, c.key, err)
+	case pair == nil || pair.Session != s.id:
+		return fmt.Errorf("%w: %s no longer held by session %s", coord.ErrNodeGone, c.key, s.id)
+	}
+	return fmt.Errorf("%w: watching %s failed", coord.ErrLost, c.key)
 }
