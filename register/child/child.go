@@ -49,10 +49,12 @@ type Child struct {
 	startedErr chan error
 }
 
-// Start runs argv[0] with argv[1:] in a new process group. Its stdin,
-// stdout and stderr are passed through unchanged.
+// Start runs argv[0] with argv[1:] in a new process group, in svcdisco's
+// own PID namespace (`register -- CMD`: a registration needs no fence
+// against a surviving tree, and PIDs CMD writes to pidfiles stay valid on
+// the host). Its stdin, stdout and stderr are passed through unchanged.
 func Start(argv []string, stdin io.Reader, stdout, stderr io.Writer) (*Child, error) {
-	return StartSpec(Spec{Argv: argv, Stdin: stdin, Stdout: stdout, Stderr: stderr})
+	return StartSpec(Spec{Argv: argv, Stdin: stdin, Stdout: stdout, Stderr: stderr, NoPIDNamespace: true})
 }
 
 // ErrNotFound wraps a command that could not be started because it does not
