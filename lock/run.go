@@ -70,34 +70,18 @@ func Run(ctx context.Context, in Input) (Result, error) {
 		actx, cancel = context.WithTimeout(ctx, in.Wait)
 		defer cancel()
 	}
-	var signalled os.Signal
-	sigDone := make(chan struct{})
-	go func() { // a stop signal while waiting ends the wait
-		select {
-		case s := <-in.Signals:
-			signalled = s
-			cancel()
-		case <-sigDone:
-		}
-	}()
-	h, err := in.Locker.Lock(actx, in.Name)
-	close(sigDone)
+	h, signalled, err := in.acquire(actx, cancel)
 	if err != nil {
-		if signalled != nil {
-			return Result{}, nil
-		}
 		return Result{}, err
 	}
-	res := Result{Token: h.Token()}
-	defer func() {
-		rctx, rcancel := context.WithTimeout(context.Background(), in.ReleaseTimeout)
-		defer rcancel()
-		if rerr := h.Release(rctx); rerr != nil {
-			log.Warn("release failed; the lock goes with the session", "err", rerr)
-		} else {
-			log.Info("lock released", "token", res.Token)
+	if signalled {
+		if h != nil {
+			release(h, in.ReleaseTimeout, log, h.Token())
 		}
-	}()
+		return Result{}, nil
+	}
+	res := Result{Token: h.Token()}
+	defer release(h, in.ReleaseTimeout, log, res.Token)
 	for _, m := range in.Mounts {
 		if err := CheckMount(ctx, m, in.StatTimeout); err != nil {
 			return res, fmt.Errorf("lock %s: not starting: %w", in.Name, err)
@@ -116,6 +100,45 @@ func Run(ctx context.Context, in Input) (Result, error) {
 		}
 	}
 	return in.runCommand(ctx, h, res, stop, why)
+}
+
+// acquire takes the lock within actx; a stop signal while waiting cancels
+// the wait (signalled, and no error). A signal that arrives just as the
+// lock is acquired is not lost: signalled is true with the hold.
+func (in *Input) acquire(actx context.Context, cancel context.CancelFunc) (coord.Hold, bool, error) {
+	sig := make(chan struct{})
+	stop, watcherDone := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(watcherDone)
+		select {
+		case <-in.Signals:
+			close(sig)
+			cancel()
+		case <-stop:
+		}
+	}()
+	h, err := in.Locker.Lock(actx, in.Name)
+	close(stop)
+	<-watcherDone
+	select {
+	case <-sig:
+		if err != nil {
+			return nil, true, nil
+		}
+		return h, true, nil
+	default:
+	}
+	return h, false, err
+}
+
+func release(h coord.Hold, timeout time.Duration, log *slog.Logger, token int64) {
+	rctx, rcancel := context.WithTimeout(context.Background(), timeout)
+	defer rcancel()
+	if err := h.Release(rctx); err != nil {
+		log.Warn("release failed; the lock goes with the session", "err", err)
+		return
+	}
+	log.Info("lock released", "token", token)
 }
 
 func (in *Input) runCommand(ctx context.Context, h coord.Hold, res Result, stop <-chan struct{}, why func() error) (Result, error) {

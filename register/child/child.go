@@ -25,7 +25,10 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -49,10 +52,12 @@ type Child struct {
 	startedErr chan error
 }
 
-// Start runs argv[0] with argv[1:] in a new process group. Its stdin,
-// stdout and stderr are passed through unchanged.
+// Start runs argv[0] with argv[1:] in a new process group, in svcdisco's
+// own PID namespace (`register -- CMD`: a registration needs no fence
+// against a surviving tree, and PIDs CMD writes to pidfiles stay valid on
+// the host). Its stdin, stdout and stderr are passed through unchanged.
 func Start(argv []string, stdin io.Reader, stdout, stderr io.Writer) (*Child, error) {
-	return StartSpec(Spec{Argv: argv, Stdin: stdin, Stdout: stdout, Stderr: stderr})
+	return StartSpec(Spec{Argv: argv, Stdin: stdin, Stdout: stdout, Stderr: stderr, NoPIDNamespace: true})
 }
 
 // ErrNotFound wraps a command that could not be started because it does not
@@ -204,10 +209,44 @@ func (c *Child) reapGroup() {
 	}
 }
 
-// groupAlive reports whether any process of the group is left. A zombie
-// member still counts until its parent (init) reaps it.
+// groupAlive reports whether any live process of the group is left. A
+// zombie does not count: it is dead, and waits only for its new parent
+// (init, which need not reap promptly in a container) to collect it.
 func (c *Child) groupAlive() bool {
-	return syscall.Kill(-c.Pid(), 0) == nil
+	if syscall.Kill(-c.Pid(), 0) != nil {
+		return false
+	}
+	live, err := liveMembers(c.Pid())
+	return err != nil || live
+}
+
+// liveMembers reports whether /proc lists a process of group pgid that is
+// not a zombie.
+func liveMembers(pgid int) (bool, error) {
+	dirs, err := filepath.Glob("/proc/[0-9]*/stat")
+	if err != nil || len(dirs) == 0 {
+		return false, fmt.Errorf("no /proc: %v", err)
+	}
+	for _, d := range dirs {
+		b, err := os.ReadFile(d)
+		if err != nil {
+			continue // gone meanwhile
+		}
+		// pid (comm) state ppid pgrp …; comm may contain spaces and ')'.
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+1:])
+		if len(f) < 3 || f[0] == "Z" || f[0] == "X" {
+			continue
+		}
+		if g, err := strconv.Atoi(f[2]); err == nil && g == pgid {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // Signals is the set of signals that stop a wrapped command.

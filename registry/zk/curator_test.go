@@ -47,8 +47,7 @@ public class CuratorLock {
 `
 
 var curatorJars = []string{"curator-framework", "curator-client", "curator-recipes", "zookeeper", "zookeeper-jute",
-	"guava", "slf4j-api", "slf4j-nop", "netty-handler", "netty-transport", "netty-common", "netty-buffer",
-	"netty-resolver", "netty-codec", "netty-transport-native-epoll", "netty-transport-native-unix-common"}
+	"guava", "slf4j-api", "slf4j-nop"}
 
 // buildCurator compiles the driver and returns the classpath to run it.
 func buildCurator(t *testing.T) string {

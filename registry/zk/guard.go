@@ -122,3 +122,16 @@ func (g *guard) Reason() error {
 	defer g.mu.Unlock()
 	return g.reason
 }
+
+// guardSession starts a guard for session sid on r's connection, fed by its
+// events; stop detaches it (and must be called once the hold is over). A
+// session that changed before the guard was attached is a loss at once.
+// Locks and elections use it the same way.
+func (r *Registry) guardSession(sid int64) (g *guard, stop func()) {
+	g = newGuard(sid, r.obs.Negotiated, r.obs.LastRead)
+	stop = r.obs.listen(g.event)
+	if r.conn.SessionID() != sid {
+		g.Fail(fmt.Errorf("%w: session changed while acquiring", coord.ErrSessionExpired))
+	}
+	return g, stop
+}

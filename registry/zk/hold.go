@@ -30,11 +30,7 @@ type zkHold struct {
 
 func (r *Registry) newHold(name, node string, czxid, sid int64) *zkHold {
 	h := &zkHold{r: r, name: name, node: node, token: czxid, stop: make(chan struct{})}
-	h.g = newGuard(sid, r.obs.Negotiated, r.obs.LastRead)
-	h.unlisten = r.obs.listen(h.g.event)
-	if r.conn.SessionID() != sid { // replaced between confirm and listen
-		h.g.Fail(fmt.Errorf("%w: session changed while acquiring", coord.ErrSessionExpired))
-	}
+	h.g, h.unlisten = r.guardSession(sid)
 	go h.watch()
 	r.log.Info("lock acquired", "lock", name, "node", node, "token", czxid,
 		"negotiated_session_timeout", r.obs.Negotiated())

@@ -241,7 +241,7 @@ func wrap(ctx context.Context, opts *Options, in register.KeepInput, sigs <-chan
 		Stderr:      os.Stderr,
 	})
 	if err != nil && res.ExitCode == 127 {
-		return err // could not start
+		return exitcode.New(127, err) // could not start: as shells report it
 	}
 	if err != nil {
 		opts.F.Logger.Warn("registration trouble", "err", err)
