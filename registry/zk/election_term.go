@@ -17,9 +17,8 @@ import (
 // resigned. The fencing token is the member's czxid: a later leader's
 // member was created later, so its czxid is larger.
 func (c *candidacy) lead(ctx context.Context, st *zk.Stat) {
-	g := newGuard(c.sid, c.r.obs.Negotiated, c.r.obs.LastRead)
-	unlisten := c.r.obs.listen(func(ev zk.Event, sid int64) { g.event(ev, sid) })
-	defer unlisten()
+	g, unguard := c.r.guardSession(c.sid)
+	defer unguard()
 	term := coord.NewTerm(st.Czxid, c.Resign).WithKillBudget(func() time.Duration { return KillBudget(c.r.obs.Negotiated()) })
 	select {
 	case c.terms <- term:
