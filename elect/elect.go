@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/svcdisco/svcdisco/coord"
+	"github.com/svcdisco/svcdisco/internal/exitcode"
 	"github.com/svcdisco/svcdisco/register/child"
 	"github.com/svcdisco/svcdisco/registry"
 )
@@ -166,8 +167,8 @@ func supervise(ctx context.Context, in Input, cand coord.Candidacy) (Result, err
 		StopGrace: term.KillBudget(),
 		Logger:    in.Logger,
 	})
-	if err != nil {
-		return Result{ExitCode: res.ExitCode}, fmt.Errorf("elect %s: %w", in.Group, err)
+	if err != nil { // could not start: 127, as a shell says
+		return Result{ExitCode: res.ExitCode}, exitcode.New(res.ExitCode, fmt.Errorf("elect %s: %w", in.Group, err))
 	}
 	switch res.Cause {
 	case child.Stopped:

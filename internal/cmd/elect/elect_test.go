@@ -95,3 +95,25 @@ func TestJSONLinesPerChange(t *testing.T) {
 		t.Fatalf("s2 printed %+v after s1's %+v", c2, c1)
 	}
 }
+
+// TestCommandExitCodes: CMD exiting on its own ends the candidacy with its
+// code (and resigns: nobody leads afterwards); a CMD that does not exist
+// is 127.
+func TestCommandExitCodes(t *testing.T) {
+	zkc := testzk.Shared(t)
+	root := testzk.Root(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	reg := []string{"--registry", zkc.URL(""), "--root", root, "--timeout", "10s"}
+	r := testcli.Run(ctx, "", append(append([]string{"elect", "sched", "--port", "7001"}, reg...), "--", "sh", "-c", `test "$SVCDISCO_ELECT_GROUP" = sched && test "$SVCDISCO_ELECT_TOKEN" -gt 0 && exit 7`)...)
+	if r.Code != 7 {
+		t.Fatalf("CMD exiting 7: elect exited %d (%v); stderr:\n%s", r.Code, r.Error, r.Err)
+	}
+	if l := testcli.Run(ctx, "", append([]string{"leader", "sched"}, reg...)...); l.Code != exitcode.NotEnough {
+		t.Fatalf("after CMD exited: leader exit %d %q, want 3 (resigned)", l.Code, l.Out)
+	}
+	r = testcli.Run(ctx, "", append(append([]string{"elect", "sched", "--port", "7001"}, reg...), "--", "/nonexistent/cmd")...)
+	if r.Code != 127 {
+		t.Fatalf("missing CMD: elect exited %d (%v), want 127", r.Code, r.Error)
+	}
+}
