@@ -206,8 +206,13 @@ func (s *suite) testElection(t *testing.T) {
 	}
 	rounds := ElectRounds()
 	var started []term
+	var faulted time.Time
+	var fault string
 	for round := 1; round <= rounds+1; round++ {
 		tm := e.waitTerm(t, round)
+		if !faulted.IsZero() { // a figure for the README, not a bound
+			t.Logf("round %d: %s after %s of the leader: next term after %v", round-1, tm.id, fault, time.Since(faulted).Round(100*time.Millisecond))
+		}
 		started = append(started, tm)
 		code, out, errOut := s.cli(t, e.root, "leader", "sched", "-o", "json")
 		if code != 0 || !strings.Contains(out, `"id":"`+tm.id+`"`) {
@@ -216,7 +221,8 @@ func (s *suite) testElection(t *testing.T) {
 		if round > rounds {
 			break
 		}
-		e.fault(t, round, tm)
+		faulted = time.Now()
+		fault = e.fault(t, round, tm)
 		e.start(t) // keep three contenders
 	}
 	cancel()
@@ -224,8 +230,8 @@ func (s *suite) testElection(t *testing.T) {
 	checkWatched(t, started, all)
 }
 
-// fault ends the current leader's term one way or another.
-func (e *electionRun) fault(t *testing.T, round int, tm term) {
+// fault ends the current leader's term one way or another, and says how.
+func (e *electionRun) fault(t *testing.T, round int, tm term) string {
 	t.Helper()
 	el := e.running[tm.id]
 	delete(e.running, tm.id)
@@ -233,16 +239,19 @@ func (e *electionRun) fault(t *testing.T, round int, tm term) {
 	case round%3 == 1:
 		_ = el.cmd.Process.Signal(syscall.SIGKILL)
 		el.waitExit(t, 30*time.Second)
+		return "kill -9"
 	case round%3 == 2 && e.s.b.Proxy != nil:
 		el.cut()
 		if code := el.waitExit(t, 10*e.s.b.LockTTL); code != 11 {
 			t.Fatalf("round %d: partitioned leader %s exited %d, want 11 (lock lost); stderr:\n%s", round, tm.id, code, el.errb.String())
 		}
+		return "cut-off"
 	default:
 		_ = el.cmd.Process.Signal(syscall.SIGTERM)
 		if code := el.waitExit(t, 30*time.Second); code != 0 {
 			t.Fatalf("round %d: %s exited %d after SIGTERM, want 0; stderr:\n%s", round, tm.id, code, el.errb.String())
 		}
+		return "SIGTERM"
 	}
 }
 
