@@ -84,9 +84,16 @@ func (c *candidacy) holdTerm(ctx context.Context, g *guard) error {
 }
 
 // leave ends the candidacy: our member (and one we stepped down from) is
-// deleted so the next contender leads at once. Bounded by the session
-// timeout: without a connection the session's expiry removes it anyway.
+// deleted so the next contender leads at once. Only while connected, and
+// bounded by the session timeout: otherwise the session's expiry removes
+// it anyway.
 func (c *candidacy) leave() {
+	if c.r.conn.State() != zk.StateHasSession {
+		// Cut off: nothing can be deleted now, and the server removes
+		// the member with the session. Do not hold up the exit.
+		c.r.log.Debug("elect: not connected; the member goes with the session", "group", c.group)
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.r.opts.SessionTimeout)
 	defer cancel()
 	for _, name := range []string{c.stale, c.node} {
