@@ -198,6 +198,10 @@ func (s *suite) testLockCLI(t *testing.T) {
 	if code := m.wait(t, "lock -- missing"); code != 127 {
 		t.Fatalf("missing CMD: exit %d, want 127", code)
 	}
+	u := s.startCLI(t, nil, "lock", "job", "--registry", s.b.UnreachableURL, "--timeout", "1s", "--", "true")
+	if code := u.wait(t, "lock on an unreachable registry"); code != exitcode.Unreachable {
+		t.Fatalf("unreachable registry: exit %d, want 4; stderr:\n%s", code, u.stderr.String())
+	}
 }
 
 // testLockMounts mounts real tmpfs file systems (root only).
