@@ -61,7 +61,7 @@ func (h *zkHold) watch() {
 	for {
 		ok, st, ch, err := h.r.conn.ExistsW(h.node)
 		switch {
-		case err != nil && !errors.Is(err, zk.ErrConnectionClosed):
+		case err != nil && !connectionTrouble(err):
 			h.g.Fail(fmt.Errorf("%w: %v", coord.ErrSessionExpired, err))
 			return
 		case err == nil && (!ok || st.EphemeralOwner != h.g.sid):
