@@ -68,9 +68,14 @@ func (h *zkHold) watch() {
 			h.g.Fail(coord.ErrNodeGone)
 			return
 		}
+		var retry <-chan time.Time
+		if err != nil { // cut off: look again after the reconnect (or in a second)
+			retry = time.After(time.Second)
+		}
 		select {
 		case <-ch:
 		case <-reconnected:
+		case <-retry:
 		case <-h.g.Lost():
 			return
 		case <-h.stop:
