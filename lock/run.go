@@ -70,6 +70,7 @@ func Run(ctx context.Context, in Input) (Result, error) {
 		actx, cancel = context.WithTimeout(ctx, in.Wait)
 		defer cancel()
 	}
+	log.Info("waiting for the lock", "wait", in.Wait)
 	h, signalled, err := in.acquire(actx, cancel)
 	if err != nil {
 		return Result{}, err

@@ -218,7 +218,7 @@ func (h *consulHold) Release(ctx context.Context) error {
 		h.fail(coord.ErrReleased)
 		close(h.stop)
 		if h.l != nil {
-			if uerr := h.l.Unlock(); uerr != nil && !errors.Is(uerr, api.ErrLockNotHeld) {
+			if uerr := unlock(ctx, h.l); uerr != nil && !errors.Is(uerr, api.ErrLockNotHeld) {
 				err = h.r.wrap("release lock "+h.name, uerr)
 			}
 		}
@@ -227,6 +227,20 @@ func (h *consulHold) Release(ctx context.Context) error {
 		}
 	})
 	return err
+}
+
+// unlock runs the recipe's Unlock (which takes no context) within ctx: an
+// agent that does not answer must not hold up the exit; the session, which
+// is destroyed next or expires, takes the lock with it.
+func unlock(ctx context.Context, l *api.Lock) error {
+	ch := make(chan error, 1)
+	go func() { ch <- l.Unlock() }()
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (h *consulHold) destroySession() {

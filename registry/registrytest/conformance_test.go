@@ -123,7 +123,11 @@ func TestConsul(t *testing.T) {
 		UnreachableURL: fmt.Sprintf("consul://127.0.0.1:%d", testzk.FreePort()),
 		Open:           open,
 		LockTTL:        10 * time.Second, // Consul's minimum session TTL
-		LockRounds:     2,
+		LockRounds:     3,
+		Proxy: func(t *testing.T) (string, func(), func()) {
+			p := testzk.NewProxy(t, a.Addr()) // a plain TCP proxy: HTTP passes through
+			return "consul://" + p.Addr(), p.Partition, p.Heal
+		},
 		InjectBad: func(t *testing.T, root, service string) string {
 			r := open(t, root, 10*time.Second, slog.New(slog.DiscardHandler)).(*consul.Registry)
 			id := fmt.Sprintf("%s-bad-%d", service, badSeq.Add(1))

@@ -141,6 +141,21 @@ func (p *proc) wait(t *testing.T, what string) int {
 	}
 }
 
+// waitReady waits until a `svcdisco lock` handles its stop signals: it
+// logs "waiting for the lock" after installing its handler. (It may have
+// exited meanwhile; then there is nothing to wait for.)
+func (p *proc) waitReady(t *testing.T) {
+	t.Helper()
+	testenv.WaitFor(t, "svcdisco lock to be ready for signals", 60*time.Second, func() bool {
+		select {
+		case <-p.done:
+			return true
+		default:
+			return strings.Contains(p.stderr.String(), "waiting for the lock")
+		}
+	})
+}
+
 func (s *suite) lockArgs(root, url string, extra ...string) []string {
 	if url == "" {
 		url = s.b.URL
@@ -165,7 +180,7 @@ func (s *suite) testLockCLI(t *testing.T) {
 	// Without CMD: one line, held until SIGTERM; --wait elsewhere gives 10
 	// naming the holder.
 	h := s.startCLI(t, nil, s.lockArgs(root, "", "job")...)
-	testenv.WaitFor(t, "the holder's line", 30*time.Second, func() bool { return strings.HasPrefix(h.stdout.String(), "locked job token ") })
+	testenv.WaitFor(t, "the holder's line", 60*time.Second, func() bool { return strings.HasPrefix(h.stdout.String(), "locked job token ") })
 	w := s.startCLI(t, nil, s.lockArgs(root, "", "job", "--wait", "1s", "--", "touch", filepath.Join(t.TempDir(), "ran"))...)
 	if code := w.wait(t, "lock --wait"); code != exitcode.LockTimeout || !strings.Contains(w.stderr.String(), "held by") {
 		t.Fatalf("lock --wait while held: exit %d, stderr %q; want 10 naming the holder", code, w.stderr.String())
@@ -182,6 +197,10 @@ func (s *suite) testLockCLI(t *testing.T) {
 	m := s.startCLI(t, nil, s.lockArgs(root, "", "job", "--", "/nonexistent/cmd")...)
 	if code := m.wait(t, "lock -- missing"); code != 127 {
 		t.Fatalf("missing CMD: exit %d, want 127", code)
+	}
+	u := s.startCLI(t, nil, "lock", "job", "--registry", s.b.UnreachableURL, "--timeout", "1s", "--", "true")
+	if code := u.wait(t, "lock on an unreachable registry"); code != exitcode.Unreachable {
+		t.Fatalf("unreachable registry: exit %d, want 4; stderr:\n%s", code, u.stderr.String())
 	}
 }
 

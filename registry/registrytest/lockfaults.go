@@ -146,6 +146,7 @@ func (s *suite) testLockNeverTwoHolders(t *testing.T) {
 		}
 	}
 	for i, p := range c.procs {
+		p.waitReady(t)
 		_ = p.cmd.Process.Signal(syscall.SIGTERM)
 		if code := p.wait(t, "a contender after SIGTERM"); code != 0 {
 			t.Errorf("contender %d exited %d after SIGTERM, want 0; stderr:\n%s", i, code, p.stderr.String())
@@ -218,7 +219,7 @@ func (s *suite) testLockEnsembleFaults(t *testing.T) {
 	}
 	holder, _ := c.waitStart(1, time.Now())
 	n := 1
-	rounds := lockRounds(2)
+	rounds := lockRounds(1) // each round kills the leader, then takes quorum away
 	for r := 0; r < rounds; r++ {
 		for _, fault := range []string{"kill-leader", "lose-quorum"} {
 			at := time.Now()
@@ -238,6 +239,7 @@ func (s *suite) testLockEnsembleFaults(t *testing.T) {
 		}
 	}
 	for i, p := range c.procs {
+		p.waitReady(t)
 		_ = p.cmd.Process.Signal(syscall.SIGTERM)
 		if code := p.wait(t, "a contender after SIGTERM"); code != 0 && code != exitcode.LockLost {
 			t.Errorf("contender %d exited %d after SIGTERM; stderr:\n%s", i, code, p.stderr.String())

@@ -61,16 +61,21 @@ func (h *zkHold) watch() {
 	for {
 		ok, st, ch, err := h.r.conn.ExistsW(h.node)
 		switch {
-		case err != nil && !errors.Is(err, zk.ErrConnectionClosed):
+		case err != nil && !connectionTrouble(err):
 			h.g.Fail(fmt.Errorf("%w: %v", coord.ErrSessionExpired, err))
 			return
 		case err == nil && (!ok || st.EphemeralOwner != h.g.sid):
 			h.g.Fail(coord.ErrNodeGone)
 			return
 		}
+		var retry <-chan time.Time
+		if err != nil { // cut off: look again after the reconnect (or in a second)
+			retry = time.After(time.Second)
+		}
 		select {
 		case <-ch:
 		case <-reconnected:
+		case <-retry:
 		case <-h.g.Lost():
 			return
 		case <-h.stop:

@@ -5,9 +5,13 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"slices"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/go-zookeeper/zk"
 
@@ -107,15 +111,25 @@ func (r *Registry) createLockNode(ctx context.Context, dir string) (string, erro
 }
 
 // connectionTrouble reports errors that a reconnect cures: the request was
-// cut off with the connection, or the session it was sent on is gone.
+// cut off with the connection (go-zookeeper also hands back raw write
+// errors such as a broken pipe), or the session it was sent on is gone.
 func connectionTrouble(err error) bool {
-	return errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrSessionExpired) || errors.Is(err, zk.ErrSessionMoved)
+	var ne net.Error
+	return errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrSessionExpired) ||
+		errors.Is(err, zk.ErrSessionMoved) || errors.Is(err, zk.ErrNoServer) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) ||
+		errors.As(err, &ne)
 }
 
-// awaitReconnect waits for the next (re)connect, or ctx.
+// awaitReconnect waits for the next (re)connect (at most a second: the
+// error may have come without a disconnect), or ctx.
 func awaitReconnect(ctx context.Context, reconnected <-chan struct{}) error {
+	t := time.NewTimer(time.Second)
+	defer t.Stop()
 	select {
 	case <-reconnected:
+		return nil
+	case <-t.C:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
