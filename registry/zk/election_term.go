@@ -61,8 +61,16 @@ func (c *candidacy) holdTerm(ctx context.Context, g *guard) error {
 		case g.Reason() != nil:
 			return g.Reason()
 		case err != nil:
-			// An answer from a connection that just dropped: the
-			// next call waits for it to come back, or for the guard.
+			// Connection trouble (a dropped connection, a broken
+			// pipe): ask again shortly; the guard decides whether
+			// the term is lost meanwhile.
+			select {
+			case <-g.Lost():
+				return g.Reason()
+			case <-ctx.Done():
+				return coord.ErrReleased
+			case <-time.After(200 * time.Millisecond):
+			}
 			continue
 		case !ok:
 			return fmt.Errorf("%w: %s deleted", coord.ErrNodeGone, znode)
