@@ -19,12 +19,17 @@ import (
 	"github.com/svcdisco/svcdisco/internal/testenv"
 )
 
-// ElectRounds is how many leader faults the election test injects per
-// backend: SVCDISCO_ELECT_ROUNDS, default 6 (two of each fault; well under
-// two minutes per backend; raise it for soak runs).
-func ElectRounds() int {
+// ElectRounds is how many leader faults the election test injects on a
+// backend whose session timeout is ttl: SVCDISCO_ELECT_ROUNDS when set
+// (raise it for soak runs), else 6 (two of each fault, about 15 s on
+// ZooKeeper), or 3 where a kill -9 or cut-off round waits out a 10 s TTL
+// and Consul's 15 s lock-delay (about 70 s).
+func ElectRounds(ttl time.Duration) int {
 	if n, err := strconv.Atoi(os.Getenv("SVCDISCO_ELECT_ROUNDS")); err == nil && n > 0 {
 		return n
+	}
+	if ttl >= 10*time.Second {
+		return 3
 	}
 	return 6
 }
@@ -204,7 +209,7 @@ func (s *suite) testElection(t *testing.T) {
 	for range 3 {
 		e.start(t)
 	}
-	rounds := ElectRounds()
+	rounds := ElectRounds(s.b.LockTTL)
 	var started []term
 	var faulted time.Time
 	var fault string
