@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -130,7 +131,11 @@ func (opts *Options) complete(group string, attrs []string) error {
 // exit code.
 func Run(ctx context.Context, opts *Options) error {
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, child.Signals...)
+	stopSignals := child.Signals // forwarded to CMD
+	if opts.Command == nil {
+		stopSignals = []os.Signal{syscall.SIGTERM, syscall.SIGINT}
+	}
+	signal.Notify(sigs, stopSignals...)
 	defer signal.Stop(sigs)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
