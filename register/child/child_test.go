@@ -142,7 +142,7 @@ func TestSupervisorKilledLeavesNothing(t *testing.T) {
 func TestHelperSupervisor(t *testing.T) {
 	script := os.Getenv("SVCDISCO_CHILD_HELPER")
 	if script == "" {
-		t.Skip("helper process only")
+		return // only meaningful as the helper process of the test above
 	}
 	_, _ = Run(context.Background(), RunInput{Spec: Spec{Argv: []string{"sh", "-c", script}}})
 }

@@ -19,7 +19,8 @@ import (
 // at once. go-zookeeper pings every third of the timeout when idle, so a
 // healthy connection never goes longer than a third (plus a round trip)
 // without a reply; one half leaves room for a slow reply without false
-// alarms. And the clock starts at the last byte READ from the server, not at
+// alarms. And the clock starts at the last reply READ from the server (see
+// replyFrames: a watch notification does not count), not at
 // the disconnect event (go-zookeeper only notices a silent partition two
 // thirds of the timeout after the last read, too late to start a timer
 // then). That leaves the other half of the timeout for stopping the child:
@@ -36,7 +37,7 @@ func KillBudget(negotiated time.Duration) time.Duration { return negotiated / 4 
 // Hold must be assumed gone: the session expired or was replaced, or
 // nothing was read from the server for SafeFraction of the negotiated
 // session timeout. It is fed by the connection's state events (event) and
-// reads the time of the last byte received through lastRead.
+// reads the time of the last reply received through lastRead.
 type guard struct {
 	sid        int64
 	lastRead   func() time.Time
@@ -68,7 +69,7 @@ func (g *guard) arm() {
 	limit := time.Duration(float64(g.negotiated()) * SafeFraction)
 	wait := time.Until(g.lastRead().Add(limit))
 	if wait <= 0 {
-		g.fail(fmt.Errorf("%w: nothing heard from zookeeper for more than %v (%v of the negotiated session timeout %v)",
+		g.fail(fmt.Errorf("%w: no reply from zookeeper for more than %v (%v of the negotiated session timeout %v)",
 			coord.ErrDisconnected, limit, SafeFraction, g.negotiated()))
 		return
 	}

@@ -1,6 +1,7 @@
 package zk
 
 import (
+	"encoding/binary"
 	"net"
 	"reflect"
 	"sync"
@@ -104,12 +105,57 @@ func (o *observer) dial(network, address string, timeout time.Duration) (net.Con
 type timedConn struct {
 	net.Conn
 	o *observer
+	f replyFrames
 }
 
 func (c *timedConn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
-	if n > 0 {
+	if n > 0 && c.f.feed(b[:n]) {
 		c.o.lastRead.Store(time.Now().UnixNano())
 	}
 	return n, err
+}
+
+// replyFrames follows the frames the server sends (a 4-byte big-endian
+// length, then the body) and tells replies from watch notifications: only a
+// reply (xid != -1; the connect response, which has no xid, counts too)
+// proves the server heard from us recently, so only a reply restarts the
+// guard's clock. A server that can still push notifications but no longer
+// hears us (a one-way partition) must not keep a hold alive.
+type replyFrames struct {
+	hdr    [8]byte // length + xid of the frame being read
+	have   int     // bytes of hdr filled
+	skip   int     // body bytes of the current frame still to pass over
+	frames int     // frames seen (the first is the connect response)
+	lost   bool    // out of step with the stream: every read counts
+}
+
+// feed consumes b and reports whether it completed the header of a reply.
+func (f *replyFrames) feed(b []byte) bool {
+	if f.lost {
+		return true
+	}
+	reply := false
+	for len(b) > 0 {
+		if f.skip > 0 {
+			n := min(f.skip, len(b))
+			f.skip, b = f.skip-n, b[n:]
+			continue
+		}
+		n := copy(f.hdr[f.have:], b)
+		f.have, b = f.have+n, b[n:]
+		if f.have < len(f.hdr) {
+			continue
+		}
+		size := int(binary.BigEndian.Uint32(f.hdr[:4]))
+		if size < 4 {
+			f.lost = true
+			return true
+		}
+		xid := int32(binary.BigEndian.Uint32(f.hdr[4:8]))
+		reply = reply || f.frames == 0 || xid != -1
+		f.frames++
+		f.skip, f.have = size-4, 0
+	}
+	return reply
 }
