@@ -132,7 +132,8 @@ func (opts *Options) complete(group string, attrs []string) error {
 func Run(ctx context.Context, opts *Options) error {
 	sigs := make(chan os.Signal, 1)
 	stopSignals := child.Signals // forwarded to CMD
-	if opts.Command == nil {     // nothing to reload: SIGHUP neither stops nor kills it
+	if opts.Command == nil {
+		// Nothing to reload: SIGHUP neither stops nor kills it.
 		stopSignals = []os.Signal{syscall.SIGTERM, syscall.SIGINT}
 		signal.Ignore(syscall.SIGHUP)
 	}
