@@ -32,6 +32,7 @@ func Watch(ctx context.Context, o Options) error {
 		changed: make(chan string, 64), due: make(chan due, 16),
 		watched: map[string]bool{}, outage: newOutage(log, o.Settle),
 	}
+	w.store.useDetector(reg)
 	return w.run(ctx)
 }
 

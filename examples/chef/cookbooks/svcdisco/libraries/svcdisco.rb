@@ -9,6 +9,7 @@
 require_relative 'svcdisco/discovery'
 require_relative 'svcdisco/unit'
 require_relative 'svcdisco/ironfan_compat'
+require_relative 'svcdisco/leader'
 
 if defined?(Chef)
   Chef::Recipe.include(Svcdisco::Discovery) if defined?(Chef::Recipe)
