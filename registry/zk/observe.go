@@ -27,6 +27,11 @@ type observer struct {
 	mu        sync.Mutex
 	listeners map[int]func(zk.Event, int64)
 	next      int
+
+	// dialer makes the connection the observer times (the host
+	// provider's, which knows the current server list); nil dials
+	// directly. go-zookeeper takes one dialer, so they are chained.
+	dialer zk.Dialer
 }
 
 func newObserver(requested time.Duration) *observer {
@@ -95,7 +100,11 @@ func (o *observer) LastRead() time.Time       { return time.Unix(0, o.lastRead.L
 
 // dial is go-zookeeper's dialer, wrapping each connection to time reads.
 func (o *observer) dial(network, address string, timeout time.Duration) (net.Conn, error) {
-	c, err := net.DialTimeout(network, address, timeout)
+	dial := o.dialer
+	if dial == nil {
+		dial = net.DialTimeout
+	}
+	c, err := dial(network, address, timeout)
 	if err != nil {
 		return nil, err
 	}

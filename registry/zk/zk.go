@@ -86,10 +86,10 @@ func Open(ctx context.Context, opts Options) (*Registry, error) {
 	}
 	r.session = newSessionWatcher(log, opts.SessionTimeout, r.reconcile)
 	r.obs = newObserver(opts.SessionTimeout)
+	r.obs.dialer = r.hosts.dial
 	r.obs.connMu.Lock()
 	conn, events, err := zk.Connect(opts.Servers, opts.SessionTimeout,
 		zk.WithHostProvider(r.hosts),
-		zk.WithDialer(r.hosts.dial),
 		zk.WithLogger(zkLogger{log}),
 		zk.WithLogInfo(false),
 		zk.WithEventCallback(r.obs.callback),
