@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/svcdisco/svcdisco/internal/testenv"
 	"github.com/svcdisco/svcdisco/internal/testetcd"
 	"github.com/svcdisco/svcdisco/registry"
@@ -92,4 +94,12 @@ func TestQuorumLostPastTTL(t *testing.T) {
 		}
 		return len(ks) == 1 && reg.Provider().Name != oldName
 	})
+	// At the very revision the new key was written, the old one was gone.
+	reg.(*registration).mu.Lock()
+	rev := reg.(*registration).rev
+	reg.(*registration).mu.Unlock()
+	resp, err := r.Client().Get(ctxT(t), r.servicePrefix("web"), clientv3.WithPrefix(), clientv3.WithKeysOnly(), clientv3.WithRev(rev))
+	if err != nil || len(resp.Kvs) != 1 {
+		t.Fatalf("keys at revision %d: %v, %v", rev, resp, err)
+	}
 }
