@@ -60,6 +60,7 @@ func Wrap(ctx context.Context, in WrapInput) (WrapResult, error) {
 	case <-c.Done():
 		stopKeep()
 		kerr := <-keepDone
+		c.StopGroup(in.KillTimeout) // nothing CMD left behind outlives it
 		log.Info("command exited; deregistered", "command", in.Command[0], "exit_code", c.ExitCode())
 		return WrapResult{ExitCode: c.ExitCode()}, kerr
 	case kerr := <-keepDone: // registration failed for good

@@ -78,6 +78,7 @@ func Once(ctx context.Context, o Options) ([]Result, error) {
 		fetchErr = err
 	} else {
 		defer reg.Close()
+		store.useDetector(reg)
 		fetchErr = fetchAll(ctx, reg, store, o.Templates, o.logger())
 		if fetchErr != nil {
 			o.logger().Warn("fetching did not complete", "err", fetchErr)

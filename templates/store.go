@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/svcdisco/svcdisco/coord"
 	"github.com/svcdisco/svcdisco/query"
 	"github.com/svcdisco/svcdisco/registry"
 )
@@ -24,6 +25,7 @@ type Store struct {
 	catalog   bool
 	ensemble  string
 	ensOK     bool
+	detector  coord.Detector // answers `leader`; see leader.go
 }
 
 // NewStore returns an empty store.

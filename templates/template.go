@@ -232,6 +232,7 @@ func funcMap(r *recorder, maxSize int64) template.FuncMap {
 	m["providers"] = r.providers
 	m["provider"] = r.provider
 	m["services"] = r.services
+	m["leader"] = r.leader
 	m["ensemble"] = r.data.Ensemble
 	m["env"] = os.Getenv
 	return m

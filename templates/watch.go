@@ -30,6 +30,7 @@ func Watch(ctx context.Context, o Options) error {
 		changed: make(chan string, 64), due: make(chan due, 16),
 		watched: map[string]bool{},
 	}
+	w.store.useDetector(reg)
 	return w.run(ctx)
 }
 

@@ -118,3 +118,31 @@ func TestWrapWithCheckRegistersOnlyOnceHealthy(t *testing.T) {
 	_ = c.Process.Signal(syscall.SIGTERM)
 	wait(t, c)
 }
+
+// A command that leaves a background child and exits leaves nothing
+// running once svcdisco has exited.
+func TestWrapStopsLeftoversWhenTheCommandExits(t *testing.T) {
+	e := newEnv(t)
+	pidFile := filepath.Join(t.TempDir(), "leftover")
+	c := e.cmd(e.addr, "register", "web", "--port", "8080", "--host", "h1", "--kill-timeout", "2s",
+		"--", "sh", "-c", `sleep 301 & echo $! > "$0"; exit 0`, pidFile)
+	e.start(c)
+	if code := wait(t, c); code != 0 {
+		t.Errorf("exit code %d, want the command's 0", code)
+	}
+	leftover := readPid(t, pidFile)
+	t.Cleanup(func() { _ = syscall.Kill(leftover, syscall.SIGKILL) })
+	if alive(leftover) {
+		t.Fatalf("sleep 301 (pid %d) still running after svcdisco exited", leftover)
+	}
+}
+
+// A command that cannot be found exits 127, as shells report it.
+func TestWrapMissingCommandIs127(t *testing.T) {
+	e := newEnv(t)
+	c := e.cmd(e.addr, "register", "web", "--port", "8080", "--host", "h1", "--", "/nonexistent/svcdisco-cmd")
+	e.start(c)
+	if code := wait(t, c); code != 127 {
+		t.Errorf("exit code %d, want 127", code)
+	}
+}

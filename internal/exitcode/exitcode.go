@@ -6,6 +6,9 @@
 //	3 not enough providers (--at-least unmet, or a template's min_providers guard)
 //	4 registry or Exhibitor unreachable / deadline passed
 //	5 a template's check command rejected the new file
+//	10 lock not acquired in time (`lock --wait`: held elsewhere)
+//	11 lock lost while held (node gone, session expired, disconnected too long)
+//	12 a required mount is missing or does not answer (`lock --require-mount`)
 //
 // Errors carry their code by wrapping (errors.As), so a library can return a
 // classified error through any number of fmt.Errorf("...: %w") layers and the
@@ -26,6 +29,11 @@ const (
 	NotEnough   = 3
 	Unreachable = 4
 	CheckFailed = 5
+	// The lock codes sit apart from the others so that a wrapper's own
+	// outcome is not mistaken for the small codes commands commonly use.
+	LockTimeout  = 10
+	LockLost     = 11
+	MountMissing = 12
 )
 
 // Error is an error with an exit code.

@@ -52,6 +52,13 @@ func TestZooKeeper(t *testing.T) {
 		URL:            c.URL(""),
 		UnreachableURL: fmt.Sprintf("zk://127.0.0.1:%d", testzk.FreePort()),
 		Open:           open,
+		Proxy: func(t *testing.T) (string, func(), func()) {
+			p := testzk.NewProxy(t, servers[0])
+			return "zk://" + p.Addr(), p.Partition, p.Heal
+		},
+		LockTTL:    3 * time.Second,
+		Ensemble:   zkEnsemble,
+		LockRounds: 9,
 		InjectBad: func(t *testing.T, root, service string) string {
 			r := open(t, root, 10*time.Second, slog.New(slog.DiscardHandler)).(*zkreg.Registry)
 			// Not a provider by the entry rule (no @millis): skipped by every listing.
@@ -62,6 +69,41 @@ func TestZooKeeper(t *testing.T) {
 			return path
 		},
 	})
+}
+
+// zkEnsemble starts a 3-server ensemble for t.
+func zkEnsemble(t *testing.T) Ensemble {
+	c := testzk.Start(t, 3)
+	restart := func(t *testing.T, idx ...int) func() {
+		return func() {
+			for _, i := range idx {
+				if err := c.Servers[i].Start(); err != nil {
+					t.Fatalf("restart server %d: %v", i+1, err)
+				}
+			}
+			if err := c.WaitServing(60 * time.Second); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return Ensemble{
+		URL: c.URL(""),
+		KillLeader: func(t *testing.T) func() {
+			l := c.Leader()
+			if l < 0 {
+				t.Fatal("no leader")
+			}
+			c.Servers[l].Kill()
+			return restart(t, l)
+		},
+		LoseQuorum: func(t *testing.T) func() {
+			l := c.Leader()
+			a, b := (l+1)%3, (l+2)%3 // keep the leader, kill both followers
+			c.Servers[a].Kill()
+			c.Servers[b].Kill()
+			return restart(t, a, b)
+		},
+	}
 }
 
 var badSeq atomic.Int64
@@ -84,6 +126,12 @@ func TestConsul(t *testing.T) {
 		URL:            a.URL(),
 		UnreachableURL: fmt.Sprintf("consul://127.0.0.1:%d", testzk.FreePort()),
 		Open:           open,
+		LockTTL:        10 * time.Second, // Consul's minimum session TTL
+		LockRounds:     3,
+		Proxy: func(t *testing.T) (string, func(), func()) {
+			p := testzk.NewProxy(t, a.Addr()) // a plain TCP proxy: HTTP passes through
+			return "consul://" + p.Addr(), p.Partition, p.Heal
+		},
 		InjectBad: func(t *testing.T, root, service string) string {
 			r := open(t, root, 10*time.Second, slog.New(slog.DiscardHandler)).(*consul.Registry)
 			id := fmt.Sprintf("%s-bad-%d", service, badSeq.Add(1))

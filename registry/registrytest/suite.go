@@ -39,6 +39,27 @@ type Backend struct {
 	// (registry.CheckKey) does not make a provider, the way another tool
 	// might. It returns a string that the warning about it must contain.
 	InjectBad func(t *testing.T, root, service string) string
+	// Proxy, when set, returns a registry URL reaching the server through
+	// a TCP proxy the test can cut (partition) and restore (heal).
+	Proxy func(t *testing.T) (url string, partition, heal func())
+	// LockTTL is the session timeout the lock fault tests use (Consul's
+	// minimum session TTL is 10s; ZooKeeper's test servers allow less).
+	LockTTL time.Duration
+	// Ensemble, when set, starts a 3-server ensemble for the ensemble
+	// fault rounds of the lock tests.
+	Ensemble func(t *testing.T) Ensemble
+	// LockRounds is the default number of fault rounds of
+	// LockNeverTwoHolders (SVCDISCO_LOCK_ROUNDS overrides it).
+	LockRounds int
+}
+
+// Ensemble is a replicated backend a test can break.
+type Ensemble struct {
+	URL string
+	// KillLeader kills the leader (SIGKILL) and returns what restarts it.
+	KillLeader func(t *testing.T) (restart func())
+	// LoseQuorum kills a majority and returns what restarts it.
+	LoseQuorum func(t *testing.T) (restore func())
 }
 
 // CrashTTL is the crash-detection time used by the crash tests: short, so
@@ -67,7 +88,9 @@ func Run(t *testing.T, b Backend) {
 		{"CLIOutputAndExitCodes", s.testCLI},
 		{"SIGTERMDeregistersAtOnce", s.testSIGTERM},
 		{"CrashDropsOutAfterTTL", s.testCrash},
+		{"Election", s.testElection},
 	}
+	tests = append(tests, s.lockTests()...)
 	for _, tt := range tests {
 		t.Run(tt.name, tt.fn)
 	}

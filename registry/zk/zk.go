@@ -47,6 +47,7 @@ type Registry struct {
 	hosts *hostProvider // the server list, updatable in place (UpdateServers)
 
 	session *sessionWatcher
+	obs     *observer // connection events and timings for coordination recipes
 
 	mu    sync.Mutex
 	regs  map[*registration]struct{}
@@ -84,12 +85,18 @@ func Open(ctx context.Context, opts Options) (*Registry, error) {
 		hosts: &hostProvider{sessionTimeout: opts.SessionTimeout, log: log},
 	}
 	r.session = newSessionWatcher(log, opts.SessionTimeout, r.reconcile)
+	r.obs = newObserver(opts.SessionTimeout)
+	r.obs.connMu.Lock()
 	conn, events, err := zk.Connect(opts.Servers, opts.SessionTimeout,
 		zk.WithHostProvider(r.hosts),
 		zk.WithDialer(r.hosts.dial),
 		zk.WithLogger(zkLogger{log}),
 		zk.WithLogInfo(false),
+		zk.WithEventCallback(r.obs.callback),
+		zk.WithDialer(r.obs.dial),
 	)
+	r.obs.conn = conn
+	r.obs.connMu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("zk: connect %s: %w", strings.Join(opts.Servers, ","), err)
 	}

@@ -6,7 +6,10 @@ import (
 
 	"github.com/svcdisco/svcdisco/internal/cmd/agent"
 	"github.com/svcdisco/svcdisco/internal/cmd/chroot"
+	"github.com/svcdisco/svcdisco/internal/cmd/elect"
 	"github.com/svcdisco/svcdisco/internal/cmd/ensemble"
+	"github.com/svcdisco/svcdisco/internal/cmd/leader"
+	"github.com/svcdisco/svcdisco/internal/cmd/lock"
 	"github.com/svcdisco/svcdisco/internal/cmd/maintenance"
 	"github.com/svcdisco/svcdisco/internal/cmd/query"
 	"github.com/svcdisco/svcdisco/internal/cmd/register"
@@ -30,10 +33,14 @@ Exit codes:
   0  ok
   1  failure
   2  usage / invalid input
-  3  not enough providers (--at-least unmet, or a template's min_providers)
+  3  not enough providers (--at-least unmet, or a template's min_providers);
+     no leader (leader)
   4  registry or Exhibitor unreachable / deadline passed
   5  a template's check command rejected the new file
-  127  register -- CMD: CMD could not be started`
+  10 lock not acquired within --wait (held elsewhere)
+  11 lock lost while held (elect: leadership lost)
+  12 a required mount is missing or does not answer
+  127 register -- CMD: CMD could not be started`
 
 // NewCmdRoot returns the root command with every subcommand.
 func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
@@ -71,6 +78,9 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 		render.NewCmdRender(f, nil),
 		ensemble.NewCmdEnsemble(f, nil),
 		chroot.NewCmdChroot(f, nil),
+		lock.NewCmdLock(f, nil),
+		elect.NewCmdElect(f, nil),
+		leader.NewCmdLeader(f, nil),
 		version.NewCmdVersion(f),
 	)
 	return cmd

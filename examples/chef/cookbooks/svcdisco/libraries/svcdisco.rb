@@ -7,6 +7,7 @@
 # It loads in plain Ruby (the tests run it without Chef) and, under Chef,
 # is mixed into recipes, resources, providers and templates.
 require_relative 'svcdisco/discovery'
+require_relative 'svcdisco/leader'
 
 if defined?(Chef)
   Chef::Recipe.include(Svcdisco::Discovery) if defined?(Chef::Recipe)
