@@ -279,3 +279,22 @@ func StopShared() {
 }
 
 func nopLogger() *zap.Logger { return zap.NewNop() }
+
+// Leader returns the index of the member that leads, -1 when none answers
+// as leader.
+func (c *Cluster) Leader() int {
+	cli, err := clientv3.New(clientv3.Config{Endpoints: c.Endpoints(), DialTimeout: time.Second, Logger: nopLogger()})
+	if err != nil {
+		return -1
+	}
+	defer cli.Close()
+	for i, ep := range c.Endpoints() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		st, err := cli.Status(ctx, "http://"+ep)
+		cancel()
+		if err == nil && st.Leader == st.Header.MemberId {
+			return i
+		}
+	}
+	return -1
+}

@@ -166,6 +166,13 @@ func TestEtcd(t *testing.T) {
 		URL:            c.URL(),
 		UnreachableURL: fmt.Sprintf("etcd://127.0.0.1:%d", testzk.FreePort()),
 		Open:           open,
+		Proxy: func(t *testing.T) (string, func(), func()) {
+			p := testzk.NewProxy(t, c.Endpoints()[0]) // a plain TCP proxy: gRPC passes through
+			return "etcd://" + p.Addr(), p.Partition, p.Heal
+		},
+		LockTTL:    3 * time.Second,
+		LockRounds: 6,
+		Ensemble:   etcdCluster,
 		InjectBad: func(t *testing.T, root, service string) string {
 			r := open(t, root, 10*time.Second, slog.New(slog.DiscardHandler)).(*etcd.Registry)
 			// Not a provider by the entry rule (no @millis): skipped by every listing.
@@ -177,4 +184,39 @@ func TestEtcd(t *testing.T) {
 			return key
 		},
 	})
+}
+
+// etcdCluster starts a 3-member etcd cluster for t.
+func etcdCluster(t *testing.T) Ensemble {
+	c := testetcd.Start(t, 3)
+	restart := func(t *testing.T, idx ...int) func() {
+		return func() {
+			for _, i := range idx {
+				if err := c.Restart(i); err != nil {
+					t.Fatalf("restart member %d: %v", i, err)
+				}
+			}
+			if err := c.WaitReady(60 * time.Second); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return Ensemble{
+		URL: c.URL(),
+		KillLeader: func(t *testing.T) func() {
+			l := c.Leader()
+			if l < 0 {
+				t.Fatal("no leader")
+			}
+			c.Kill(l)
+			return restart(t, l)
+		},
+		LoseQuorum: func(t *testing.T) func() {
+			l := c.Leader()
+			a, b := (l+1)%3, (l+2)%3 // keep the leader, kill both followers
+			c.Kill(a)
+			c.Kill(b)
+			return restart(t, a, b)
+		},
+	}
 }
