@@ -32,6 +32,7 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -52,6 +53,9 @@ type Options struct {
 	Password string
 	TLS      *tls.Config // nil: plain http
 	Logger   *slog.Logger
+	// DialOptions are passed to gRPC (tests count requests with an
+	// interceptor).
+	DialOptions []grpc.DialOption
 }
 
 // Registry is an etcd-backed registry.Registry.
@@ -107,6 +111,7 @@ func Open(ctx context.Context, opts Options) (*Registry, error) {
 		DialKeepAliveTime:    max(opts.TTL/3, time.Second),
 		DialKeepAliveTimeout: max(opts.TTL/3, time.Second),
 		Logger:               zap.NewNop(),
+		DialOptions:          opts.DialOptions,
 		Context:              context.Background(),
 	})
 	if err != nil {

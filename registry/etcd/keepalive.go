@@ -50,7 +50,14 @@ func (reg *registration) follow(ctx context.Context) string {
 			}
 		case wr, ok := <-wch:
 			if !ok || wr.Canceled || wr.Err() != nil {
-				// Compacted or cancelled: follow again from the current state.
+				// Compacted or cancelled: follow again from the current
+				// state, after a pause (a watch that keeps failing must
+				// not spin).
+				select {
+				case <-reg.stop:
+					return ""
+				case <-time.After(minBackoff):
+				}
 				wch = c.Watch(ctx, key)
 				continue
 			}
