@@ -9,6 +9,7 @@ package testetcd
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"os"
@@ -80,7 +81,15 @@ type Cluster struct {
 	Members []*Member
 	bin     string
 	dir     string
+	tls     *TLS
 	mu      sync.Mutex
+}
+
+// TLS makes the members serve clients over https only, requiring client
+// certificates signed by CA.
+type TLS struct {
+	CertFile, KeyFile, CAFile string // the server's certificate and key, the client CA
+	Client                    *tls.Config
 }
 
 // Endpoints are the client addresses of every member.
@@ -110,9 +119,26 @@ func Start(t testing.TB, n int) *Cluster {
 	return c
 }
 
+// StartTLS starts a single node serving clients over TLS.
+func StartTLS(t testing.TB, o *TLS) *Cluster {
+	t.Helper()
+	bin, err := Bin()
+	if err != nil {
+		Missing(t, err)
+	}
+	c, err := newCluster(bin, 1, o)
+	if err != nil {
+		t.Fatalf("start etcd: %v", err)
+	}
+	t.Cleanup(c.Stop)
+	return c
+}
+
 // New starts an n-node cluster and waits until it answers a linearizable
 // read (so it has a leader).
-func New(bin string, n int) (*Cluster, error) {
+func New(bin string, n int) (*Cluster, error) { return newCluster(bin, n, nil) }
+
+func newCluster(bin string, n int, o *TLS) (*Cluster, error) {
 	dir, err := os.MkdirTemp("", "svcdisco-etcd-")
 	if err != nil {
 		return nil, err
@@ -122,7 +148,7 @@ func New(bin string, n int) (*Cluster, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	c := &Cluster{bin: bin, dir: dir}
+	c := &Cluster{bin: bin, dir: dir, tls: o}
 	var initial []string
 	for i := range n {
 		m := &Member{Name: fmt.Sprintf("m%d", i), ClientPort: ports[2*i], PeerPort: ports[2*i+1],
@@ -131,7 +157,7 @@ func New(bin string, n int) (*Cluster, error) {
 		initial = append(initial, fmt.Sprintf("%s=http://127.0.0.1:%d", m.Name, m.PeerPort))
 	}
 	for _, m := range c.Members {
-		client := fmt.Sprintf("http://127.0.0.1:%d", m.ClientPort)
+		client := fmt.Sprintf("%s://127.0.0.1:%d", c.scheme(), m.ClientPort)
 		peer := fmt.Sprintf("http://127.0.0.1:%d", m.PeerPort)
 		m.args = []string{"--name", m.Name, "--data-dir", filepath.Join(m.dir, "data"),
 			"--listen-client-urls", client, "--advertise-client-urls", client,
@@ -140,6 +166,10 @@ func New(bin string, n int) (*Cluster, error) {
 			"--initial-cluster-token", filepath.Base(dir), "--log-level", "warn",
 			// Short elections: fault tests wait for them.
 			"--heartbeat-interval", "50", "--election-timeout", "500"}
+		if o != nil {
+			m.args = append(m.args, "--cert-file", o.CertFile, "--key-file", o.KeyFile,
+				"--trusted-ca-file", o.CAFile, "--client-cert-auth")
+		}
 		if err := os.MkdirAll(m.dir, 0o700); err != nil {
 			c.Stop()
 			return nil, err
@@ -175,8 +205,8 @@ func (c *Cluster) start(m *Member) error {
 
 // WaitReady waits until the members that run answer a linearizable read.
 func (c *Cluster) WaitReady(timeout time.Duration) error {
-	cli, err := clientv3.New(clientv3.Config{Endpoints: c.Endpoints(), DialTimeout: time.Second,
-		Logger: nopLogger()})
+	cli, err := c.client()
+
 	if err != nil {
 		return err
 	}
@@ -194,6 +224,26 @@ func (c *Cluster) WaitReady(timeout time.Duration) error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+func (c *Cluster) scheme() string {
+	if c.tls != nil {
+		return "https"
+	}
+	return "http"
+}
+
+// client connects to every member (over TLS when the cluster serves it).
+func (c *Cluster) client() (*clientv3.Client, error) {
+	eps := make([]string, 0, len(c.Members))
+	for _, ep := range c.Endpoints() {
+		eps = append(eps, c.scheme()+"://"+ep)
+	}
+	cfg := clientv3.Config{Endpoints: eps, DialTimeout: time.Second, Logger: nopLogger()}
+	if c.tls != nil {
+		cfg.TLS = c.tls.Client
+	}
+	return clientv3.New(cfg)
 }
 
 func (c *Cluster) log() string {
@@ -283,14 +333,14 @@ func nopLogger() *zap.Logger { return zap.NewNop() }
 // Leader returns the index of the member that leads, -1 when none answers
 // as leader.
 func (c *Cluster) Leader() int {
-	cli, err := clientv3.New(clientv3.Config{Endpoints: c.Endpoints(), DialTimeout: time.Second, Logger: nopLogger()})
+	cli, err := c.client()
 	if err != nil {
 		return -1
 	}
 	defer cli.Close()
 	for i, ep := range c.Endpoints() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		st, err := cli.Status(ctx, "http://"+ep)
+		st, err := cli.Status(ctx, c.scheme()+"://"+ep)
 		cancel()
 		if err == nil && st.Leader == st.Header.MemberId {
 			return i
