@@ -72,45 +72,11 @@ func (r *Registry) WatchLeader(ctx context.Context, group string) (<-chan coord.
 
 func (r *Registry) watchLeaderLoop(ctx context.Context, group string, last coord.LeaderChange, rev int64, out chan<- coord.LeaderChange) {
 	var failingSince time.Time
-	prefix := r.ElectionPrefix(group) + "/"
 	for ctx.Err() == nil {
-		wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
-		wch := r.client.Watch(wctx, prefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1))
-		timer := time.NewTimer(r.opts.TTL)
-		for alive := true; alive; {
-			var lc coord.LeaderChange
-			select {
-			case wr, ok := <-wch:
-				if !ok || wr.Err() != nil || wr.Canceled {
-					alive = false
-					continue
-				}
-				timer.Reset(r.opts.TTL)
-				failingSince = time.Time{}
-				var err error
-				if lc, rev, err = r.readLeader(wctx, group); err != nil {
-					alive = false
-					continue
-				}
-			case <-timer.C:
-				// Quiet watch: check the cluster still answers.
-				var err error
-				if lc, rev, err = r.readLeader(wctx, group); err != nil {
-					alive = false
-					continue
-				}
-				timer.Reset(r.opts.TTL)
-			}
-			if !lc.Same(last) {
-				last = lc
-				if !send(ctx, out, lc) {
-					cancel()
-					return
-				}
-			}
+		var ok bool
+		if last, rev, ok = r.followLeader(ctx, group, last, rev, out); !ok {
+			return
 		}
-		timer.Stop()
-		cancel()
 		if failingSince.IsZero() {
 			failingSince = time.Now()
 		}
@@ -128,13 +94,47 @@ func (r *Registry) watchLeaderLoop(ctx context.Context, group string, last coord
 		rctx, rcancel := context.WithTimeout(ctx, r.opts.TTL)
 		lc, fresh, err := r.readLeader(rctx, group)
 		rcancel()
-		if err == nil {
-			failingSince, rev = time.Time{}, fresh
-			if !lc.Same(last) {
-				last = lc
-				if !send(ctx, out, lc) {
-					return
-				}
+		if err != nil {
+			continue
+		}
+		failingSince, rev = time.Time{}, fresh
+		if !lc.Same(last) {
+			last = lc
+			if !send(ctx, out, lc) {
+				return
+			}
+		}
+	}
+}
+
+// followLeader watches the election from rev and sends every change of
+// leader until the watch fails (or, when it is quiet for a TTL, a read
+// fails). It returns the last leader sent and the revision reached; ok is
+// false when ctx ended.
+func (r *Registry) followLeader(ctx context.Context, group string, last coord.LeaderChange, rev int64, out chan<- coord.LeaderChange) (coord.LeaderChange, int64, bool) {
+	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	defer cancel()
+	wch := r.client.Watch(wctx, r.ElectionPrefix(group)+"/", clientv3.WithPrefix(), clientv3.WithRev(rev+1))
+	timer := time.NewTimer(r.opts.TTL)
+	defer timer.Stop()
+	for {
+		select {
+		case wr, ok := <-wch:
+			if !ok || wr.Err() != nil || wr.Canceled {
+				return last, rev, ctx.Err() == nil
+			}
+		case <-timer.C: // quiet: check the cluster still answers
+		}
+		timer.Reset(r.opts.TTL)
+		lc, next, err := r.readLeader(wctx, group)
+		if err != nil {
+			return last, rev, ctx.Err() == nil
+		}
+		rev = next
+		if !lc.Same(last) {
+			last = lc
+			if !send(ctx, out, lc) {
+				return last, rev, false
 			}
 		}
 	}
