@@ -175,3 +175,31 @@ func TestWatchAfterCompaction(t *testing.T) {
 	}
 	expect("a registration after the watch was re-established")
 }
+
+// A watcher cut off from etcd while a provider registers is told of it
+// once the network heals: the client resumes the watch from the last
+// revision it saw.
+func TestWatchSurvivesPartition(t *testing.T) {
+	c := testetcd.Shared(t)
+	proxy := testzk.NewProxy(t, c.Endpoints()[0])
+	watcher := open(t, []string{proxy.Addr()}, 5*time.Second, nil)
+	r := open(t, c.Endpoints(), 5*time.Second, nil)
+	r.opts.Root = watcher.opts.Root
+	changes, err := watcher.Watch(ctxT(t), "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy.Partition()
+	if _, err := r.Register(ctxT(t), provider("h1", 80)); err != nil {
+		t.Fatal(err)
+	}
+	proxy.Heal()
+	select {
+	case _, ok := <-changes:
+		if !ok {
+			t.Fatal("watch closed")
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("no signal for a registration made while the watcher was cut off")
+	}
+}

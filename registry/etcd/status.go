@@ -21,13 +21,17 @@ func (r *Registry) SetStatus(ctx context.Context, p registry.Provider, status st
 		return exitcode.New(exitcode.Usage, err)
 	}
 	r.mu.Lock()
-	var own *registration
+	regs := make([]*registration, 0, len(r.regs))
 	for reg := range r.regs {
-		if reg.p.Service == p.Service && reg.p.Name == p.Name {
+		regs = append(regs, reg)
+	}
+	r.mu.Unlock()
+	var own *registration
+	for _, reg := range regs {
+		if cur := reg.Provider(); cur.Service == p.Service && cur.Name == p.Name {
 			own = reg
 		}
 	}
-	r.mu.Unlock()
 	if own != nil {
 		return own.SetStatus(ctx, status)
 	}
