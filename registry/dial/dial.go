@@ -12,6 +12,7 @@ import (
 	"github.com/svcdisco/svcdisco/internal/exitcode"
 	"github.com/svcdisco/svcdisco/registry"
 	"github.com/svcdisco/svcdisco/registry/consul"
+	"github.com/svcdisco/svcdisco/registry/etcd"
 	"github.com/svcdisco/svcdisco/registry/zk"
 )
 
@@ -62,6 +63,13 @@ func Open(ctx context.Context, o Options) (registry.Registry, error) {
 		}
 		co.Root, co.TTL, co.Logger = o.Root, o.SessionTimeout, o.Logger
 		return consul.Open(ctx, co)
+	case "etcd":
+		eo, err := etcd.FromURL(u)
+		if err != nil {
+			return nil, err
+		}
+		eo.Root, eo.TTL, eo.Logger = o.Root, o.SessionTimeout, o.Logger
+		return etcd.Open(ctx, eo)
 	default:
 		return nil, exitcode.Usagef("registry %s://: the %s backend is not available in this build", u.Scheme, u.Scheme)
 	}

@@ -13,9 +13,11 @@ import (
 	"github.com/hashicorp/consul/api"
 
 	"github.com/svcdisco/svcdisco/internal/testconsul"
+	"github.com/svcdisco/svcdisco/internal/testetcd"
 	"github.com/svcdisco/svcdisco/internal/testzk"
 	"github.com/svcdisco/svcdisco/registry"
 	"github.com/svcdisco/svcdisco/registry/consul"
+	"github.com/svcdisco/svcdisco/registry/etcd"
 	zkreg "github.com/svcdisco/svcdisco/registry/zk"
 )
 
@@ -23,6 +25,7 @@ func TestMain(m *testing.M) {
 	Main(m, func() {
 		testzk.StopShared()
 		testconsul.StopShared()
+		testetcd.StopShared()
 	})
 }
 
@@ -143,4 +146,77 @@ func TestConsul(t *testing.T) {
 			return id
 		},
 	})
+}
+
+func TestEtcd(t *testing.T) {
+	c := testetcd.Shared(t)
+	open := func(t *testing.T, root string, ttl time.Duration, log *slog.Logger) registry.Registry {
+		t.Helper()
+		ctx, cancel := openCtx()
+		defer cancel()
+		r, err := etcd.Open(ctx, etcd.Options{Endpoints: c.Endpoints(), Root: root, TTL: ttl, Logger: log})
+		if err != nil {
+			t.Fatalf("etcd.Open: %v", err)
+		}
+		t.Cleanup(func() { r.Close() })
+		return r
+	}
+	Run(t, Backend{
+		Name:           "etcd",
+		URL:            c.URL(),
+		UnreachableURL: fmt.Sprintf("etcd://127.0.0.1:%d", testzk.FreePort()),
+		Open:           open,
+		Proxy: func(t *testing.T) (string, func(), func()) {
+			p := testzk.NewProxy(t, c.Endpoints()[0]) // a plain TCP proxy: gRPC passes through
+			return "etcd://" + p.Addr(), p.Partition, p.Heal
+		},
+		LockTTL:    3 * time.Second,
+		LockRounds: 6,
+		Ensemble:   etcdCluster,
+		InjectBad: func(t *testing.T, root, service string) string {
+			r := open(t, root, 10*time.Second, slog.New(slog.DiscardHandler)).(*etcd.Registry)
+			// Not a provider by the entry rule (no @millis): skipped by every listing.
+			key := root + "/services/" + service + "/bad:81"
+			if _, err := r.Client().Put(context.Background(), key, "{not json"); err != nil {
+				t.Fatalf("put %s: %v", key, err)
+			}
+			t.Cleanup(func() { _, _ = r.Client().Delete(context.Background(), key) })
+			return key
+		},
+	})
+}
+
+// etcdCluster starts a 3-member etcd cluster for t.
+func etcdCluster(t *testing.T) Ensemble {
+	c := testetcd.Start(t, 3)
+	restart := func(t *testing.T, idx ...int) func() {
+		return func() {
+			for _, i := range idx {
+				if err := c.Restart(i); err != nil {
+					t.Fatalf("restart member %d: %v", i, err)
+				}
+			}
+			if err := c.WaitReady(60 * time.Second); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return Ensemble{
+		URL: c.URL(),
+		KillLeader: func(t *testing.T) func() {
+			l := c.Leader()
+			if l < 0 {
+				t.Fatal("no leader")
+			}
+			c.Kill(l)
+			return restart(t, l)
+		},
+		LoseQuorum: func(t *testing.T) func() {
+			l := c.Leader()
+			a, b := (l+1)%3, (l+2)%3 // keep the leader, kill both followers
+			c.Kill(a)
+			c.Kill(b)
+			return restart(t, a, b)
+		},
+	}
 }

@@ -149,7 +149,7 @@ func Run(ctx context.Context, opts *Options) error {
 	defer reg.Close()
 	locker, ok := reg.(coord.Locker)
 	if !ok {
-		return exitcode.Usagef("lock: the %T registry has no locks (use zk:// or consul://)", reg)
+		return exitcode.Usagef("lock: the %T registry has no locks (use zk://, consul:// or etcd://)", reg)
 	}
 	out := opts.F.IO.Out
 	if len(opts.Command) > 0 {

@@ -21,7 +21,7 @@ import (
 	"github.com/svcdisco/svcdisco/internal/exitcode"
 )
 
-const long = `svcdisco registers services as providers in ZooKeeper or Consul (ephemeral,
+const long = `svcdisco registers services as providers in ZooKeeper, Consul or etcd (ephemeral,
 timestamped znodes) and answers "which providers does service X have right
 now?" for people, scripts, templates and Chef recipes.
 
@@ -46,7 +46,7 @@ Exit codes:
 func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "svcdisco <command>",
-		Short: "Service discovery on ZooKeeper or Consul: register providers, query them, render configs",
+		Short: "Service discovery on ZooKeeper, Consul or etcd: register providers, query them, render configs",
 		Long:  long,
 		Example: `  svcdisco register web --port 8080 --attr zone=us-east-1a &
   svcdisco query web
