@@ -151,9 +151,6 @@ func decode(e *api.ServiceEntry) (decoded, error) {
 		Status:  registry.StatusUp,
 	}
 	var d decoded
-	if p.Port < 1 || p.Port > 65535 { // a native service without a port: nothing to send traffic to
-		return d, fmt.Errorf("port %d: not a provider (no port to connect to)", p.Port)
-	}
 	node := ""
 	if e.Node != nil {
 		node = e.Node.Node
