@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -32,6 +33,9 @@ type sessionWatcher struct {
 	ready        chan struct{} // closed at the first session
 	readyClosed  bool
 	subs         map[chan struct{}]struct{}
+
+	// reconciles counts finished reconcile runs (tests wait on it).
+	reconciles atomic.Int64
 
 	kick chan struct{}
 	done chan struct{}
@@ -143,6 +147,7 @@ func (s *sessionWatcher) reconcileLoop() {
 			ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 			err := s.reconcile(ctx)
 			cancel()
+			s.reconciles.Add(1)
 			if err == nil || !s.connected() {
 				break
 			}

@@ -116,7 +116,7 @@ func (r *Registry) servicePath(service string) string {
 }
 
 func (r *Registry) unreachable(what string, err error) error {
-	return exitcode.New(exitcode.Unreachable, fmt.Errorf("zookeeper %s: %w: %s (%v)",
+	return exitcode.New(exitcode.Unreachable, fmt.Errorf("zookeeper %s: %w: %s (%w)",
 		strings.Join(r.opts.Servers, ","), registry.ErrUnreachable, what, err))
 }
 
