@@ -33,6 +33,7 @@ const (
 	OpCreate       int32 = 1
 	OpDelete       int32 = 2
 	OpPing         int32 = 11
+	OpMulti        int32 = 14
 )
 
 // NewProxy listens on a free 127.0.0.1 port and forwards to target.

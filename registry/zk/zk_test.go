@@ -232,7 +232,7 @@ func TestCreateInterruptedByConnectionLossLeavesNoDuplicate(t *testing.T) {
 	// Simulate: the create reached the server but its reply was lost, and
 	// the client retries after reconnecting on the same session.
 	p := withDefaults(web("h1", 80))
-	reg := &registration{r: r, p: p}
+	reg := newRegistration(r, p)
 	r.mu.Lock()
 	r.regs[reg] = struct{}{}
 	r.mu.Unlock()
@@ -332,39 +332,46 @@ func TestWatchSignalsChanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	expect := func(what string) {
+	full := func() []registry.Provider {
+		ps, err := r.Providers(ctxT(t), "web", registry.ListOptions{IncludeMaintenance: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ps
+	}
+	// A consumer re-lists on every signal: it must reach the state after
+	// each change through signals alone (no polling, no sleeps).
+	until := func(what string, cond func([]registry.Provider) bool) {
 		t.Helper()
-		select {
-		case <-ch:
-		case <-time.After(5 * time.Second):
-			t.Fatalf("no watch signal after %s", what)
+		for {
+			select {
+			case <-ch:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("no watch signal while waiting for %s", what)
+			}
+			if cond(full()) {
+				return
+			}
 		}
 	}
-	drain := func() {
-		time.Sleep(100 * time.Millisecond)
-		for len(ch) > 0 {
-			<-ch
-		}
-	}
-	drain()
 	reg, err := r.Register(ctx, web("h1", 80))
 	if err != nil {
 		t.Fatal(err)
 	}
-	expect("register (service did not exist before)")
-	drain()
+	until("register (service did not exist before)", func(ps []registry.Provider) bool { return len(ps) == 1 })
 	p := reg.Provider()
 	if _, err := r.conn.Set(root+"/services/web/"+p.Name, []byte(`{"host":"h1","port":80,"status":"maintenance"}`), -1); err != nil {
 		t.Fatal(err)
 	}
-	expect("data change")
-	drain()
+	until("data change", func(ps []registry.Provider) bool {
+		return len(ps) == 1 && ps[0].Status == registry.StatusMaintenance
+	})
 	if err := reg.Deregister(ctx); err != nil {
 		t.Fatal(err)
 	}
-	expect("deregister")
+	until("deregister", func(ps []registry.Provider) bool { return len(ps) == 0 })
 	cancel()
-	testenv.WaitFor(t, "channel close", 2*time.Second, func() bool {
+	testenv.WaitFor(t, "channel close", 5*time.Second, func() bool {
 		select {
 		case _, ok := <-ch:
 			return !ok
