@@ -11,13 +11,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"path"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -170,18 +168,14 @@ func (r *Registry) unreachable(what string, err error) error {
 		strings.Join(r.opts.Servers, ","), registry.ErrUnreachable, what, err))
 }
 
-// wrap classifies a ZooKeeper error: deadline and connection trouble are
-// "unreachable" (exit 4), the rest is a plain failure.
+// wrap classifies a ZooKeeper error (zkcall.Unreachable is the one place
+// that knows which errors mean unreachable): those are exit 4 and match
+// registry.ErrUnreachable, the rest is a plain failure.
 func (r *Registry) wrap(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	var netErr net.Error
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
-		errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrNoServer) ||
-		errors.Is(err, zk.ErrSessionExpired) || errors.Is(err, zk.ErrClosing) ||
-		errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, syscall.EPIPE) ||
-		errors.Is(err, syscall.ECONNRESET) {
+	if zkcall.Unreachable(err) {
 		return r.unreachable(op, err)
 	}
 	return fmt.Errorf("zk %s: %w", op, err)
