@@ -258,6 +258,20 @@ func (s *Server) Restart() error {
 	return s.waitServing(60 * time.Second)
 }
 
+// Wipe kills the server, deletes its data (snapshots and transaction logs;
+// an ensemble member keeps its myid) and starts it again on the same ports,
+// as a server rebuilt at the same address after losing its disk.
+func (s *Server) Wipe() error {
+	s.Kill()
+	if err := os.RemoveAll(filepath.Join(s.dir, "data", "version-2")); err != nil {
+		return err
+	}
+	if err := s.Start(); err != nil {
+		return err
+	}
+	return s.waitServing(60 * time.Second)
+}
+
 // Mode returns "standalone", "leader" or "follower" (from the srvr command).
 func (s *Server) Mode() string {
 	out, err := FourLetter(s.Addr(), "srvr", time.Second)

@@ -217,3 +217,44 @@ func TestSessionObservable(t *testing.T) {
 	}
 	t.Error("no closed event")
 }
+
+// TestDataWipeStartsFreshConnection: the server is rebuilt empty at the
+// same address. It refuses the client's session (the client has seen a
+// newer zxid than the server has) while it is up; the client notices,
+// starts a fresh connection, re-registers, and logs why.
+func TestDataWipeStartsFreshConnection(t *testing.T) {
+	zkc := testzk.Start(t, 1)
+	root := testzk.Root(t)
+	logs := &testenv.Buffer{}
+	r := open(t, zkc.ConnString(), root, time.Second, logs)
+	reg, err := r.Register(ctxT(t), web("h1", 80))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Move the client's last-seen zxid well past what the rebuilt server
+	// will reach during the test.
+	znode := root + "/services/web/" + reg.Provider().Name
+	for i := 0; i < 100; i++ {
+		if err := reg.SetStatus(ctxT(t), []string{registry.StatusMaintenance, registry.StatusUp}[i%2]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	oldSID := r.conn.SessionID()
+
+	if err := zkc.Servers[0].Wipe(); err != nil {
+		t.Fatal(err)
+	}
+	watcher := open(t, zkc.ConnString(), root, 5*time.Second, nil)
+	testenv.WaitFor(t, "re-registration on the rebuilt server", 60*time.Second, func() bool {
+		return count(t, watcher, "web") == 1
+	})
+	if sid := r.conn.SessionID(); sid == oldSID || sid == 0 {
+		t.Errorf("session %x after the wipe, want a new one (was %x)", sid, oldSID)
+	}
+	if ok, _, _ := watcher.conn.Exists(znode); ok {
+		t.Errorf("the old znode %s exists on a wiped server", znode)
+	}
+	if !strings.Contains(logs.String(), "may have lost its data") {
+		t.Errorf("the log does not say why a fresh connection was started:\n%s", logs)
+	}
+}
