@@ -106,7 +106,11 @@ func (s *sessionWatcher) listen(ctx context.Context) <-chan SessionEvent {
 	}
 	s.mu.Unlock()
 	go func() {
-		<-ctx.Done()
+		select {
+		case <-ctx.Done():
+		case <-l.closed: // the Registry was closed
+			return
+		}
 		s.mu.Lock()
 		delete(s.listeners, l)
 		s.mu.Unlock()

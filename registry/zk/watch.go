@@ -28,9 +28,16 @@ func (r *Registry) Watch(ctx context.Context, service string) (<-chan struct{}, 
 	if err := ctx.Err(); err != nil {
 		return nil, r.wrap("watch "+service, err)
 	}
-	w := &serviceWatch{r: r, dir: r.servicePath(service), out: make(chan struct{}, 1), fired: make(chan fired, 64)}
+	w := &serviceWatch{r: r, ctx: ctx, dir: r.servicePath(service), out: make(chan struct{}, 1), fired: make(chan fired, 64)}
 	reconnected, unsubscribe := r.session.subscribe()
-	changed, err := w.arm(ctx)
+	// Arm now, unless the connection is down: then Watch does not wait for
+	// it (a caller may be on its way out) and signals once armed instead.
+	changed, err := (<-chan zk.Event)(nil), errNotArmed
+	if r.session.connected() {
+		actx, cancel := context.WithTimeout(ctx, r.session.timeout())
+		changed, err = w.arm(actx)
+		cancel()
+	}
 	if err != nil && ctx.Err() != nil {
 		unsubscribe()
 		w.stopData()
@@ -45,8 +52,12 @@ func (r *Registry) Watch(ctx context.Context, service string) (<-chan struct{}, 
 	return w.out, nil
 }
 
+// errNotArmed stands for a first arm that was not tried (no connection).
+var errNotArmed = errors.New("not connected yet")
+
 type serviceWatch struct {
 	r   *Registry
+	ctx context.Context // the Watch's: data-watch goroutines live as long
 	dir string
 	out chan struct{}
 
@@ -142,7 +153,7 @@ func (w *serviceWatch) arm(ctx context.Context) (<-chan zk.Event, error) {
 	}
 	if w.data == nil {
 		w.data = map[string]bool{}
-		w.dataCtx, w.dataStop = context.WithCancel(ctx)
+		w.dataCtx, w.dataStop = context.WithCancel(w.ctx)
 	}
 	names, _, ch, err := zkcall.Do3(ctx, func() ([]string, *zk.Stat, <-chan zk.Event, error) { return conn.ChildrenW(w.dir) })
 	if errors.Is(err, zk.ErrNoNode) {

@@ -144,6 +144,9 @@ func (r *Registry) renew(reason string) {
 		return
 	}
 	old.Close()
+	if r.session.stopped() { // closed meanwhile: Close may have missed the new one
+		r.conn.Close()
+	}
 }
 
 // Conn exposes the underlying connection for packages that work on raw
