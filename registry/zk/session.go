@@ -263,9 +263,12 @@ func (s *sessionWatcher) onLost() {
 // session request. ZooKeeper does that when the client has seen a newer
 // zxid than the server has: after a server's data was wiped (rebuilt at
 // the same address), the client would otherwise be refused for ever. While
-// disconnected the session is presumed lost anyway, so once every server
-// has refused a handshake that carried a non-zero zxid, a fresh connection
-// (zxid 0, new session) costs nothing more and gets the providers back.
+// disconnected the session is presumed lost anyway, so once max(3, number
+// of servers) handshakes in a row that carried a non-zero zxid were
+// refused, a fresh connection (zxid 0, new session) costs nothing more and
+// gets the providers back. A fresh connection's handshakes carry zxid 0
+// and never count, so a server that refuses everyone (not serving, no
+// quorum) cannot make the client renew in a loop.
 func (s *sessionWatcher) onRefused(hs handshake) {
 	s.mu.Lock()
 	if hs.lastZxid != 0 {
