@@ -61,6 +61,9 @@ type sessionWatcher struct {
 	once sync.Once
 }
 
+// reconcileTimeout is the least time one reconcile run is given.
+const reconcileTimeout = 30 * time.Second
+
 type eventKind int
 
 const (
@@ -310,7 +313,10 @@ func (s *sessionWatcher) reconcileLoop() {
 			}
 		}
 		for {
-			ctx, cancel := context.WithTimeout(context.Background(), s.timeout())
+			// Bounded so a run cannot hang on a dead connection, but not
+			// by the session timeout: re-creating many providers on a
+			// loaded machine can take longer than a short session.
+			ctx, cancel := context.WithTimeout(context.Background(), max(s.timeout(), reconcileTimeout))
 			err := s.reconcile(ctx)
 			cancel()
 			s.reconciles.Add(1)
