@@ -206,6 +206,7 @@ func (s *sessionWatcher) onSession(hs handshake, server string) {
 	for c := range s.subs {
 		subs = append(subs, c)
 	}
+	s.publishLocked(SessionConnected)
 	s.mu.Unlock()
 
 	sess := fmt.Sprintf("0x%x", hs.sid)
@@ -223,17 +224,16 @@ func (s *sessionWatcher) onSession(hs handshake, server string) {
 	for _, c := range subs {
 		notify(c)
 	}
-	s.publish(SessionConnected)
 	notify(s.kick)
 }
 
 func (s *sessionWatcher) onDisconnect(state SessionState) {
 	s.mu.Lock()
 	if s.stopped() || !s.hasSession {
-		s.mu.Unlock()
 		if state == SessionExpired && !s.stopped() {
-			s.publish(state) // told on reconnecting: everything of the session is gone
+			s.publishLocked(state) // told on reconnecting: everything of the session is gone
 		}
+		s.mu.Unlock()
 		return
 	}
 	s.hasSession = false
@@ -243,8 +243,8 @@ func (s *sessionWatcher) onDisconnect(state SessionState) {
 		s.post(sessionEvent{gen: gen, kind: evLost})
 		s.mu.Unlock()
 	})
+	s.publishLocked(state)
 	s.mu.Unlock()
-	s.publish(state)
 }
 
 func (s *sessionWatcher) onLost() {
@@ -255,10 +255,10 @@ func (s *sessionWatcher) onLost() {
 	}
 	s.presumedLost = true
 	timeout := s.negotiated
+	s.publishLocked(SessionPresumedLost)
 	s.mu.Unlock()
 	s.log.Warn("disconnected from zookeeper for longer than the session timeout; registrations presumed lost until reconnected",
 		"session_timeout", timeout)
-	s.publish(SessionPresumedLost)
 	s.maybeRenew()
 }
 

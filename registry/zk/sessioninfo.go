@@ -81,13 +81,14 @@ func (s *sessionWatcher) snapshotLocked() Session {
 	return Session{ID: s.sid, Timeout: s.negotiated, Connected: s.hasSession, PresumedLost: s.presumedLost}
 }
 
-func (s *sessionWatcher) publish(state SessionState) {
-	s.mu.Lock()
+// publishLocked tells every listener; called with s.mu held, in the same
+// critical section as the change, so a listener subscribing concurrently
+// sees either the old state and then the event, or the new state alone.
+func (s *sessionWatcher) publishLocked(state SessionState) {
 	ev := SessionEvent{State: state, Session: s.snapshotLocked()}
 	for l := range s.listeners {
 		l.push(ev)
 	}
-	s.mu.Unlock()
 }
 
 func (s *sessionWatcher) listen(ctx context.Context) <-chan SessionEvent {
