@@ -4,7 +4,7 @@ BIN     := bin/svcdisco
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/svcdisco/svcdisco/internal/build.Version=$(VERSION)
 
-.PHONY: build test test-go lint bench demo clean consul
+.PHONY: build test test-go lint bench demo clean consul flake
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/svcdisco
@@ -34,6 +34,12 @@ lint:
 
 test-go:
 	$(GO) test -race -count=1 -timeout 15m ./...
+
+# The integration packages -count=10 with -race while a busy loop loads a
+# core; prints each failing test and the count (FLAKE_PKGS, FLAKE_COUNT,
+# FLAKE_RUN narrow it). CI must show 0.
+flake: consul
+	GO=$(GO) ./scripts/flake.sh
 
 # Benchmarks against a real ZooKeeper and Consul, each beside its raw-client
 # baseline.

@@ -130,7 +130,7 @@ func Prime(ctx context.Context, conn *zk.Conn, chroot, root string, acl []zk.ACL
 	for _, p := range paths {
 		ok, _, err := zkcall.Do2(ctx, func() (bool, *zk.Stat, error) { return conn.Exists(p) })
 		if err != nil {
-			return created, fmt.Errorf("prime %s: %w", p, err)
+			return created, zkcall.Classify("", fmt.Errorf("prime %s: %w", p, err))
 		}
 		if ok {
 			continue
@@ -141,7 +141,7 @@ func Prime(ctx context.Context, conn *zk.Conn, chroot, root string, acl []zk.ACL
 			created = append(created, p)
 		case errors.Is(err, zk.ErrNodeExists): // someone else primed it meanwhile
 		default:
-			return created, fmt.Errorf("prime %s: %w", p, err)
+			return created, zkcall.Classify("", fmt.Errorf("prime %s: %w", p, err))
 		}
 	}
 	return created, nil
@@ -154,7 +154,7 @@ func Check(ctx context.Context, conn *zk.Conn, p string) (bool, error) {
 	}
 	ok, _, err := zkcall.Do2(ctx, func() (bool, *zk.Stat, error) { return conn.Exists(p) })
 	if err != nil {
-		return false, fmt.Errorf("check %s: %w", p, err)
+		return false, zkcall.Classify("", fmt.Errorf("check %s: %w", p, err))
 	}
 	return ok, nil
 }

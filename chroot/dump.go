@@ -54,7 +54,7 @@ func Export(ctx context.Context, conn *zk.Conn, p string) (*Dump, error) {
 	}
 	d := &Dump{Path: p}
 	if err := exportNode(ctx, conn, d, p, "/"); err != nil {
-		return nil, err
+		return nil, zkcall.Classify("", err)
 	}
 	sort.Slice(d.Nodes, func(i, j int) bool { return d.Nodes[i].Path < d.Nodes[j].Path })
 	return d, nil
@@ -138,12 +138,12 @@ func Import(ctx context.Context, conn *zk.Conn, p string, d *Dump, o ImportOptio
 	res := &ImportResult{Created: []string{}, Updated: []string{}, Conflicts: []Conflict{}, DryRun: o.DryRun}
 	for _, anc := range parentsOf(p) {
 		if err := importNode(ctx, conn, anc, Node{}, true, o, res); err != nil {
-			return res, err
+			return res, zkcall.Classify("", err)
 		}
 	}
 	for _, n := range nodes {
 		if err := importNode(ctx, conn, join(p, n.Path), n, false, o, res); err != nil {
-			return res, err
+			return res, zkcall.Classify("", err)
 		}
 	}
 	return res, nil

@@ -114,12 +114,26 @@ func Run(ctx context.Context, reg registry.Registry, o Options) ([]registry.Prov
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
+	var changes <-chan struct{}
+	wctx := ctx
+	if o.AtLeast > 0 && o.Wait > 0 {
+		// Watch BEFORE the first list: a provider registered between the
+		// list and the watch would otherwise never be signalled, and the
+		// query would wrongly end with exit 3.
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithTimeout(ctx, o.Wait)
+		defer cancel()
+		var err error
+		if changes, err = reg.Watch(wctx, o.Service); err != nil {
+			return nil, err
+		}
+	}
 	ps, err := list(ctx, reg, o)
 	if err != nil {
 		return nil, err
 	}
-	if len(ps) < o.AtLeast && o.Wait > 0 {
-		ps, err = wait(ctx, reg, o, ps)
+	if len(ps) < o.AtLeast && changes != nil {
+		ps, err = wait(ctx, wctx, reg, o, ps, changes)
 		if err != nil {
 			return nil, err
 		}
@@ -134,17 +148,12 @@ func Run(ctx context.Context, reg registry.Registry, o Options) ([]registry.Prov
 }
 
 // wait re-lists on every change signal until AtLeast providers are there or
-// Wait has passed (then it returns what it has, and Run reports it). A
-// re-list that fails (a watch signals when the registry stops answering)
+// Wait has passed (then it returns what it has, and Run reports it). ctx is
+// the caller's (its deadline is --timeout); wctx ends when Wait has passed.
+// A re-list that fails (a watch signals when the registry stops answering)
 // is retried at the next signal; if the last one failed when Wait passes,
 // that error is returned.
-func wait(ctx context.Context, reg registry.Registry, o Options, ps []registry.Provider) ([]registry.Provider, error) {
-	wctx, cancel := context.WithTimeout(ctx, o.Wait)
-	defer cancel()
-	changes, err := reg.Watch(wctx, o.Service)
-	if err != nil {
-		return nil, err
-	}
+func wait(ctx, wctx context.Context, reg registry.Registry, o Options, ps []registry.Provider, changes <-chan struct{}) ([]registry.Provider, error) {
 	var lastErr error
 	for len(ps) < o.AtLeast {
 		select {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -189,3 +190,43 @@ func TestAge(t *testing.T) {
 }
 
 func errorsAs(err error, target **NotEnoughError) bool { return errors.As(err, target) }
+
+// racing is a fake registry where a provider registers while the first
+// list is being answered (after the answer is taken): only a watch set
+// before that list sees it.
+type racing struct {
+	registry.Registry
+	mu      sync.Mutex
+	n       int
+	watches []chan struct{}
+}
+
+func (r *racing) Providers(context.Context, string, registry.ListOptions) ([]registry.Provider, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ps := make([]registry.Provider, r.n)
+	if r.n == 0 {
+		r.n = 1 // registers now: watches set so far are signalled
+		for _, w := range r.watches {
+			w <- struct{}{}
+		}
+	}
+	return ps, nil
+}
+
+func (r *racing) Watch(ctx context.Context, _ string) (<-chan struct{}, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := make(chan struct{}, 1)
+	r.watches = append(r.watches, c)
+	return c, nil
+}
+
+// TestRunWatchesBeforeListing: --at-least with --wait sees a provider that
+// registers while the first list is answered.
+func TestRunWatchesBeforeListing(t *testing.T) {
+	ps, err := Run(context.Background(), &racing{}, Options{Service: "web", AtLeast: 1, Wait: 10 * time.Second})
+	if err != nil || len(ps) != 1 {
+		t.Fatalf("Run = %d providers, %v; want the one registered during the first list", len(ps), err)
+	}
+}

@@ -12,13 +12,18 @@
 //
 // Errors carry their code by wrapping (errors.As), so a library can return a
 // classified error through any number of fmt.Errorf("...: %w") layers and the
-// CLI still exits with the right code.
+// CLI still exits with the right code. Every classified error also matches
+// its exported sentinel in package registry (errors.Is(err,
+// registry.ErrUnreachable) and friends), which is how programs outside this
+// module tell failures apart; a bare sentinel maps to its code too.
 package exitcode
 
 import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/svcdisco/svcdisco/registry"
 )
 
 // The documented exit codes.
@@ -44,6 +49,20 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Err.Error() }
 func (e *Error) Unwrap() error { return e.Err }
+
+// Is makes a classified error match the exported sentinel of its code.
+func (e *Error) Is(target error) bool {
+	s, ok := sentinels[e.Code]
+	return ok && target == s
+}
+
+// sentinels are the exported errors matching each code.
+var sentinels = map[int]error{
+	Usage:       registry.ErrInvalid,
+	NotEnough:   registry.ErrNotEnough,
+	Unreachable: registry.ErrUnreachable,
+	CheckFailed: registry.ErrCheckFailed,
+}
 
 // New wraps err with code. A nil err stays nil.
 func New(code int, err error) error {
@@ -72,6 +91,11 @@ func Of(err error) int {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Code
+	}
+	for _, code := range []int{Usage, NotEnough, CheckFailed, Unreachable} {
+		if errors.Is(err, sentinels[code]) {
+			return code
+		}
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return Unreachable

@@ -18,6 +18,8 @@ type Proxy struct {
 	cut     bool
 	conns   map[net.Conn]struct{}
 	stopped bool
+	frozen  bool
+	thawed  *sync.Cond    // broadcast when frozen is cleared or the proxy stops
 	ops     map[int32]int // requests seen, by ZooKeeper opcode
 }
 
@@ -31,6 +33,7 @@ const (
 	OpCreate       int32 = 1
 	OpDelete       int32 = 2
 	OpPing         int32 = 11
+	OpMulti        int32 = 14
 )
 
 // NewProxy listens on a free 127.0.0.1 port and forwards to target.
@@ -41,6 +44,7 @@ func NewProxy(t testing.TB, target string) *Proxy {
 		t.Fatal(err)
 	}
 	p := &Proxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}, ops: map[int32]int{}}
+	p.thawed = sync.NewCond(&p.mu)
 	go p.serve()
 	t.Cleanup(p.Close)
 	return p
@@ -70,10 +74,30 @@ func (p *Proxy) Heal() {
 	}
 }
 
+// Freeze holds every byte in both directions while keeping the
+// connections open, as a frozen server looks to its clients. Unlike
+// SIGSTOP, it takes effect at once: a request sent after Freeze returns
+// reaches the server only after Thaw, in order.
+func (p *Proxy) Freeze() {
+	p.mu.Lock()
+	p.frozen = true
+	p.mu.Unlock()
+}
+
+// Thaw forwards what Freeze held, then everything after it.
+func (p *Proxy) Thaw() {
+	p.mu.Lock()
+	p.frozen = false
+	p.thawed.Broadcast()
+	p.mu.Unlock()
+}
+
 // Close stops the proxy.
 func (p *Proxy) Close() {
 	p.mu.Lock()
 	p.stopped = true
+	p.frozen = false
+	p.thawed.Broadcast()
 	for c := range p.conns {
 		c.Close()
 	}
@@ -129,9 +153,24 @@ func (p *Proxy) forward(c net.Conn) {
 	}
 	defer p.untrack(s)
 	done := make(chan struct{}, 2)
-	go func() { io.Copy(s, &opCounter{r: c, p: p}); done <- struct{}{} }()
-	go func() { io.Copy(c, s); done <- struct{}{} }()
+	go func() { io.Copy(gate{s, p}, &opCounter{r: c, p: p}); done <- struct{}{} }()
+	go func() { io.Copy(gate{c, p}, s); done <- struct{}{} }()
 	<-done
+}
+
+// gate is a writer that blocks while the proxy is frozen.
+type gate struct {
+	w io.Writer
+	p *Proxy
+}
+
+func (g gate) Write(b []byte) (int, error) {
+	g.p.mu.Lock()
+	for g.p.frozen {
+		g.p.thawed.Wait()
+	}
+	g.p.mu.Unlock()
+	return g.w.Write(b)
 }
 
 // Ops returns how many requests of each opcode clients sent through the

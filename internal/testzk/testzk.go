@@ -214,8 +214,50 @@ func (s *Server) Start() error {
 func (s *Server) Kill() { s.signal(syscall.SIGKILL, true) }
 
 // Pause freezes the server (SIGSTOP): its clients see it vanish without a
-// connection reset, as in a network partition.
-func (s *Server) Pause() { s.signal(syscall.SIGSTOP, false) }
+// connection reset, as in a network partition. SIGSTOP is asynchronous: a
+// multi-threaded JVM keeps serving until every thread has stopped, so Pause
+// returns only once /proc shows every thread stopped ('T'). To hold one
+// client's requests at an exact point, prefer Proxy.Freeze.
+func (s *Server) Pause() {
+	s.signal(syscall.SIGSTOP, false)
+	s.mu.Lock()
+	pid := 0
+	if s.cmd != nil && s.cmd.Process != nil {
+		pid = s.cmd.Process.Pid
+	}
+	s.mu.Unlock()
+	if pid == 0 {
+		return
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !allThreadsStopped(pid) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// allThreadsStopped reports whether every thread of pid is in state T (or
+// the process is gone).
+func allThreadsStopped(pid int) bool {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	if err != nil || len(tasks) == 0 {
+		return true
+	}
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // thread exited
+		}
+		// pid (comm) STATE ...: comm may hold spaces, so look after the last ')'.
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 || i+2 >= len(b) {
+			return false
+		}
+		if st := b[i+2]; st != 'T' && st != 't' && st != 'Z' && st != 'X' {
+			return false
+		}
+	}
+	return true
+}
 
 // Resume continues a paused server (SIGCONT).
 func (s *Server) Resume() { s.signal(syscall.SIGCONT, false) }
@@ -243,6 +285,20 @@ func (s *Server) signal(sig syscall.Signal, forget bool) {
 // Restart kills and starts the server again, keeping its data.
 func (s *Server) Restart() error {
 	s.Kill()
+	if err := s.Start(); err != nil {
+		return err
+	}
+	return s.waitServing(60 * time.Second)
+}
+
+// Wipe kills the server, deletes its data (snapshots and transaction logs;
+// an ensemble member keeps its myid) and starts it again on the same ports,
+// as a server rebuilt at the same address after losing its disk.
+func (s *Server) Wipe() error {
+	s.Kill()
+	if err := os.RemoveAll(filepath.Join(s.dir, "data", "version-2")); err != nil {
+		return err
+	}
 	if err := s.Start(); err != nil {
 		return err
 	}

@@ -130,6 +130,7 @@ func zkOptions(servers []string, chroot string, o Options) zk.Options {
 		SessionTimeout: o.SessionTimeout,
 		CreateChroot:   o.CreateChroot,
 		Logger:         o.Logger,
+		CloseTimeout:   o.Timeout, // Close honours --timeout
 	}
 }
 

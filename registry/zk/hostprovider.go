@@ -66,6 +66,18 @@ func (hp *hostProvider) Init(servers []string) error {
 	return nil
 }
 
+// current is the server list to connect with: the list as last updated,
+// or initial before any (a fresh connection after a refused session keeps
+// what Exhibitor said since).
+func (hp *hostProvider) current(initial []string) []string {
+	hp.mu.Lock()
+	defer hp.mu.Unlock()
+	if len(hp.servers) == 0 {
+		return initial
+	}
+	return append([]string(nil), hp.servers...)
+}
+
 func (hp *hostProvider) setLocked(servers []string) {
 	hp.servers = append([]string(nil), servers...)
 	rand.Shuffle(len(hp.servers), func(i, j int) { hp.servers[i], hp.servers[j] = hp.servers[j], hp.servers[i] })

@@ -106,40 +106,47 @@ func (reg *registration) SetStatus(ctx context.Context, status string) error {
 	if err := registry.ValidateStatus(status); err != nil {
 		return exitcode.New(exitcode.Usage, err)
 	}
+	if err := reg.lock(ctx); err != nil {
+		return reg.r.wrap("set status", err)
+	}
+	defer reg.unlock()
 	reg.mu.Lock()
-	defer reg.mu.Unlock()
 	if reg.gone {
+		reg.mu.Unlock()
 		return fmt.Errorf("set status of %s: deregistered", reg.p.Service)
 	}
 	reg.p.Status = status
-	if reg.path == "" {
+	p, path := reg.p, reg.path
+	reg.mu.Unlock()
+	if path == "" {
 		return nil // recorded; the next create writes it
 	}
-	data, err := json.Marshal(reg.p)
+	data, err := json.Marshal(p)
 	if err != nil {
 		return err
 	}
 	conn := reg.r.conn
-	_, err = zkcall.Do1(ctx, func() (*zk.Stat, error) { return conn.Set(reg.path, data, -1) })
+	_, err = zkcall.Do1(ctx, func() (*zk.Stat, error) { return conn.Set(path, data, -1) })
 	if err != nil && !errors.Is(err, zk.ErrNoNode) { // NoNode: re-created with the status later
-		return reg.r.wrap("set status of "+reg.p.Service, err)
+		return reg.r.wrap("set status of "+p.Service, err)
 	}
-	return reg.r.wrap("set status of "+reg.p.Service, reg.syncMarker(ctx))
+	return reg.r.wrap("set status of "+p.Service, reg.syncMarker(ctx))
 }
 
-// syncMarker makes the marker's presence match reg.p.Status. Called with
-// reg.mu held.
+// syncMarker makes the marker's presence match the provider's status.
+// Called with reg.op held.
 func (reg *registration) syncMarker(ctx context.Context) error {
-	if reg.gone || reg.path == "" {
+	p, path, gone := reg.state()
+	if gone || path == "" {
 		return nil
 	}
 	conn := reg.r.conn
-	marker := reg.path + MarkerSuffix
+	marker := path + MarkerSuffix
 	ok, st, err := zkcall.Do2(ctx, func() (bool, *zk.Stat, error) { return conn.Exists(marker) })
 	if err != nil {
 		return err
 	}
-	want := reg.p.Status == registry.StatusMaintenance
+	want := p.Status == registry.StatusMaintenance
 	sid := conn.SessionID()
 	switch {
 	case want && ok && st.EphemeralOwner == sid:
@@ -170,9 +177,7 @@ func (reg *registration) syncMarker(ctx context.Context) error {
 func (reg *registration) watchStatus(ctx context.Context) {
 	conn := reg.r.conn
 	for {
-		reg.mu.Lock()
-		path := reg.path
-		reg.mu.Unlock()
+		_, path, _ := reg.state()
 		var fired <-chan zk.Event
 		var retry <-chan time.Time
 		data, _, ch, err := zkcall.Do3(ctx, func() ([]byte, *zk.Stat, <-chan zk.Event, error) { return conn.GetW(path) })
@@ -204,18 +209,24 @@ func (reg *registration) adoptStatus(ctx context.Context, data []byte) {
 		Status string `json:"status"`
 	}
 	if err := json.Unmarshal(data, &d); err != nil || registry.ValidateStatus(d.Status) != nil {
-		reg.r.log.Warn("ignoring unreadable status in own provider znode", "service", reg.p.Service, "data", string(data))
+		reg.r.log.Warn("ignoring unreadable status in own provider znode", "service", reg.Provider().Service, "data", string(data))
 		return
 	}
-	reg.mu.Lock()
-	defer reg.mu.Unlock()
-	if reg.p.Status != d.Status {
-		reg.r.log.Info("provider status changed", "service", reg.p.Service, "id", reg.p.ID, "status", d.Status)
-		reg.p.Status = d.Status
-	}
-	sctx, cancel := context.WithTimeout(ctx, reg.r.opts.SessionTimeout)
+	sctx, cancel := context.WithTimeout(ctx, reg.r.session.timeout())
 	defer cancel()
+	if err := reg.lock(sctx); err != nil {
+		return // deregistered or stuck: the next reconcile syncs the marker
+	}
+	defer reg.unlock()
+	reg.mu.Lock()
+	changed := reg.p.Status != d.Status
+	reg.p.Status = d.Status
+	p := reg.p
+	reg.mu.Unlock()
+	if changed {
+		reg.r.log.Info("provider status changed", "service", p.Service, "id", p.ID, "status", d.Status)
+	}
 	if err := reg.syncMarker(sctx); err != nil && ctx.Err() == nil {
-		reg.r.log.Warn("could not update maintenance marker", "service", reg.p.Service, "err", err)
+		reg.r.log.Warn("could not update maintenance marker", "service", p.Service, "err", err)
 	}
 }

@@ -3,7 +3,6 @@ package zk
 import (
 	"encoding/binary"
 	"net"
-	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,8 +15,11 @@ import (
 // timeout the server negotiated, and the time the last byte arrived from
 // the server (the clock a local expiry must run on).
 type observer struct {
-	lastRead   atomic.Int64 // unix nanoseconds
-	negotiated atomic.Int64 // nanoseconds; 0 until the first session
+	lastRead atomic.Int64 // unix nanoseconds
+
+	// timeout reports the negotiated session timeout, which the session
+	// watcher reads off the handshake on the wire.
+	timeout func() time.Duration
 
 	// connMu is held by Open while zk.Connect runs, so the event
 	// callback never reads conn before it is set.
@@ -36,14 +38,13 @@ type observer struct {
 
 func newObserver(requested time.Duration) *observer {
 	o := &observer{listeners: map[int]func(zk.Event, int64){}}
-	o.negotiated.Store(int64(requested))
+	o.timeout = func() time.Duration { return requested }
 	o.lastRead.Store(time.Now().UnixNano())
 	return o
 }
 
-// callback is go-zookeeper's event callback. It runs on the connection's
-// own goroutine, which is also the one that writes the negotiated timeout,
-// so reading it here is race-free.
+// callback is go-zookeeper's event callback (chained after the session
+// watcher's).
 func (o *observer) callback(ev zk.Event) {
 	if ev.Type != zk.EventSession {
 		return
@@ -54,11 +55,6 @@ func (o *observer) callback(ev zk.Event) {
 	var sid int64
 	if conn != nil {
 		sid = conn.SessionID()
-		if ev.State == zk.StateHasSession {
-			if t := negotiatedTimeout(conn); t > 0 {
-				o.negotiated.Store(int64(t))
-			}
-		}
 	}
 	o.mu.Lock()
 	ls := make([]func(zk.Event, int64), 0, len(o.listeners))
@@ -69,16 +65,6 @@ func (o *observer) callback(ev zk.Event) {
 	for _, l := range ls {
 		l(ev, sid)
 	}
-}
-
-// negotiatedTimeout reads the timeout the server granted, which
-// go-zookeeper keeps but does not export.
-func negotiatedTimeout(c *zk.Conn) time.Duration {
-	f := reflect.ValueOf(c).Elem().FieldByName("sessionTimeoutMs")
-	if !f.IsValid() || !f.CanInt() {
-		return 0
-	}
-	return time.Duration(f.Int()) * time.Millisecond
 }
 
 // listen registers fn for every session event; the returned func removes it.
@@ -95,7 +81,7 @@ func (o *observer) listen(fn func(ev zk.Event, sid int64)) func() {
 	}
 }
 
-func (o *observer) Negotiated() time.Duration { return time.Duration(o.negotiated.Load()) }
+func (o *observer) Negotiated() time.Duration { return o.timeout() }
 func (o *observer) LastRead() time.Time       { return time.Unix(0, o.lastRead.Load()) }
 
 // dial is go-zookeeper's dialer, wrapping each connection to time reads.

@@ -21,6 +21,15 @@ var now = time.Now
 type registration struct {
 	r *Registry
 
+	// op is held across ZooKeeper calls (ensure, Deregister, SetStatus,
+	// adoptStatus), one at a time. It is a 1-slot channel rather than a
+	// mutex so that waiting for it honours a context: Deregister(ctx) gives
+	// up when ctx ends instead of waiting behind a call stuck on a lost
+	// connection.
+	op chan struct{}
+
+	// mu guards the fields below for quick reads; they change only while
+	// op is held too.
 	mu   sync.Mutex
 	p    registry.Provider
 	path string // znode we created or are creating; "" before the first try
@@ -40,7 +49,7 @@ func (r *Registry) Register(ctx context.Context, p registry.Provider) (registry.
 	if err := p.Validate(); err != nil {
 		return nil, exitcode.New(exitcode.Usage, fmt.Errorf("register: %w", err))
 	}
-	reg := &registration{r: r, p: p, recreated: make(chan struct{}, 1)}
+	reg := newRegistration(r, p)
 	r.mu.Lock()
 	r.regs[reg] = struct{}{}
 	r.mu.Unlock()
@@ -67,6 +76,41 @@ func (r *Registry) Register(ctx context.Context, p registry.Provider) (registry.
 		go reg.watchStatus(wctx)
 	}
 	return reg, nil
+}
+
+func newRegistration(r *Registry, p registry.Provider) *registration {
+	return &registration{r: r, p: p, op: make(chan struct{}, 1), recreated: make(chan struct{}, 1)}
+}
+
+// lock takes op, or fails when ctx ends first.
+func (reg *registration) lock(ctx context.Context) error {
+	select {
+	case reg.op <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (reg *registration) unlock() { <-reg.op }
+
+// state returns the provider, znode path and gone flag together.
+func (reg *registration) state() (registry.Provider, string, bool) {
+	reg.mu.Lock()
+	defer reg.mu.Unlock()
+	return reg.p, reg.path, reg.gone
+}
+
+func (reg *registration) setPath(path string) {
+	reg.mu.Lock()
+	reg.path = path
+	reg.mu.Unlock()
+}
+
+func (reg *registration) setProvider(p registry.Provider) {
+	reg.mu.Lock()
+	reg.p = p
+	reg.mu.Unlock()
 }
 
 func withDefaults(p registry.Provider) registry.Provider {
@@ -103,15 +147,18 @@ func (r *Registry) reconcile(ctx context.Context) error {
 // while the create is in flight, the next ensure (after reconnect) finds the
 // znode under our session and keeps it instead of creating a second one.
 func (reg *registration) ensure(ctx context.Context) error {
-	reg.mu.Lock()
-	defer reg.mu.Unlock()
-	if reg.gone {
+	if err := reg.lock(ctx); err != nil {
+		return err
+	}
+	defer reg.unlock()
+	p, path, gone := reg.state()
+	if gone {
 		return nil
 	}
 	conn := reg.r.conn
 	sid := conn.SessionID()
-	if reg.path != "" {
-		ok, st, err := zkcall.Do2(ctx, func() (bool, *zk.Stat, error) { return conn.Exists(reg.path) })
+	if path != "" {
+		ok, st, err := zkcall.Do2(ctx, func() (bool, *zk.Stat, error) { return conn.Exists(path) })
 		if err != nil {
 			return err
 		}
@@ -121,22 +168,23 @@ func (reg *registration) ensure(ctx context.Context) error {
 		if ok {
 			// Left by an earlier session of ours that the server has not
 			// finished expiring: remove it rather than have two.
-			_, err := zkcall.Do1(ctx, func() (struct{}, error) { return struct{}{}, conn.Delete(reg.path, st.Version) })
+			_, err := zkcall.Do1(ctx, func() (struct{}, error) { return struct{}{}, conn.Delete(path, st.Version) })
 			if err != nil && !errors.Is(err, zk.ErrNoNode) {
 				return err
 			}
 		}
-		reg.r.log.Info("re-registering provider", "service", reg.p.Service, "id", reg.p.ID)
+		reg.r.log.Info("re-registering provider", "service", p.Service, "id", p.ID)
 	}
 	return reg.create(ctx, sid)
 }
 
 func (reg *registration) create(ctx context.Context, sid int64) error {
 	conn := reg.r.conn
-	parent := reg.r.servicePath(reg.p.Service)
+	base, _, _ := reg.state()
+	parent := reg.r.servicePath(base.Service)
 	ts := now().UTC().Truncate(time.Millisecond)
 	for attempt := 0; attempt < 100; attempt++ {
-		p := reg.p
+		p := base
 		p.Timestamp = ts
 		p.Name = InstanceName(p.Host, p.Port, ts)
 		data, err := json.Marshal(p)
@@ -148,11 +196,11 @@ func (reg *registration) create(ctx context.Context, sid int64) error {
 			ts = ts.Add(time.Millisecond)
 			continue
 		}
-		reg.path = path
-		err = reg.createNode(ctx, path, data)
+		reg.setPath(path)
+		err = reg.createNode(ctx, path, data, p.Status)
 		switch {
 		case err == nil:
-			reg.p = p
+			reg.setProvider(p)
 			notify(reg.recreated)
 			return nil
 		case errors.Is(err, zk.ErrNoNode):
@@ -165,7 +213,7 @@ func (reg *registration) create(ctx context.Context, sid int64) error {
 				return err
 			}
 			if ok && st.EphemeralOwner == sid { // our own create, retried
-				reg.p = p
+				reg.setProvider(p)
 				notify(reg.recreated)
 				return reg.syncMarker(ctx)
 			}
@@ -180,10 +228,10 @@ func (reg *registration) create(ctx context.Context, sid int64) error {
 // createNode creates the ephemeral znode, together with its maintenance
 // marker in one multi-op when the provider is in maintenance, so no
 // listing sees it without the marker.
-func (reg *registration) createNode(ctx context.Context, path string, data []byte) error {
+func (reg *registration) createNode(ctx context.Context, path string, data []byte, status string) error {
 	conn := reg.r.conn
 	acl := zk.WorldACL(zk.PermAll)
-	if reg.p.Status != registry.StatusMaintenance {
+	if status != registry.StatusMaintenance {
 		_, err := zkcall.Do1(ctx, func() (string, error) { return conn.Create(path, data, zk.FlagEphemeral, acl) })
 		return err
 	}
@@ -231,38 +279,67 @@ func (reg *registration) Provider() registry.Provider {
 }
 
 // Deregister deletes the znode now, so watchers see the provider vanish at
-// once instead of after the session timeout.
+// once instead of after the session timeout. The znode and its maintenance
+// marker go in one multi-op, so no listing sees the marker alone. It gives
+// up when ctx ends (the znode then goes with the session).
 func (reg *registration) Deregister(ctx context.Context) error {
 	reg.mu.Lock()
-	defer reg.mu.Unlock()
 	if reg.gone {
+		reg.mu.Unlock()
 		return nil
 	}
 	reg.gone = true
-	if reg.stop != nil {
-		reg.stop()
+	stop, service := reg.stop, reg.p.Service
+	reg.mu.Unlock()
+	if stop != nil {
+		stop()
 	}
+	if err := reg.lock(ctx); err != nil {
+		return reg.r.wrap("deregister "+service, err)
+	}
+	defer reg.unlock()
+	_, path, _ := reg.state()
 	reg.r.mu.Lock()
 	delete(reg.r.regs, reg)
-	if reg.r.paths[reg.path] == reg {
-		delete(reg.r.paths, reg.path)
+	if reg.r.paths[path] == reg {
+		delete(reg.r.paths, path)
 	}
 	reg.r.mu.Unlock()
-	if reg.path == "" {
+	if path == "" {
 		return nil
 	}
-	conn := reg.r.conn
-	sid := conn.SessionID()
-	ok, st, err := zkcall.Do2(ctx, func() (bool, *zk.Stat, error) { return conn.Exists(reg.path) })
-	if err == nil && ok && st.EphemeralOwner == sid {
-		_, err = zkcall.Do1(ctx, func() (struct{}, error) { return struct{}{}, conn.Delete(reg.path, -1) })
-		if err == nil && reg.p.Status == registry.StatusMaintenance {
-			marker := reg.path + MarkerSuffix
-			_, err = zkcall.Do1(ctx, func() (struct{}, error) { return struct{}{}, conn.Delete(marker, -1) })
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		// NoNode: the marker went between the check and the multi, which
+		// then deleted nothing; look again.
+		if err = reg.deleteNodes(ctx, path); !errors.Is(err, zk.ErrNoNode) {
+			break
 		}
 	}
 	if err != nil && !errors.Is(err, zk.ErrNoNode) {
-		return reg.r.wrap("deregister "+reg.p.Service, err)
+		return reg.r.wrap("deregister "+service, err)
 	}
 	return nil
+}
+
+// deleteNodes deletes our znode and, when it is there, its marker, in one
+// multi-op. Nodes owned by another session are left alone.
+func (reg *registration) deleteNodes(ctx context.Context, path string) error {
+	conn := reg.r.conn
+	sid := conn.SessionID()
+	ok, st, err := zkcall.Do2(ctx, func() (bool, *zk.Stat, error) { return conn.Exists(path) })
+	if err != nil || !ok || st.EphemeralOwner != sid {
+		return err
+	}
+	ops := []any{&zk.DeleteRequest{Path: path, Version: -1}}
+	marker := path + MarkerSuffix
+	mok, mst, err := zkcall.Do2(ctx, func() (bool, *zk.Stat, error) { return conn.Exists(marker) })
+	if err != nil {
+		return err
+	}
+	if mok && mst.EphemeralOwner == sid {
+		ops = append(ops, &zk.DeleteRequest{Path: marker, Version: -1})
+	}
+	res, err := zkcall.Do1(ctx, func() ([]zk.MultiResponse, error) { return conn.Multi(ops...) })
+	return multiErr(res, err)
 }

@@ -11,13 +11,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"path"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -35,12 +32,21 @@ type Options struct {
 	SessionTimeout time.Duration // default 10s
 	CreateChroot   bool          // create a missing chroot instead of failing
 	Logger         *slog.Logger
+
+	// CloseTimeout bounds Close's deregistrations (the CLI passes
+	// --timeout); default 2s. Whatever is not deleted in time goes when the
+	// session is closed or expires.
+	CloseTimeout time.Duration
+	// ReconcileEvery is how often every registration is checked to exist
+	// and be owned by the current session, besides after each reconnect (a
+	// safety net should an event ever be missed); default 30s.
+	ReconcileEvery time.Duration
 }
 
 // Registry is a ZooKeeper-backed registry.Registry.
 type Registry struct {
 	opts Options
-	conn *zk.Conn
+	conn *connRef
 	log  *slog.Logger
 	base string // chroot + root
 
@@ -75,47 +81,94 @@ func Open(ctx context.Context, opts Options) (*Registry, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.CloseTimeout <= 0 {
+		opts.CloseTimeout = 2 * time.Second
+	}
+	if opts.ReconcileEvery <= 0 {
+		opts.ReconcileEvery = 30 * time.Second
+	}
 	log := opts.Logger.With("registry", "zk")
 	r := &Registry{
 		opts:  opts,
+		conn:  &connRef{},
 		log:   log,
 		base:  strings.TrimSuffix(opts.Chroot+opts.Root, "/"),
 		regs:  map[*registration]struct{}{},
 		paths: map[string]*registration{},
 		hosts: &hostProvider{sessionTimeout: opts.SessionTimeout, log: log},
 	}
-	r.session = newSessionWatcher(log, opts.SessionTimeout, r.reconcile)
+	r.session = newSessionWatcher(log, opts, r.reconcile)
+	r.session.renew = r.renew
 	r.obs = newObserver(opts.SessionTimeout)
 	r.obs.dialer = r.hosts.dial
-	r.obs.connMu.Lock()
-	conn, events, err := zk.Connect(opts.Servers, opts.SessionTimeout,
-		zk.WithHostProvider(r.hosts),
-		zk.WithLogger(zkLogger{log}),
-		zk.WithLogInfo(false),
-		zk.WithEventCallback(r.obs.callback),
-		zk.WithDialer(r.obs.dial),
-	)
-	r.obs.conn = conn
-	r.obs.connMu.Unlock()
-	if err != nil {
-		return nil, fmt.Errorf("zk: connect %s: %w", strings.Join(opts.Servers, ","), err)
+	r.obs.timeout = r.session.timeout
+	if err := r.dial(); err != nil {
+		return nil, err
 	}
-	r.conn = conn
-	go r.session.run(conn, events)
+	r.session.start()
 	if err := r.session.waitSession(ctx); err != nil {
-		conn.Close()
+		r.session.stop()
+		r.conn.Close()
 		return nil, r.unreachable("no session", err)
 	}
 	if err := r.checkChroot(ctx); err != nil {
-		conn.Close()
+		r.session.stop()
+		r.conn.Close()
 		return nil, err
 	}
 	return r, nil
 }
 
+// dial makes a new go-zookeeper connection (a new generation for the
+// session watcher) and makes it the current one.
+func (r *Registry) dial() error {
+	gen := r.session.newGeneration()
+	onEvent, answered, refused := r.session.callbacks(gen)
+	// One dialer is chained through all who watch the wire: the session
+	// watcher's handshake reader, the coordination guard's read clock, and
+	// the host provider, which knows the current server list.
+	wire := &wireObserver{dialer: r.obs.dial, answered: answered, refused: refused}
+	servers := r.hosts.current(r.opts.Servers)
+	r.obs.connMu.Lock()
+	defer r.obs.connMu.Unlock()
+	conn, _, err := zk.Connect(servers, r.opts.SessionTimeout,
+		zk.WithHostProvider(r.hosts),
+		zk.WithDialer(wire.dial),
+		zk.WithEventCallback(func(ev zk.Event) { onEvent(ev); r.obs.callback(ev) }),
+		zk.WithLogger(zkLogger{r.log}),
+		zk.WithLogInfo(false),
+	)
+	if err != nil {
+		return fmt.Errorf("zk: connect %s: %w", strings.Join(servers, ","), err)
+	}
+	r.conn.set(conn)
+	r.obs.conn = conn
+	return nil
+}
+
+// renew replaces a connection whose session the servers keep refusing by
+// a fresh one (zxid 0, new session); reconcile then re-registers everything
+// on it. The old connection is closed: its watches end with
+// EventNotWatching, which makes every Watch re-arm on the new one.
+func (r *Registry) renew(reason string) {
+	old := r.conn.get()
+	if err := r.dial(); err != nil {
+		r.log.Error("fresh zookeeper connection failed", "err", err, "why", reason)
+		return
+	}
+	old.Close()
+	if r.session.stopped() { // closed meanwhile: Close may have missed the new one
+		r.conn.Close()
+	}
+}
+
 // Conn exposes the underlying connection for packages that work on raw
 // znodes (chroot priming, coordination recipes).
-func (r *Registry) Conn() *zk.Conn { return r.conn }
+// It is the current connection: after the servers refused the session for
+// good, the Registry replaces it (SessionEvents then reports a
+// SessionConnected with a new ID), so call Conn for each operation rather
+// than keeping the result.
+func (r *Registry) Conn() *zk.Conn { return r.conn.get() }
 
 // Base is the absolute path (chroot + root) svcdisco writes under.
 func (r *Registry) Base() string { return r.base }
@@ -127,22 +180,18 @@ func (r *Registry) servicePath(service string) string {
 }
 
 func (r *Registry) unreachable(what string, err error) error {
-	return exitcode.New(exitcode.Unreachable, fmt.Errorf("zookeeper %s: %w: %s (%v)",
+	return exitcode.New(exitcode.Unreachable, fmt.Errorf("zookeeper %s: %w: %s (%w)",
 		strings.Join(r.opts.Servers, ","), registry.ErrUnreachable, what, err))
 }
 
-// wrap classifies a ZooKeeper error: deadline and connection trouble are
-// "unreachable" (exit 4), the rest is a plain failure.
+// wrap classifies a ZooKeeper error (zkcall.Unreachable is the one place
+// that knows which errors mean unreachable): those are exit 4 and match
+// registry.ErrUnreachable, the rest is a plain failure.
 func (r *Registry) wrap(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	var netErr net.Error
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
-		errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrNoServer) ||
-		errors.Is(err, zk.ErrSessionExpired) || errors.Is(err, zk.ErrClosing) ||
-		errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, syscall.EPIPE) ||
-		errors.Is(err, syscall.ECONNRESET) {
+	if zkcall.Unreachable(err) {
 		return r.unreachable(op, err)
 	}
 	return fmt.Errorf("zk %s: %w", op, err)
@@ -184,26 +233,32 @@ func (r *Registry) ensurePath(ctx context.Context, p string) error {
 	return err
 }
 
-// Close deregisters every provider still held, then closes the session.
-// Without a session there is nobody to tell: the server removes the
-// ephemeral znodes when the session expires, so Close does not wait.
+// Close deregisters every provider still held, within Options.CloseTimeout,
+// then closes the session. Without a session there is nobody to tell: the
+// server removes the ephemeral znodes when the session expires, so Close
+// does not wait.
 func (r *Registry) Close() error {
-	if !r.session.connected() {
-		r.session.stop()
-		r.conn.Close()
-		return nil
-	}
-	r.mu.Lock()
-	regs := make([]*registration, 0, len(r.regs))
-	for reg := range r.regs {
-		regs = append(regs, reg)
-	}
-	r.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), r.opts.CloseTimeout)
 	defer cancel()
+	return r.CloseContext(ctx)
+}
+
+// CloseContext is Close bounded by ctx instead of Options.CloseTimeout.
+func (r *Registry) CloseContext(ctx context.Context) error {
 	var errs []error
-	for _, reg := range regs {
-		errs = append(errs, reg.Deregister(ctx))
+	if r.session.connected() {
+		r.mu.Lock()
+		regs := make([]*registration, 0, len(r.regs))
+		for reg := range r.regs {
+			regs = append(regs, reg)
+		}
+		r.mu.Unlock()
+		errs = make([]error, len(regs))
+		var wg sync.WaitGroup
+		for i, reg := range regs {
+			wg.Go(func() { errs[i] = reg.Deregister(ctx) })
+		}
+		wg.Wait()
 	}
 	r.session.stop()
 	r.conn.Close()

@@ -5,10 +5,8 @@ package chroot
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 
-	gozk "github.com/go-zookeeper/zk"
 	"github.com/spf13/cobra"
 
 	"github.com/svcdisco/svcdisco/chroot"
@@ -173,7 +171,7 @@ func prime(ctx context.Context, opts *Options, r *zk.Registry, path string) erro
 		fmt.Fprintf(opts.F.IO.Out, "created %s\n", p)
 	}
 	if err != nil {
-		return fmt.Errorf("chroot prime %s: %w", path, classify(err))
+		return fmt.Errorf("chroot prime %s: %w", path, err)
 	}
 	if len(created) == 0 {
 		opts.F.Logger.Info("chroot already primed; nothing created", "path", path, "root", root)
@@ -184,7 +182,7 @@ func prime(ctx context.Context, opts *Options, r *zk.Registry, path string) erro
 func check(ctx context.Context, opts *Options, r *zk.Registry, path string) error {
 	ok, err := chroot.Check(ctx, r.Conn(), path)
 	if err != nil {
-		return classify(err)
+		return err
 	}
 	if !ok {
 		return exitcode.Unreachablef("chroot %s does not exist; create it with `svcdisco chroot prime %s`", path, path)
@@ -196,7 +194,7 @@ func check(ctx context.Context, opts *Options, r *zk.Registry, path string) erro
 func export(ctx context.Context, opts *Options, r *zk.Registry, path string) error {
 	d, err := chroot.Export(ctx, r.Conn(), path)
 	if err != nil {
-		return classify(err)
+		return err
 	}
 	if err := query.WriteJSON(opts.F.IO.Out, d); err != nil {
 		return err
@@ -213,7 +211,7 @@ func importDump(ctx context.Context, opts *Options, r *zk.Registry, path string,
 		}
 	}
 	if err != nil {
-		return classify(err)
+		return err
 	}
 	if len(res.Conflicts) > 0 {
 		return fmt.Errorf("chroot import %s: %d conflict(s) left alone (use --overwrite to replace their data)", path, len(res.Conflicts))
@@ -249,15 +247,4 @@ func dry(b bool) string {
 		return " (dry run: nothing changed)"
 	}
 	return ""
-}
-
-// classify turns a lost connection or a passed deadline into exit 4.
-func classify(err error) error {
-	for _, target := range []error{context.DeadlineExceeded, context.Canceled, gozk.ErrConnectionClosed,
-		gozk.ErrNoServer, gozk.ErrSessionExpired, gozk.ErrClosing} {
-		if errors.Is(err, target) {
-			return exitcode.New(exitcode.Unreachable, err)
-		}
-	}
-	return err
 }
