@@ -31,11 +31,13 @@ var defaultPorts = map[string]string{
 // Hosts are comma separated (url.Parse cannot take that form, so svcdisco
 // parses it itself). Hosts without a port get the scheme's default port.
 type URL struct {
-	Scheme   string
-	User     *url.Userinfo // exhibitor basic auth, if given
-	Hosts    []string      // host:port
-	Chroot   string        // "" or a ZooKeeper path like "/a/b"
-	Query    url.Values
+	Scheme string
+	User   *url.Userinfo // exhibitor basic auth, if given
+	Hosts  []string      // host:port
+	Chroot string        // "" or a ZooKeeper path like "/a/b"
+	Query  url.Values
+	// Original is the URL as given with its secrets redacted (see
+	// Redact): it is what messages may name.
 	Original string
 }
 
@@ -53,7 +55,7 @@ func ParseURL(raw string) (*URL, error) {
 	if !known {
 		return fail("unknown scheme %q (want zk, exhibitor, consul or etcd)", scheme)
 	}
-	u := &URL{Scheme: scheme, Original: raw, Query: url.Values{}}
+	u := &URL{Scheme: scheme, Original: Redact(raw), Query: url.Values{}}
 	if before, after, ok := strings.Cut(rest, "?"); ok {
 		q, err := url.ParseQuery(after)
 		if err != nil {
@@ -93,11 +95,21 @@ func ParseURL(raw string) (*URL, error) {
 		return fail("a chroot path is only supported for zk and exhibitor")
 	}
 	u.Chroot = chroot
+	if u.User != nil && (scheme == "zk" || scheme == "consul") {
+		// A password here would sit in ps, shell history and config files.
+		return fail("credentials do not go in the URL: %s", credentialsHint[scheme])
+	}
 	if scheme == "zk" && len(u.Query) > 0 {
 		// zk:// takes no parameters; a typo must not be silently ignored.
 		return fail("unknown parameter %q (zk:// URLs take no parameters)", firstKey(u.Query))
 	}
 	return u, nil
+}
+
+// credentialsHint says where a scheme's credentials go instead of the URL.
+var credentialsHint = map[string]string{
+	"zk":     "put user:password lines in a mode-0600 file named by --zk-auth-file, or in SVCDISCO_ZK_AUTH",
+	"consul": "give the ACL token in CONSUL_HTTP_TOKEN or CONSUL_HTTP_TOKEN_FILE",
 }
 
 func firstKey(q url.Values) string {
@@ -107,28 +119,6 @@ func firstKey(q url.Values) string {
 	}
 	sort.Strings(keys)
 	return keys[0]
-}
-
-// Redact hides the password of a registry URL (exhibitor://user:pass@…),
-// so that error messages and logs can name the URL.
-func Redact(raw string) string {
-	scheme, rest, ok := strings.Cut(raw, "://")
-	if !ok {
-		return raw
-	}
-	end := len(rest)
-	if i := strings.IndexAny(rest, "/?"); i >= 0 {
-		end = i
-	}
-	at := strings.LastIndexByte(rest[:end], '@')
-	if at < 0 {
-		return raw
-	}
-	user, _, hasPass := strings.Cut(rest[:at], ":")
-	if !hasPass {
-		return raw
-	}
-	return scheme + "://" + user + ":xxxxx" + rest[at:]
 }
 
 // SplitHosts splits "h1:2181,h2" into ["h1:2181","h2:<defPort>"].

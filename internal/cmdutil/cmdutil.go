@@ -41,7 +41,10 @@ type Factory struct {
 }
 
 // New returns a Factory on io whose OpenRegistry dials f.Config.
+// Everything written to io.ErrOut is scrubbed of the secrets the
+// configuration carries (registry.ScrubWriter).
 func New(io *IOStreams) *Factory {
+	io.ErrOut = registry.ScrubWriter(io.ErrOut)
 	f := &Factory{IO: io, Logger: slog.New(slog.NewTextHandler(io.ErrOut, nil))}
 	f.OpenRegistry = func(ctx context.Context) (registry.Registry, error) {
 		return dial.Open(ctx, f.DialOptions())

@@ -133,6 +133,7 @@ func Load(fs *pflag.FlagSet) (*Config, error) {
 			return nil, exitcode.Usagef("config file %s: %s", path, oneLine(err))
 		}
 	}
+	recordSecrets(v)
 	if err := checkEnvDurations(fs); err != nil {
 		return nil, exitcode.New(exitcode.Usage, err)
 	}
