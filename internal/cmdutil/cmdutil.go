@@ -66,6 +66,7 @@ func (f *Factory) DialOptionsFor(cfg *config.Config) dial.Options {
 		Root:           cfg.Root,
 		SessionTimeout: cfg.SessionTimeout,
 		CreateChroot:   cfg.ChrootCreate,
+		ZKAuthFile:     cfg.ZKAuthFile,
 		Logger:         f.Logger,
 		ExhibitorCA:    cfg.ExhibitorCA,
 		ExhibitorPath:  cfg.ExhibitorPath,

@@ -35,6 +35,9 @@ type Config struct {
 	Timeout        time.Duration `mapstructure:"timeout"`
 	LogLevel       string        `mapstructure:"log_level"`
 	ChrootCreate   bool          `mapstructure:"chroot_create"`
+	// ZKAuthFile names a mode-0600 file of ZooKeeper digest credentials
+	// (the credentials themselves never go in a flag or the config).
+	ZKAuthFile string `mapstructure:"zk_auth_file"`
 
 	// Exhibitor (exhibitor:// registry URLs).
 	ExhibitorCA   string        `mapstructure:"exhibitor_ca"`
@@ -91,6 +94,7 @@ var globalFlags = map[string]string{
 	"timeout":         "timeout",
 	"log-level":       "log_level",
 	"chroot-create":   "chroot_create",
+	"zk-auth-file":    "zk_auth_file",
 	"exhibitor-ca":    "exhibitor_ca",
 	"exhibitor-path":  "exhibitor_path",
 	"exhibitor-poll":  "exhibitor_poll",
@@ -105,6 +109,7 @@ func AddGlobalFlags(fs *pflag.FlagSet) {
 	fs.Duration("timeout", Defaults.Timeout, "deadline for reaching the registry and answering (exit 4 when it passes)")
 	fs.String("config", "", "config file (default "+DefaultPath+" when it exists; env SVCDISCO_CONFIG)")
 	fs.String("log-level", Defaults.LogLevel, "debug, info, warn or error (logs go to stderr)")
+	fs.String("zk-auth-file", "", "file of ZooKeeper digest credentials, user:password per line, mode 0600 (or env SVCDISCO_ZK_AUTH=user:password)")
 	fs.Bool("chroot-create", false, "create the registry URL's chroot when it does not exist (default: exit 4 with a hint)")
 	fs.String("exhibitor-ca", "", "PEM file of CA certificates for an https Exhibitor (exhibitor://…?scheme=https); certificates are always verified")
 	fs.String("exhibitor-path", Defaults.ExhibitorPath, "Exhibitor's REST prefix (for an Exhibitor behind a proxy)")
@@ -155,6 +160,7 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("timeout", Defaults.Timeout)
 	v.SetDefault("log_level", Defaults.LogLevel)
 	v.SetDefault("chroot_create", Defaults.ChrootCreate)
+	v.SetDefault("zk_auth_file", "")
 	v.SetDefault("exhibitor_ca", Defaults.ExhibitorCA)
 	v.SetDefault("exhibitor_path", Defaults.ExhibitorPath)
 	v.SetDefault("exhibitor_poll", Defaults.ExhibitorPoll)

@@ -5,6 +5,7 @@ package dial
 import (
 	"context"
 	"log/slog"
+	"os"
 	"slices"
 	"time"
 
@@ -22,6 +23,11 @@ type Options struct {
 	SessionTimeout time.Duration
 	CreateChroot   bool
 	Logger         *slog.Logger
+	// ZKAuthFile names ZooKeeper digest credentials (see zk.LoadAuth);
+	// zk.AuthEnv is read as well.
+	ZKAuthFile string
+
+	zkAuth []zk.Credential // loaded by parse
 
 	// Exhibitor settings, used by exhibitor:// URLs.
 	ExhibitorCA   string        // PEM CA file for https Exhibitors
@@ -98,6 +104,9 @@ func OpenZK(ctx context.Context, o Options) (*zk.Registry, *registry.URL, error)
 	if err != nil {
 		return nil, nil, err
 	}
+	if o.zkAuth, err = zk.LoadAuth(o.ZKAuthFile, os.Getenv(zk.AuthEnv)); err != nil {
+		return nil, nil, err
+	}
 	zo := zkOptions(ens.Servers, "", o)
 	r, err := zk.Open(ctx, zo)
 	return r, u, err
@@ -111,6 +120,11 @@ func parse(o *Options) (*registry.URL, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if u.Scheme == "zk" || u.Scheme == "exhibitor" {
+		if o.zkAuth, err = zk.LoadAuth(o.ZKAuthFile, os.Getenv(zk.AuthEnv)); err != nil {
+			return nil, err
+		}
+	}
 	return u, nil
 }
 
@@ -122,6 +136,7 @@ func zkOptions(servers []string, chroot string, o Options) zk.Options {
 		SessionTimeout: o.SessionTimeout,
 		CreateChroot:   o.CreateChroot,
 		Logger:         o.Logger,
+		Auth:           o.zkAuth,
 	}
 }
 

@@ -156,7 +156,7 @@ func (reg *registration) create(ctx context.Context, sid int64) error {
 			notify(reg.recreated)
 			return nil
 		case errors.Is(err, zk.ErrNoNode):
-			if err := reg.r.ensurePath(ctx, parent); err != nil {
+			if err := reg.r.ensureServiceDir(ctx, parent); err != nil {
 				return err
 			}
 		case errors.Is(err, zk.ErrNodeExists):
@@ -182,7 +182,10 @@ func (reg *registration) create(ctx context.Context, sid int64) error {
 // listing sees it without the marker.
 func (reg *registration) createNode(ctx context.Context, path string, data []byte) error {
 	conn := reg.r.conn
-	acl := zk.WorldACL(zk.PermAll)
+	acl, err := reg.r.providerACL(ctx, parentOf(path))
+	if err != nil {
+		return err
+	}
 	if reg.p.Status != registry.StatusMaintenance {
 		_, err := zkcall.Do1(ctx, func() (string, error) { return conn.Create(path, data, zk.FlagEphemeral, acl) })
 		return err
@@ -260,6 +263,9 @@ func (reg *registration) Deregister(ctx context.Context) error {
 			marker := reg.path + MarkerSuffix
 			_, err = zkcall.Do1(ctx, func() (struct{}, error) { return struct{}{}, conn.Delete(marker, -1) })
 		}
+	}
+	if reg.r.deleteLeftToSession(err, reg.path) {
+		err = nil
 	}
 	if err != nil && !errors.Is(err, zk.ErrNoNode) {
 		return reg.r.wrap("deregister "+reg.p.Service, err)

@@ -35,6 +35,9 @@ type Options struct {
 	SessionTimeout time.Duration // default 10s
 	CreateChroot   bool          // create a missing chroot instead of failing
 	Logger         *slog.Logger
+	// Auth are digest credentials added to every session before anything
+	// is read or written (see auth.go).
+	Auth []Credential
 }
 
 // Registry is a ZooKeeper-backed registry.Registry.
@@ -98,6 +101,10 @@ func Open(ctx context.Context, opts Options) (*Registry, error) {
 	if err := r.session.waitSession(ctx); err != nil {
 		conn.Close()
 		return nil, r.unreachable("no session", err)
+	}
+	if err := r.addAuth(ctx); err != nil {
+		conn.Close()
+		return nil, err
 	}
 	if err := r.checkChroot(ctx); err != nil {
 		conn.Close()
