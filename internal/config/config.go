@@ -73,6 +73,10 @@ type TemplateConfig struct {
 	// RenderTimeout bounds one execution of the template ("2s"); default
 	// --timeout.
 	RenderTimeout string `mapstructure:"render_timeout"`
+	// FunctionDenylist and SandboxPath are the template sandbox (added to
+	// and defaulted by render's --function-denylist and --sandbox-path).
+	FunctionDenylist []string `mapstructure:"function_denylist"`
+	SandboxPath      string   `mapstructure:"sandbox_path"`
 }
 
 // Defaults of the global settings.

@@ -34,6 +34,10 @@ type Options struct {
 	// MaxSize bounds each template's output (and source), in bytes, for
 	// templates whose stanza sets no max_size.
 	MaxSize int64
+	// FunctionDenylist is added to every template's function_denylist;
+	// SandboxPath is the sandbox_path of templates without their own.
+	FunctionDenylist []string
+	SandboxPath      string
 	// Reload re-reads the configuration (SIGHUP in watch mode).
 	Reload func() (*config.Config, error)
 	// Ensemble answers the templates' `ensemble` function for cfg; nil uses
@@ -86,6 +90,8 @@ func NewCmdRender(f *cmdutil.Factory, runF func(context.Context, *Options) error
 	fs.StringVar(&wait, "wait", "", "watch mode debounce MIN:MAX (e.g. 200ms:1s) for templates without their own wait")
 	fs.StringVar(&opts.Report, "report", ReportText, "once mode report on stdout: text or json")
 	fs.DurationVar(&opts.CommandTimeout, "command-timeout", time.Minute, "bound on each check_command and reload command")
+	fs.StringSliceVar(&opts.FunctionDenylist, "function-denylist", nil, "template functions no template may call, e.g. env,file (added to each template's function_denylist)")
+	fs.StringVar(&opts.SandboxPath, "sandbox-path", "", "directory the template function file may read in (a template's sandbox_path wins); none: file is off")
 	fs.StringVar(&maxSize, "max-size", "16MiB", "largest output (and source) of a template, e.g. 512KiB; a template's max_size wins")
 	return cmd
 }
