@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -54,7 +56,12 @@ func TestNoSecretPrinted(t *testing.T) {
 		"zookeeper://ops:" + s + "@" + dead,
 		"etcd://ops:" + s + "@" + dead,
 	}
+	tmpl := filepath.Join(t.TempDir(), "t.tmpl")
+	if err := os.WriteFile(tmpl, []byte(`{{ range providers "web" }}{{ .Host }}{{ end }}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	commands := [][]string{
+		{"render", "--once", "--report", "json", "--template", tmpl + ":" + filepath.Join(t.TempDir(), "out")},
 		{"query", "web"},
 		{"services"},
 		{"ensemble", "-o", "json"},
