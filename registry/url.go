@@ -36,6 +36,8 @@ type URL struct {
 	Hosts  []string      // host:port
 	Chroot string        // "" or a ZooKeeper path like "/a/b"
 	Query  url.Values
+	// TLS is zk://…?tls=1: connect to the servers' secureClientPort.
+	TLS bool
 	// Original is the URL as given with its secrets redacted (see
 	// Redact): it is what messages may name.
 	Original string
@@ -100,10 +102,37 @@ func ParseURL(raw string) (*URL, error) {
 		return fail("credentials do not go in the URL: %s", credentialsHint[scheme])
 	}
 	if scheme == "zk" && len(u.Query) > 0 {
-		// zk:// takes no parameters; a typo must not be silently ignored.
-		return fail("unknown parameter %q (zk:// URLs take no parameters)", firstKey(u.Query))
+		// zk:// takes only tls; a typo must not be silently ignored.
+		if err := u.zkParams(); err != nil {
+			return fail("%v", err)
+		}
 	}
 	return u, nil
+}
+
+// zkParams reads the parameters a zk:// URL takes: tls only.
+func (u *URL) zkParams() error {
+	for key, vals := range u.Query {
+		if key != "tls" {
+			return fmt.Errorf("unknown parameter %q (zk:// URLs take only tls)", firstKey(withoutTLS(u.Query)))
+		}
+		b, err := strconv.ParseBool(vals[len(vals)-1])
+		if err != nil {
+			return fmt.Errorf("tls=%q: want true or false (or 1, 0)", vals[len(vals)-1])
+		}
+		u.TLS = b
+	}
+	return nil
+}
+
+func withoutTLS(q url.Values) url.Values {
+	out := url.Values{}
+	for k, v := range q {
+		if k != "tls" {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // credentialsHint says where a scheme's credentials go instead of the URL.

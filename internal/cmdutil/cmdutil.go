@@ -17,6 +17,7 @@ import (
 	"github.com/svcdisco/svcdisco/internal/exitcode"
 	"github.com/svcdisco/svcdisco/registry"
 	"github.com/svcdisco/svcdisco/registry/dial"
+	"github.com/svcdisco/svcdisco/registry/zk"
 )
 
 // IOStreams are a command's stdin, stdout (data) and stderr (logs, errors).
@@ -67,6 +68,7 @@ func (f *Factory) DialOptionsFor(cfg *config.Config) dial.Options {
 		SessionTimeout: cfg.SessionTimeout,
 		CreateChroot:   cfg.ChrootCreate,
 		ZKAuthFile:     cfg.ZKAuthFile,
+		ZKTLS:          zk.TLSFiles{CA: cfg.ZKTLSCA, Cert: cfg.ZKTLSCert, Key: cfg.ZKTLSKey},
 		Logger:         f.Logger,
 		ExhibitorCA:    cfg.ExhibitorCA,
 		ExhibitorPath:  cfg.ExhibitorPath,

@@ -38,6 +38,10 @@ type Config struct {
 	// ZKAuthFile names a mode-0600 file of ZooKeeper digest credentials
 	// (the credentials themselves never go in a flag or the config).
 	ZKAuthFile string `mapstructure:"zk_auth_file"`
+	// TLS to ZooKeeper (zk://…?tls=1): PEM CA, client certificate and key.
+	ZKTLSCA   string `mapstructure:"zk_tls_ca"`
+	ZKTLSCert string `mapstructure:"zk_tls_cert"`
+	ZKTLSKey  string `mapstructure:"zk_tls_key"`
 
 	// Exhibitor (exhibitor:// registry URLs).
 	ExhibitorCA   string        `mapstructure:"exhibitor_ca"`
@@ -99,6 +103,9 @@ var globalFlags = map[string]string{
 	"log-level":       "log_level",
 	"chroot-create":   "chroot_create",
 	"zk-auth-file":    "zk_auth_file",
+	"zk-tls-ca":       "zk_tls_ca",
+	"zk-tls-cert":     "zk_tls_cert",
+	"zk-tls-key":      "zk_tls_key",
 	"exhibitor-ca":    "exhibitor_ca",
 	"exhibitor-path":  "exhibitor_path",
 	"exhibitor-poll":  "exhibitor_poll",
@@ -114,6 +121,9 @@ func AddGlobalFlags(fs *pflag.FlagSet) {
 	fs.String("config", "", "config file (default "+DefaultPath+" when it exists; env SVCDISCO_CONFIG)")
 	fs.String("log-level", Defaults.LogLevel, "debug, info, warn or error (logs go to stderr)")
 	fs.String("zk-auth-file", "", "file of ZooKeeper digest credentials, user:password per line, mode 0600 (or env SVCDISCO_ZK_AUTH=user:password)")
+	fs.String("zk-tls-ca", "", "PEM CA bundle for zk://…?tls=1 (default: the system's CAs)")
+	fs.String("zk-tls-cert", "", "PEM client certificate for zk://…?tls=1 (servers with ssl.clientAuth=need)")
+	fs.String("zk-tls-key", "", "PEM private key of --zk-tls-cert")
 	fs.Bool("chroot-create", false, "create the registry URL's chroot when it does not exist (default: exit 4 with a hint)")
 	fs.String("exhibitor-ca", "", "PEM file of CA certificates for an https Exhibitor (exhibitor://…?scheme=https); certificates are always verified")
 	fs.String("exhibitor-path", Defaults.ExhibitorPath, "Exhibitor's REST prefix (for an Exhibitor behind a proxy)")
@@ -165,6 +175,9 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("log_level", Defaults.LogLevel)
 	v.SetDefault("chroot_create", Defaults.ChrootCreate)
 	v.SetDefault("zk_auth_file", "")
+	v.SetDefault("zk_tls_ca", "")
+	v.SetDefault("zk_tls_cert", "")
+	v.SetDefault("zk_tls_key", "")
 	v.SetDefault("exhibitor_ca", Defaults.ExhibitorCA)
 	v.SetDefault("exhibitor_path", Defaults.ExhibitorPath)
 	v.SetDefault("exhibitor_poll", Defaults.ExhibitorPoll)

@@ -4,6 +4,7 @@ package dial
 
 import (
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"os"
 	"slices"
@@ -27,7 +28,11 @@ type Options struct {
 	// zk.AuthEnv is read as well.
 	ZKAuthFile string
 
+	// ZKTLS are the PEM files for zk://…?tls=1.
+	ZKTLS zk.TLSFiles
+
 	zkAuth []zk.Credential // loaded by parse
+	zkTLS  *tls.Config     // built by parse for zk://…?tls=1
 
 	// Exhibitor settings, used by exhibitor:// URLs.
 	ExhibitorCA   string        // PEM CA file for https Exhibitors
@@ -107,6 +112,11 @@ func OpenZK(ctx context.Context, o Options) (*zk.Registry, *registry.URL, error)
 	if o.zkAuth, err = zk.LoadAuth(o.ZKAuthFile, os.Getenv(zk.AuthEnv)); err != nil {
 		return nil, nil, err
 	}
+	if u.TLS {
+		if o.zkTLS, err = o.ZKTLS.Config(); err != nil {
+			return nil, nil, err
+		}
+	}
 	zo := zkOptions(ens.Servers, "", o)
 	r, err := zk.Open(ctx, zo)
 	return r, u, err
@@ -125,6 +135,11 @@ func parse(o *Options) (*registry.URL, error) {
 			return nil, err
 		}
 	}
+	if u.TLS {
+		if o.zkTLS, err = o.ZKTLS.Config(); err != nil {
+			return nil, err
+		}
+	}
 	return u, nil
 }
 
@@ -137,6 +152,7 @@ func zkOptions(servers []string, chroot string, o Options) zk.Options {
 		CreateChroot:   o.CreateChroot,
 		Logger:         o.Logger,
 		Auth:           o.zkAuth,
+		TLS:            o.zkTLS,
 	}
 }
 

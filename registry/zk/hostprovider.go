@@ -2,6 +2,7 @@ package zk
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -52,6 +53,9 @@ type hostProvider struct {
 	servers []string
 	next    int
 	tried   int // servers tried since the last successful connection
+
+	tls     *tls.Config // zk://…?tls=1: every connection is TLS (tls.go)
+	dialErr error       // why the last dial failed, nil after a success
 
 	conn         *trackedConn // the connection dialled last, nil before the first
 	connAddr     string
@@ -123,7 +127,12 @@ func (hp *hostProvider) dial(network, addr string, timeout time.Duration) (net.C
 		return expiredConn(), nil
 	}
 	c, err := net.DialTimeout(network, addr, timeout)
+	if err == nil && hp.tls != nil {
+		c, err = dialTLS(c, addr, hp.tls, timeout)
+	}
+	hp.setDialError(err)
 	if err != nil {
+		hp.log.Debug("dial failed", "server", addr, "err", err)
 		return nil, err
 	}
 	hp.mu.Lock()

@@ -9,6 +9,7 @@ package zk
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -35,6 +36,8 @@ type Options struct {
 	SessionTimeout time.Duration // default 10s
 	CreateChroot   bool          // create a missing chroot instead of failing
 	Logger         *slog.Logger
+	// TLS, when set, makes every connection TLS (secureClientPort).
+	TLS *tls.Config
 	// Auth are digest credentials added to every session before anything
 	// is read or written (see auth.go).
 	Auth []Credential
@@ -84,7 +87,7 @@ func Open(ctx context.Context, opts Options) (*Registry, error) {
 		base:  strings.TrimSuffix(opts.Chroot+opts.Root, "/"),
 		regs:  map[*registration]struct{}{},
 		paths: map[string]*registration{},
-		hosts: &hostProvider{sessionTimeout: opts.SessionTimeout, log: log},
+		hosts: &hostProvider{sessionTimeout: opts.SessionTimeout, log: log, tls: opts.TLS},
 	}
 	r.session = newSessionWatcher(log, opts.SessionTimeout, r.reconcile)
 	conn, events, err := zk.Connect(opts.Servers, opts.SessionTimeout,
@@ -100,6 +103,9 @@ func Open(ctx context.Context, opts Options) (*Registry, error) {
 	go r.session.run(conn, events)
 	if err := r.session.waitSession(ctx); err != nil {
 		conn.Close()
+		if derr := r.hosts.lastDialError(); derr != nil {
+			err = fmt.Errorf("%w; last connection attempt: %v", err, derr)
+		}
 		return nil, r.unreachable("no session", err)
 	}
 	if err := r.addAuth(ctx); err != nil {

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/svcdisco/svcdisco/internal/testzk"
+)
+
+// TestZooKeeperTLS runs against Debian's ZooKeeper serving secureClientPort
+// through Netty with ssl.clientAuth=need: mutual TLS works end to end; a
+// wrong CA or a missing client certificate is exit 4 naming the TLS error.
+func TestZooKeeperTLS(t *testing.T) {
+	files := testzk.GenerateTLS(t)
+	_, port := testzk.StartTLS(t, files)
+	url := fmt.Sprintf("zk://127.0.0.1:%d?tls=1", port)
+	root := testzk.Root(t)
+	base := []string{"--registry", url, "--root", root, "--timeout", "20s"}
+	good := append(base, "--zk-tls-ca", files.CA, "--zk-tls-cert", files.ClientCert, "--zk-tls-key", files.ClientKey)
+
+	p := start(t, append(good, "register", "web", "--port", "8080", "--host", "tls1.example.com")...)
+	p.waitLine(t, "registered web provider")
+	res := run(t, append(good, "query", "web", "-o", "lines")...)
+	if res.code != 0 || res.stdout != "tls1.example.com:8080\n" {
+		t.Fatalf("query over TLS: exit %d, stdout %q, stderr %q", res.code, res.stdout, res.stderr)
+	}
+
+	short := []string{"--registry", url, "--root", root, "--timeout", "3s"}
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"wrong CA", []string{"--zk-tls-ca", files.OtherCA, "--zk-tls-cert", files.ClientCert, "--zk-tls-key", files.ClientKey}, "certificate signed by unknown authority"},
+		{"no client certificate", []string{"--zk-tls-ca", files.CA}, "TLS handshake"},
+	} {
+		res := run(t, append(append(short, c.args...), "query", "web")...)
+		if res.code != 4 || !strings.Contains(res.stderr, c.want) {
+			t.Errorf("%s: exit %d, stderr %q; want exit 4 naming %q", c.name, res.code, res.stderr, c.want)
+		}
+	}
+	res = run(t, append(short, "--zk-tls-ca", files.CA, "--zk-tls-cert", files.ClientCert, "query", "web")...)
+	if res.code != 2 || !strings.Contains(res.stderr, "--zk-tls-key") {
+		t.Errorf("certificate without key: exit %d, stderr %q; want exit 2", res.code, res.stderr)
+	}
+}
