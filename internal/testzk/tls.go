@@ -22,6 +22,7 @@ import (
 type TLSFiles struct {
 	CA, OtherCA           string // PEM: the CA that signed everything, and an unrelated one
 	ClientCert, ClientKey string // PEM, signed by CA
+	ServerCert, ServerKey string // PEM, signed by CA, for 127.0.0.1 and localhost
 	KeyStore, TrustStore  string // PKCS12 for the server: its key pair; CA
 	Password              string
 }
@@ -49,6 +50,7 @@ func GenerateTLS(t testing.TB) *TLSFiles {
 	writePEM(t, f.ClientCert, "CERTIFICATE", cli.Raw)
 	writeKey(t, f.ClientKey, cliKey)
 	srvPEM, srvKeyPEM := filepath.Join(dir, "server.pem"), filepath.Join(dir, "server-key.pem")
+	f.ServerCert, f.ServerKey = srvPEM, srvKeyPEM
 	writePEM(t, srvPEM, "CERTIFICATE", srv.Raw)
 	writeKey(t, srvKeyPEM, srvKey)
 	run(t, "openssl", "pkcs12", "-export", "-in", srvPEM, "-inkey", srvKeyPEM, "-certfile", f.CA,
