@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/svcdisco/svcdisco/internal/testenv"
+	"github.com/svcdisco/svcdisco/internal/testexhibitor"
 	"github.com/svcdisco/svcdisco/internal/testzk"
 )
 
@@ -88,6 +89,27 @@ func TestNoSecretPrinted(t *testing.T) {
 		args := []string{"--registry", u, "--timeout", "1s", "--log-level", "debug", "query", "web"}
 		_, out, errOut := runEnv(t, env, args...)
 		assertNoSecret(t, args, out, errOut)
+	}
+	// An Exhibitor refusing the password (401), given in the URL or the
+	// environment.
+	ex := testexhibitor.Start(t)
+	ex.RequireAuth("ops", "the-right-one")
+	for _, c := range []struct {
+		url string
+		env []string
+	}{
+		{"exhibitor://ops:" + s + "@" + ex.Host() + "/prod", nil},
+		{"exhibitor://" + ex.Host() + "/prod", []string{"SVCDISCO_EXHIBITOR_AUTH=ops:" + s}},
+	} {
+		for _, cmd := range [][]string{{"ensemble", "-o", "json"}, {"query", "web"}} {
+			args := append([]string{"--registry", c.url, "--timeout", "2s", "--log-level", "debug",
+				"--ensemble-cache", filepath.Join(t.TempDir(), "cache")}, cmd...)
+			code, out, errOut := runEnv(t, c.env, args...)
+			if code == 0 {
+				t.Errorf("%v: exit 0 with a refused password", args)
+			}
+			assertNoSecret(t, args, out, errOut)
+		}
 	}
 	// --help shows defaults: none may come from a secret.
 	_, out, errOut := runEnv(t, env, "--registry", "consul://"+dead+"?token="+s, "query", "--help")
