@@ -13,12 +13,12 @@ const Redacted = "xxxxx"
 // publicParams are the registry URL parameters whose values are not
 // secret. Every other parameter's value is redacted, so that a misspelt
 // "tokne=…" is hidden as well as "token=…".
-var publicParams = map[string]bool{"dc": true, "tls": true, "backup": true}
+var publicParams = map[string]bool{"dc": true, "tls": true, "backup": true, "scheme": true}
 
 // Redact hides the secrets of a registry URL so that error messages and
 // logs can name it: the password of user:password@ (exhibitor://, or a
 // zk:// URL given one by mistake) and the value of every query parameter
-// but dc, tls and backup (consul://…?token=…). It works on malformed URLs
+// but dc, tls, backup and scheme (consul://…?token=…). It works on malformed URLs
 // too, since those are exactly the ones error messages quote.
 func Redact(raw string) string {
 	base, query, hasQuery := strings.Cut(raw, "?")

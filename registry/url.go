@@ -101,6 +101,12 @@ func ParseURL(raw string) (*URL, error) {
 		// A password here would sit in ps, shell history and config files.
 		return fail("credentials do not go in the URL: %s", credentialsHint[scheme])
 	}
+	if scheme == "exhibitor" && u.Query.Has("tls") {
+		// exhibitor:// passes its other parameters to package exhibitor.
+		if u.TLS, err = strconv.ParseBool(u.Query.Get("tls")); err != nil {
+			return fail("tls=%q: want true or false (or 1, 0)", u.Query.Get("tls"))
+		}
+	}
 	if scheme == "zk" && len(u.Query) > 0 {
 		// zk:// takes only tls; a typo must not be silently ignored.
 		if err := u.zkParams(); err != nil {

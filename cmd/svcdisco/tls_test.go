@@ -2,10 +2,12 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/svcdisco/svcdisco/internal/testconsul"
+	"github.com/svcdisco/svcdisco/internal/testexhibitor"
 	"github.com/svcdisco/svcdisco/internal/testzk"
 )
 
@@ -25,6 +27,17 @@ func TestZooKeeperTLS(t *testing.T) {
 	res := run(t, append(good, "query", "web", "-o", "lines")...)
 	if res.code != 0 || res.stdout != "tls1.example.com:8080\n" {
 		t.Fatalf("query over TLS: exit %d, stdout %q, stderr %q", res.code, res.stdout, res.stderr)
+	}
+
+	// The same ensemble found through Exhibitor: exhibitor://…?tls=1.
+	ex := testexhibitor.Start(t)
+	ex.JSON(port, "127.0.0.1")
+	exArgs := []string{"--registry", "exhibitor://" + ex.Host() + "?tls=1", "--root", root, "--timeout", "20s",
+		"--ensemble-cache", filepath.Join(t.TempDir(), "cache"),
+		"--zk-tls-ca", files.CA, "--zk-tls-cert", files.ClientCert, "--zk-tls-key", files.ClientKey}
+	res = run(t, append(exArgs, "query", "web", "-o", "lines")...)
+	if res.code != 0 || res.stdout != "tls1.example.com:8080\n" {
+		t.Fatalf("query over TLS through Exhibitor: exit %d, stdout %q, stderr %q", res.code, res.stdout, res.stderr)
 	}
 
 	short := []string{"--registry", url, "--root", root, "--timeout", "3s"}
