@@ -4,7 +4,7 @@ BIN     := bin/svcdisco
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/svcdisco/svcdisco/internal/build.Version=$(VERSION)
 
-.PHONY: build test test-go lint bench demo clean consul flake
+.PHONY: build test test-go lint bench demo clean consul flake fuzz
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/svcdisco
@@ -26,7 +26,7 @@ consul:
 # start real ZooKeeper servers (Debian's zookeeper package) and real Consul
 # agents (bin/consul, from `make consul`); with
 # SVCDISCO_REQUIRE_INTEGRATION=1 a missing server fails instead of skipping.
-test: lint consul test-go
+test: lint consul test-go fuzz
 
 lint:
 	@fmt=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$fmt" ]; then echo "gofmt needed: $$fmt"; exit 1; fi
@@ -40,6 +40,18 @@ test-go:
 # FLAKE_RUN narrow it). CI must show 0.
 flake: consul
 	GO=$(GO) ./scripts/flake.sh
+
+# Every fuzz target for FUZZTIME each (seed corpora under testdata/fuzz/ run
+# in every `go test` too). Run one longer with, e.g.,
+#   go test -run '^$$' -fuzz '^FuzzParseURL$$' -fuzztime 10m ./registry/
+FUZZTIME ?= 5s
+FUZZ_TARGETS := ./registry:FuzzParseURL ./registry:FuzzDecodeData ./registry/zk:FuzzParseInstanceName \
+	./exhibitor:FuzzParseReply ./register/agent:FuzzParseFile ./registry/consul:FuzzDecodeMeta
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; echo "fuzz $$name ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -parallel 2 $$pkg || exit 1; \
+	done
 
 # Benchmarks against a real ZooKeeper and Consul, each beside its raw-client
 # baseline.

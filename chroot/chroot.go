@@ -119,32 +119,7 @@ func Layout(chroot, root string) ([]string, error) {
 // it (<chroot><root>/services) with acl, and returns what it created, in
 // order. Running it again creates nothing.
 func Prime(ctx context.Context, conn *zk.Conn, chroot, root string, acl []zk.ACL) ([]string, error) {
-	paths, err := Layout(chroot, root)
-	if err != nil {
-		return nil, err
-	}
-	if len(acl) == 0 {
-		acl = zk.WorldACL(zk.PermAll)
-	}
-	var created []string
-	for _, p := range paths {
-		ok, _, err := zkcall.Do2(ctx, func() (bool, *zk.Stat, error) { return conn.Exists(p) })
-		if err != nil {
-			return created, zkcall.Classify("", fmt.Errorf("prime %s: %w", p, err))
-		}
-		if ok {
-			continue
-		}
-		_, err = zkcall.Do1(ctx, func() (string, error) { return conn.Create(p, nil, 0, acl) })
-		switch {
-		case err == nil:
-			created = append(created, p)
-		case errors.Is(err, zk.ErrNodeExists): // someone else primed it meanwhile
-		default:
-			return created, zkcall.Classify("", fmt.Errorf("prime %s: %w", p, err))
-		}
-	}
-	return created, nil
+	return PrimeLayout(ctx, conn, PrimeInput{Chroot: chroot, Root: root, ACL: acl})
 }
 
 // Check reports whether p exists.

@@ -61,8 +61,8 @@ func New(u *registry.URL, o Options) (*Resolver, error) {
 		return nil, fmt.Errorf("not an exhibitor:// URL: %s", u.Scheme)
 	}
 	for k := range u.Query {
-		if k != "backup" && k != "scheme" {
-			return nil, exitcode.Usagef("registry URL: unknown parameter %q (want backup or scheme)", k)
+		if k != "backup" && k != "scheme" && k != "tls" {
+			return nil, exitcode.Usagef("registry URL: unknown parameter %q (want backup, scheme or tls)", k)
 		}
 	}
 	scheme := strings.ToLower(u.Query.Get("scheme"))

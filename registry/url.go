@@ -31,11 +31,15 @@ var defaultPorts = map[string]string{
 // Hosts are comma separated (url.Parse cannot take that form, so svcdisco
 // parses it itself). Hosts without a port get the scheme's default port.
 type URL struct {
-	Scheme   string
-	User     *url.Userinfo // exhibitor basic auth, if given
-	Hosts    []string      // host:port
-	Chroot   string        // "" or a ZooKeeper path like "/a/b"
-	Query    url.Values
+	Scheme string
+	User   *url.Userinfo // exhibitor basic auth, if given
+	Hosts  []string      // host:port
+	Chroot string        // "" or a ZooKeeper path like "/a/b"
+	Query  url.Values
+	// TLS is zk://…?tls=1: connect to the servers' secureClientPort.
+	TLS bool
+	// Original is the URL as given with its secrets redacted (see
+	// Redact): it is what messages may name.
 	Original string
 }
 
@@ -53,7 +57,7 @@ func ParseURL(raw string) (*URL, error) {
 	if !known {
 		return fail("unknown scheme %q (want zk, exhibitor, consul or etcd)", scheme)
 	}
-	u := &URL{Scheme: scheme, Original: raw, Query: url.Values{}}
+	u := &URL{Scheme: scheme, Original: Redact(raw), Query: url.Values{}}
 	if before, after, ok := strings.Cut(rest, "?"); ok {
 		q, err := url.ParseQuery(after)
 		if err != nil {
@@ -93,11 +97,54 @@ func ParseURL(raw string) (*URL, error) {
 		return fail("a chroot path is only supported for zk and exhibitor")
 	}
 	u.Chroot = chroot
+	if u.User != nil && (scheme == "zk" || scheme == "consul") {
+		// A password here would sit in ps, shell history and config files.
+		return fail("credentials do not go in the URL: %s", credentialsHint[scheme])
+	}
+	if scheme == "exhibitor" && u.Query.Has("tls") {
+		// exhibitor:// passes its other parameters to package exhibitor.
+		if u.TLS, err = strconv.ParseBool(u.Query.Get("tls")); err != nil {
+			return fail("tls=%q: want true or false (or 1, 0)", u.Query.Get("tls"))
+		}
+	}
 	if scheme == "zk" && len(u.Query) > 0 {
-		// zk:// takes no parameters; a typo must not be silently ignored.
-		return fail("unknown parameter %q (zk:// URLs take no parameters)", firstKey(u.Query))
+		// zk:// takes only tls; a typo must not be silently ignored.
+		if err := u.zkParams(); err != nil {
+			return fail("%v", err)
+		}
 	}
 	return u, nil
+}
+
+// zkParams reads the parameters a zk:// URL takes: tls only.
+func (u *URL) zkParams() error {
+	for key, vals := range u.Query {
+		if key != "tls" {
+			return fmt.Errorf("unknown parameter %q (zk:// URLs take only tls)", firstKey(withoutTLS(u.Query)))
+		}
+		b, err := strconv.ParseBool(vals[len(vals)-1])
+		if err != nil {
+			return fmt.Errorf("tls=%q: want true or false (or 1, 0)", vals[len(vals)-1])
+		}
+		u.TLS = b
+	}
+	return nil
+}
+
+func withoutTLS(q url.Values) url.Values {
+	out := url.Values{}
+	for k, v := range q {
+		if k != "tls" {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// credentialsHint says where a scheme's credentials go instead of the URL.
+var credentialsHint = map[string]string{
+	"zk":     "put user:password lines in a mode-0600 file named by --zk-auth-file, or in SVCDISCO_ZK_AUTH",
+	"consul": "give the ACL token in CONSUL_HTTP_TOKEN or CONSUL_HTTP_TOKEN_FILE",
 }
 
 func firstKey(q url.Values) string {
@@ -107,28 +154,6 @@ func firstKey(q url.Values) string {
 	}
 	sort.Strings(keys)
 	return keys[0]
-}
-
-// Redact hides the password of a registry URL (exhibitor://user:pass@…),
-// so that error messages and logs can name the URL.
-func Redact(raw string) string {
-	scheme, rest, ok := strings.Cut(raw, "://")
-	if !ok {
-		return raw
-	}
-	end := len(rest)
-	if i := strings.IndexAny(rest, "/?"); i >= 0 {
-		end = i
-	}
-	at := strings.LastIndexByte(rest[:end], '@')
-	if at < 0 {
-		return raw
-	}
-	user, _, hasPass := strings.Cut(rest[:at], ":")
-	if !hasPass {
-		return raw
-	}
-	return scheme + "://" + user + ":xxxxx" + rest[at:]
 }
 
 // SplitHosts splits "h1:2181,h2" into ["h1:2181","h2:<defPort>"].

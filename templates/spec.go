@@ -46,6 +46,12 @@ type Spec struct {
 	// RenderTimeout bounds one execution of the template
 	// (DefaultRenderTimeout when zero).
 	RenderTimeout time.Duration
+	// FunctionDenylist names functions the template may not call (they
+	// fail when called); see sandbox.go.
+	FunctionDenylist []string
+	// SandboxPath is the directory the file function may read in; ""
+	// turns file off.
+	SandboxPath string
 }
 
 // Wait is consul-template's wait: after a change, render once no further
@@ -120,6 +126,9 @@ func (s Spec) Validate() error {
 		if n < 0 {
 			return fmt.Errorf("template %s: min_providers %s: %d must be >= 0", s.Source, svc, n)
 		}
+	}
+	if err := s.validateSandbox(); err != nil {
+		return fmt.Errorf("template %s: %w", s.Source, err)
 	}
 	return nil
 }

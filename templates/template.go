@@ -51,7 +51,7 @@ func Load(spec Spec) (*Template, error) {
 		return nil, fmt.Errorf("template %s: %w", spec.Source, err)
 	}
 	t, err := template.New(spec.Source).Option("missingkey=error").
-		Funcs(funcMap(nil, spec.maxSize())).Parse(string(src))
+		Funcs(funcMap(nil, spec)).Parse(string(src))
 	if err != nil {
 		return nil, fmt.Errorf("parse %w", err) // "template: FILE:LINE: ..."
 	}
@@ -96,7 +96,7 @@ func (t *Template) Execute(d Data) (*Execution, error) {
 	}
 	out := &boundedBuffer{ctx: ctx, max: t.maxSize()}
 	done := make(chan error, 1)
-	go func() { done <- tmpl.Funcs(funcMap(rec, t.maxSize())).Execute(out, nil) }()
+	go func() { done <- tmpl.Funcs(funcMap(rec, t.Spec)).Execute(out, nil) }()
 	select {
 	case err = <-done:
 	case <-ctx.Done():
@@ -222,10 +222,11 @@ func (r *recorder) services() ([]string, error) {
 
 // funcMap is sprig's hermetic set (no env, no randomness, no clock — so the
 // same providers always render the same bytes) plus svcdisco's functions.
-// With r == nil it only declares the names, for parsing.
-func funcMap(r *recorder, maxSize int64) template.FuncMap {
+// With r == nil it only declares the names, for parsing. The stanza's
+// sandbox (sandbox.go) applies last.
+func funcMap(r *recorder, spec Spec) template.FuncMap {
 	m := template.FuncMap(sprig.HermeticTxtFuncMap())
-	boundedFuncs(m, maxSize)
+	boundedFuncs(m, spec.maxSize())
 	if r == nil {
 		r = &recorder{ctx: context.Background(), data: emptyData{}, used: map[string]bool{}, missing: map[string]bool{}}
 	}
@@ -235,6 +236,7 @@ func funcMap(r *recorder, maxSize int64) template.FuncMap {
 	m["leader"] = r.leader
 	m["ensemble"] = r.data.Ensemble
 	m["env"] = os.Getenv
+	sandbox(m, spec)
 	return m
 }
 

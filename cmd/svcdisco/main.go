@@ -11,6 +11,7 @@ import (
 	"github.com/svcdisco/svcdisco/internal/cmd/root"
 	"github.com/svcdisco/svcdisco/internal/cmdutil"
 	"github.com/svcdisco/svcdisco/internal/exitcode"
+	"github.com/svcdisco/svcdisco/registry"
 )
 
 func main() {
@@ -28,7 +29,7 @@ func runMain() int {
 	if code == exitcode.Failure && isCobraUsage(err) {
 		code = exitcode.Usage
 	}
-	fmt.Fprintf(os.Stderr, "svcdisco: %s\n", oneLine(err.Error()))
+	fmt.Fprintf(os.Stderr, "svcdisco: %s\n", registry.Scrub(oneLine(err.Error())))
 	return code
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/svcdisco/svcdisco/internal/exitcode"
 	"github.com/svcdisco/svcdisco/registry"
 	"github.com/svcdisco/svcdisco/registry/dial"
+	"github.com/svcdisco/svcdisco/registry/zk"
 )
 
 // IOStreams are a command's stdin, stdout (data) and stderr (logs, errors).
@@ -41,7 +42,10 @@ type Factory struct {
 }
 
 // New returns a Factory on io whose OpenRegistry dials f.Config.
+// Everything written to io.ErrOut is scrubbed of the secrets the
+// configuration carries (registry.ScrubWriter).
 func New(io *IOStreams) *Factory {
+	io.ErrOut = registry.ScrubWriter(io.ErrOut)
 	f := &Factory{IO: io, Logger: slog.New(slog.NewTextHandler(io.ErrOut, nil))}
 	f.OpenRegistry = func(ctx context.Context) (registry.Registry, error) {
 		return dial.Open(ctx, f.DialOptions())
@@ -63,6 +67,8 @@ func (f *Factory) DialOptionsFor(cfg *config.Config) dial.Options {
 		Root:           cfg.Root,
 		SessionTimeout: cfg.SessionTimeout,
 		CreateChroot:   cfg.ChrootCreate,
+		ZKAuthFile:     cfg.ZKAuthFile,
+		ZKTLS:          zk.TLSFiles{CA: cfg.ZKTLSCA, Cert: cfg.ZKTLSCert, Key: cfg.ZKTLSKey},
 		Logger:         f.Logger,
 		ExhibitorCA:    cfg.ExhibitorCA,
 		ExhibitorPath:  cfg.ExhibitorPath,

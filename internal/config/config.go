@@ -35,6 +35,13 @@ type Config struct {
 	Timeout        time.Duration `mapstructure:"timeout"`
 	LogLevel       string        `mapstructure:"log_level"`
 	ChrootCreate   bool          `mapstructure:"chroot_create"`
+	// ZKAuthFile names a mode-0600 file of ZooKeeper digest credentials
+	// (the credentials themselves never go in a flag or the config).
+	ZKAuthFile string `mapstructure:"zk_auth_file"`
+	// TLS to ZooKeeper (zk://…?tls=1): PEM CA, client certificate and key.
+	ZKTLSCA   string `mapstructure:"zk_tls_ca"`
+	ZKTLSCert string `mapstructure:"zk_tls_cert"`
+	ZKTLSKey  string `mapstructure:"zk_tls_key"`
 
 	// Exhibitor (exhibitor:// registry URLs).
 	ExhibitorCA   string        `mapstructure:"exhibitor_ca"`
@@ -70,6 +77,10 @@ type TemplateConfig struct {
 	// RenderTimeout bounds one execution of the template ("2s"); default
 	// --timeout.
 	RenderTimeout string `mapstructure:"render_timeout"`
+	// FunctionDenylist and SandboxPath are the template sandbox (added to
+	// and defaulted by render's --function-denylist and --sandbox-path).
+	FunctionDenylist []string `mapstructure:"function_denylist"`
+	SandboxPath      string   `mapstructure:"sandbox_path"`
 }
 
 // Defaults of the global settings.
@@ -91,6 +102,10 @@ var globalFlags = map[string]string{
 	"timeout":         "timeout",
 	"log-level":       "log_level",
 	"chroot-create":   "chroot_create",
+	"zk-auth-file":    "zk_auth_file",
+	"zk-tls-ca":       "zk_tls_ca",
+	"zk-tls-cert":     "zk_tls_cert",
+	"zk-tls-key":      "zk_tls_key",
 	"exhibitor-ca":    "exhibitor_ca",
 	"exhibitor-path":  "exhibitor_path",
 	"exhibitor-poll":  "exhibitor_poll",
@@ -105,6 +120,10 @@ func AddGlobalFlags(fs *pflag.FlagSet) {
 	fs.Duration("timeout", Defaults.Timeout, "deadline for reaching the registry and answering (exit 4 when it passes)")
 	fs.String("config", "", "config file (default "+DefaultPath+" when it exists; env SVCDISCO_CONFIG)")
 	fs.String("log-level", Defaults.LogLevel, "debug, info, warn or error (logs go to stderr)")
+	fs.String("zk-auth-file", "", "file of ZooKeeper digest credentials, user:password per line, mode 0600 (or env SVCDISCO_ZK_AUTH=user:password)")
+	fs.String("zk-tls-ca", "", "PEM CA bundle for zk://…?tls=1 (default: the system's CAs)")
+	fs.String("zk-tls-cert", "", "PEM client certificate for zk://…?tls=1 (servers with ssl.clientAuth=need)")
+	fs.String("zk-tls-key", "", "PEM private key of --zk-tls-cert")
 	fs.Bool("chroot-create", false, "create the registry URL's chroot when it does not exist (default: exit 4 with a hint)")
 	fs.String("exhibitor-ca", "", "PEM file of CA certificates for an https Exhibitor (exhibitor://…?scheme=https); certificates are always verified")
 	fs.String("exhibitor-path", Defaults.ExhibitorPath, "Exhibitor's REST prefix (for an Exhibitor behind a proxy)")
@@ -133,6 +152,7 @@ func Load(fs *pflag.FlagSet) (*Config, error) {
 			return nil, exitcode.Usagef("config file %s: %s", path, oneLine(err))
 		}
 	}
+	recordSecrets(v)
 	if err := checkEnvDurations(fs); err != nil {
 		return nil, exitcode.New(exitcode.Usage, err)
 	}
@@ -154,6 +174,10 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("timeout", Defaults.Timeout)
 	v.SetDefault("log_level", Defaults.LogLevel)
 	v.SetDefault("chroot_create", Defaults.ChrootCreate)
+	v.SetDefault("zk_auth_file", "")
+	v.SetDefault("zk_tls_ca", "")
+	v.SetDefault("zk_tls_cert", "")
+	v.SetDefault("zk_tls_key", "")
 	v.SetDefault("exhibitor_ca", Defaults.ExhibitorCA)
 	v.SetDefault("exhibitor_path", Defaults.ExhibitorPath)
 	v.SetDefault("exhibitor_poll", Defaults.ExhibitorPoll)

@@ -83,18 +83,25 @@ type Options struct {
 	// ACL turns on ACLs with default deny; ManagementToken is then the
 	// management token.
 	ACL bool
+	// TLS, when set, also serves HTTPS on HTTPSPort with these PEM files,
+	// requiring client certificates signed by CA.
+	TLS *TLS
 }
+
+// TLS are PEM files for an agent's HTTPS port.
+type TLS struct{ CA, Cert, Key string }
 
 // Agent is one `consul agent -dev` process.
 type Agent struct {
-	HTTPPort int
-	dir      string
-	bin      string
-	args     []string
-	opts     Options
-	cmd      *exec.Cmd
-	exited   chan struct{} // closed when cmd has exited
-	mu       sync.Mutex
+	HTTPPort  int
+	HTTPSPort int // with Options.TLS
+	dir       string
+	bin       string
+	args      []string
+	opts      Options
+	cmd       *exec.Cmd
+	exited    chan struct{} // closed when cmd has exited
+	mu        sync.Mutex
 }
 
 // Addr is the agent's HTTP address, host:port.
@@ -137,6 +144,14 @@ func New(bin string, o Options) (*Agent, error) {
 		"-grpc-port", fmt.Sprint(ports[2]), "-serf-lan-port", fmt.Sprint(ports[3]),
 		"-serf-wan-port", fmt.Sprint(ports[4]), "-server-port", fmt.Sprint(ports[5]),
 		"-hcl", "ports { grpc_tls = -1 }", "-log-level", "warn",
+	}
+	if o.TLS != nil {
+		if a.HTTPSPort, err = freePort(); err != nil {
+			return nil, err
+		}
+		args = append(args, "-hcl", fmt.Sprintf(
+			`ports { https = %d } tls { defaults { ca_file = %q cert_file = %q key_file = %q verify_incoming = true } }`,
+			a.HTTPSPort, o.TLS.CA, o.TLS.Cert, o.TLS.Key))
 	}
 	if o.ACL {
 		args = append(args, "-hcl", fmt.Sprintf(
@@ -321,4 +336,12 @@ func tail(s string, n int) string {
 		return s[len(s)-n:]
 	}
 	return s
+}
+
+func freePort() (int, error) {
+	ports, err := testenv.FreePorts(1)
+	if err != nil {
+		return 0, err
+	}
+	return ports[0], nil
 }

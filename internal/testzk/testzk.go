@@ -58,10 +58,13 @@ type Server struct {
 	ID         int
 	ClientPort int
 	Host       string // the loopback address it listens on, 127.0.0.1 unless StartSamePort
-	dir        string
-	cfg        string
-	cmd        *exec.Cmd
-	mu         sync.Mutex
+	// extraCfg is appended to zoo.cfg and extraCP to the classpath (TLS).
+	extraCfg string
+	extraCP  string
+	dir      string
+	cfg      string
+	cmd      *exec.Cmd
+	mu       sync.Mutex
 }
 
 // Addr is the server's client address.
@@ -114,7 +117,7 @@ func StartSamePort(t testing.TB, n int) *Cluster {
 // New starts n servers (1 = standalone) and waits until they serve.
 func New(n int) (*Cluster, error) { return newCluster(n, false) }
 
-func newCluster(n int, samePort bool) (*Cluster, error) {
+func newCluster(n int, samePort bool, tune ...func(*Server)) (*Cluster, error) {
 	if err := Available(); err != nil {
 		return nil, err
 	}
@@ -141,6 +144,9 @@ func newCluster(n int, samePort bool) (*Cluster, error) {
 		}
 	}
 	for _, s := range servers {
+		for _, f := range tune {
+			f(s)
+		}
 		if err := s.configure(quorum.String()); err != nil {
 			c.Stop()
 			return nil, err
@@ -184,7 +190,7 @@ maxSessionTimeout=60000
 admin.enableServer=false
 4lw.commands.whitelist=*
 globalOutstandingLimit=100000
-%s`, TickTime.Milliseconds(), data, s.ClientPort, s.host(), 2*TickTime.Milliseconds(), quorum)
+%s%s`, TickTime.Milliseconds(), data, s.ClientPort, s.host(), 2*TickTime.Milliseconds(), quorum, s.extraCfg)
 	return os.WriteFile(s.cfg, []byte(cfg), 0o644)
 }
 
@@ -199,7 +205,7 @@ func (s *Server) Start() error {
 	defer logf.Close()
 	cmd := exec.Command("java", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
 		"-Djava.net.preferIPv4Stack=true", "-Dzookeeper.jmx.log4j.disable=true",
-		"-cp", ConfDir+":"+Jar, "org.apache.zookeeper.server.quorum.QuorumPeerMain", s.cfg)
+		"-cp", ConfDir+":"+Jar+s.extraCP, "org.apache.zookeeper.server.quorum.QuorumPeerMain", s.cfg)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

@@ -130,6 +130,11 @@ func LoadFile(path string, d Defaults) (Spec, error) {
 	if err != nil {
 		return Spec{}, err
 	}
+	return ParseFile(data, d)
+}
+
+// ParseFile parses and validates the contents of one provider file.
+func ParseFile(data []byte, d Defaults) (Spec, error) {
 	var f File
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)

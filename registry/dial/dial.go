@@ -4,7 +4,9 @@ package dial
 
 import (
 	"context"
+	"crypto/tls"
 	"log/slog"
+	"os"
 	"slices"
 	"time"
 
@@ -23,6 +25,15 @@ type Options struct {
 	SessionTimeout time.Duration
 	CreateChroot   bool
 	Logger         *slog.Logger
+	// ZKAuthFile names ZooKeeper digest credentials (see zk.LoadAuth);
+	// zk.AuthEnv is read as well.
+	ZKAuthFile string
+
+	// ZKTLS are the PEM files for zk://…?tls=1.
+	ZKTLS zk.TLSFiles
+
+	zkAuth []zk.Credential // loaded by parse
+	zkTLS  *tls.Config     // built by parse for zk://…?tls=1
 
 	// Exhibitor settings, used by exhibitor:// URLs.
 	ExhibitorCA   string        // PEM CA file for https Exhibitors
@@ -106,6 +117,14 @@ func OpenZK(ctx context.Context, o Options) (*zk.Registry, *registry.URL, error)
 	if err != nil {
 		return nil, nil, err
 	}
+	if o.zkAuth, err = zk.LoadAuth(o.ZKAuthFile, os.Getenv(zk.AuthEnv)); err != nil {
+		return nil, nil, err
+	}
+	if u.TLS {
+		if o.zkTLS, err = o.ZKTLS.Config(); err != nil {
+			return nil, nil, err
+		}
+	}
 	zo := zkOptions(ens.Servers, "", o)
 	r, err := zk.Open(ctx, zo)
 	return r, u, err
@@ -119,6 +138,16 @@ func parse(o *Options) (*registry.URL, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if u.Scheme == "zk" || u.Scheme == "exhibitor" {
+		if o.zkAuth, err = zk.LoadAuth(o.ZKAuthFile, os.Getenv(zk.AuthEnv)); err != nil {
+			return nil, err
+		}
+	}
+	if u.TLS {
+		if o.zkTLS, err = o.ZKTLS.Config(); err != nil {
+			return nil, err
+		}
+	}
 	return u, nil
 }
 
@@ -131,6 +160,8 @@ func zkOptions(servers []string, chroot string, o Options) zk.Options {
 		CreateChroot:   o.CreateChroot,
 		Logger:         o.Logger,
 		CloseTimeout:   o.Timeout, // Close honours --timeout
+		Auth:           o.zkAuth,
+		TLS:            o.zkTLS,
 	}
 }
 

@@ -45,6 +45,10 @@ func (c *connRef) Set(p string, data []byte, v int32) (*zk.Stat, error) {
 func (c *connRef) Create(p string, data []byte, flags int32, acl []zk.ACL) (string, error) {
 	return c.get().Create(p, data, flags, acl)
 }
+func (c *connRef) GetACL(p string) ([]zk.ACL, *zk.Stat, error) { return c.get().GetACL(p) }
+func (c *connRef) AddAuth(scheme string, auth []byte) error {
+	return c.get().AddAuth(scheme, auth)
+}
 func (c *connRef) Multi(ops ...any) ([]zk.MultiResponse, error) { return c.get().Multi(ops...) }
 
 // handshake is what the wire showed of one connection's session handshake.

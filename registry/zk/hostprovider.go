@@ -2,6 +2,7 @@ package zk
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -52,6 +53,9 @@ type hostProvider struct {
 	servers []string
 	next    int
 	tried   int // servers tried since the last successful connection
+
+	tls     *tls.Config // zk://…?tls=1: every connection is TLS (tls.go)
+	dialErr error       // why the last dial failed, nil after a success
 
 	conn         *trackedConn // the connection dialled last, nil before the first
 	connAddr     string
@@ -135,7 +139,12 @@ func (hp *hostProvider) dial(network, addr string, timeout time.Duration) (net.C
 		return expiredConn(), nil
 	}
 	c, err := net.DialTimeout(network, addr, timeout)
+	if err == nil && hp.tls != nil {
+		c, err = dialTLS(c, addr, hp.tls, timeout)
+	}
+	hp.setDialError(err)
 	if err != nil {
+		hp.log.Debug("dial failed", "server", addr, "err", err)
 		return nil, err
 	}
 	hp.mu.Lock()
@@ -195,7 +204,7 @@ func (r *Registry) UpdateServers(ctx context.Context, servers []string) error {
 		return exitcode.Usagef("zk: no servers given")
 	}
 	if !r.hosts.keeps(servers) {
-		if err := probe(ctx, servers, r.opts.SessionTimeout, r.log); err != nil {
+		if err := probe(ctx, servers, r.opts.SessionTimeout, r.log, r.opts.TLS); err != nil {
 			return exitcode.New(exitcode.Unreachable, fmt.Errorf("zookeeper %s: %w: %v",
 				strings.Join(servers, ","), registry.ErrUnreachable, err))
 		}
@@ -214,9 +223,17 @@ func (hp *hostProvider) keeps(servers []string) bool {
 	return hp.conn == nil || slices.Contains(servers, hp.connAddr)
 }
 
-// probe opens a session on servers and closes it again.
-func probe(ctx context.Context, servers []string, timeout time.Duration, log *slog.Logger) error {
-	conn, events, err := zk.Connect(servers, timeout, zk.WithHostProvider(&hostProvider{}),
+// probe opens a session on servers (over TLS when tlsCfg is set) and
+// closes it again.
+func probe(ctx context.Context, servers []string, timeout time.Duration, log *slog.Logger, tlsCfg *tls.Config) error {
+	dial := func(network, addr string, timeout time.Duration) (net.Conn, error) {
+		c, err := net.DialTimeout(network, addr, timeout)
+		if err != nil || tlsCfg == nil {
+			return c, err
+		}
+		return dialTLS(c, addr, tlsCfg, timeout)
+	}
+	conn, events, err := zk.Connect(servers, timeout, zk.WithHostProvider(&hostProvider{}), zk.WithDialer(dial),
 		zk.WithLogger(zkLogger{log}), zk.WithLogInfo(false))
 	if err != nil {
 		return err

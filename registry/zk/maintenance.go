@@ -162,8 +162,12 @@ func (reg *registration) syncMarker(ctx context.Context) error {
 			return nil
 		}
 	}
+	acl, err := reg.r.providerACL(ctx, parentOf(marker))
+	if err != nil {
+		return err
+	}
 	_, err = zkcall.Do1(ctx, func() (string, error) {
-		return conn.Create(marker, nil, zk.FlagEphemeral, zk.WorldACL(zk.PermAll))
+		return conn.Create(marker, nil, zk.FlagEphemeral, acl)
 	})
 	if errors.Is(err, zk.ErrNodeExists) {
 		return nil

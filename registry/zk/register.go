@@ -125,6 +125,9 @@ func withDefaults(p registry.Provider) registry.Provider {
 
 // reconcile re-checks every registration; run after each (re)connect.
 func (r *Registry) reconcile(ctx context.Context) error {
+	if err := r.ensureAuth(ctx); err != nil {
+		return err
+	}
 	r.mu.Lock()
 	regs := make([]*registration, 0, len(r.regs))
 	for reg := range r.regs {
@@ -204,7 +207,7 @@ func (reg *registration) create(ctx context.Context, sid int64) error {
 			notify(reg.recreated)
 			return nil
 		case errors.Is(err, zk.ErrNoNode):
-			if err := reg.r.ensurePath(ctx, parent); err != nil {
+			if err := reg.r.ensureServiceDir(ctx, parent); err != nil {
 				return err
 			}
 		case errors.Is(err, zk.ErrNodeExists):
@@ -230,7 +233,10 @@ func (reg *registration) create(ctx context.Context, sid int64) error {
 // listing sees it without the marker.
 func (reg *registration) createNode(ctx context.Context, path string, data []byte, status string) error {
 	conn := reg.r.conn
-	acl := zk.WorldACL(zk.PermAll)
+	acl, err := reg.r.providerACL(ctx, parentOf(path))
+	if err != nil {
+		return err
+	}
 	if status != registry.StatusMaintenance {
 		_, err := zkcall.Do1(ctx, func() (string, error) { return conn.Create(path, data, zk.FlagEphemeral, acl) })
 		return err
@@ -315,6 +321,9 @@ func (reg *registration) Deregister(ctx context.Context) error {
 		if err = reg.deleteNodes(ctx, path); !errors.Is(err, zk.ErrNoNode) {
 			break
 		}
+	}
+	if reg.r.deleteLeftToSession(err, path) {
+		err = nil
 	}
 	if err != nil && !errors.Is(err, zk.ErrNoNode) {
 		return reg.r.wrap("deregister "+service, err)

@@ -9,12 +9,14 @@ package zk
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"path"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -41,6 +43,11 @@ type Options struct {
 	// and be owned by the current session, besides after each reconnect (a
 	// safety net should an event ever be missed); default 30s.
 	ReconcileEvery time.Duration
+	// TLS, when set, makes every connection TLS (secureClientPort).
+	TLS *tls.Config
+	// Auth are digest credentials added to every session before anything
+	// is read or written (see auth.go).
+	Auth []Credential
 }
 
 // Registry is a ZooKeeper-backed registry.Registry.
@@ -53,7 +60,8 @@ type Registry struct {
 	hosts *hostProvider // the server list, updatable in place (UpdateServers)
 
 	session *sessionWatcher
-	obs     *observer // connection events and timings for coordination recipes
+	obs     *observer               // connection events and timings for coordination recipes
+	authed  atomic.Pointer[zk.Conn] // the connection ensureAuth authenticated
 
 	mu    sync.Mutex
 	regs  map[*registration]struct{}
@@ -95,7 +103,7 @@ func Open(ctx context.Context, opts Options) (*Registry, error) {
 		base:  strings.TrimSuffix(opts.Chroot+opts.Root, "/"),
 		regs:  map[*registration]struct{}{},
 		paths: map[string]*registration{},
-		hosts: &hostProvider{sessionTimeout: opts.SessionTimeout, log: log},
+		hosts: &hostProvider{sessionTimeout: opts.SessionTimeout, log: log, tls: opts.TLS},
 	}
 	r.session = newSessionWatcher(log, opts, r.reconcile)
 	r.session.renew = r.renew
@@ -109,7 +117,15 @@ func Open(ctx context.Context, opts Options) (*Registry, error) {
 	if err := r.session.waitSession(ctx); err != nil {
 		r.session.stop()
 		r.conn.Close()
+		if derr := r.hosts.lastDialError(); derr != nil {
+			err = fmt.Errorf("%w; last connection attempt: %v", err, derr)
+		}
 		return nil, r.unreachable("no session", err)
+	}
+	if err := r.ensureAuth(ctx); err != nil {
+		r.session.stop()
+		r.conn.Close()
+		return nil, err
 	}
 	if err := r.checkChroot(ctx); err != nil {
 		r.session.stop()

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -24,11 +25,15 @@ type Options struct {
 	Verb string // prime, check, export or import
 	// Path is the chroot, absolute on the ensemble; "" means the registry
 	// URL's chroot.
-	Path      string
-	ACL       []string // prime
-	Overwrite bool     // import
-	DryRun    bool     // import
-	Output    string   // import: text or json
+	Path string
+	ACL  []string // prime
+	// Services are service directories prime creates; Registrants are
+	// digest ids (USER:HASH) given CREATE, and only that, on them.
+	Services    []string
+	Registrants []string
+	Overwrite   bool   // import
+	DryRun      bool   // import
+	Output      string // import: text or json
 }
 
 const long = `Prepare and move ZooKeeper chroots. PATH is absolute on the ensemble and
@@ -39,8 +44,13 @@ before the chroot exists.
   prime PATH     create every missing component of PATH and svcdisco's
                  layout under it (PATH<root>/services); prints what it
                  created, nothing when run again. --acl sets the ACL of
-                 what it creates (zkCli form, repeatable).
-  check PATH     exit 0 if PATH exists, 4 (with a hint) if not.
+                 what it creates (zkCli form, repeatable); --service NAME
+                 also creates PATH<root>/services/NAME, where each
+                 --registrant USER:HASH gets CREATE, and only that
+                 (README "ZooKeeper ACLs").
+  check PATH     exit 0 if PATH exists, 4 (with a hint) if not; warns
+                 about world-writable znodes, exit 1 when registrants
+                 could not create providers under PATH<root>/services.
   export PATH    write the persistent subtree as JSON to stdout: path,
                  data (base64) and ACL of every znode. Ephemeral znodes
                  (live registrations) are skipped and counted on stderr.
@@ -100,6 +110,17 @@ func newVerb(f *cmdutil.Factory, verb string, runF func(context.Context, *Option
 			if _, err := chroot.ParseACL(opts.ACL); err != nil {
 				return exitcode.New(exitcode.Usage, err)
 			}
+			if _, err := chroot.RegistrantACL(opts.Registrants); err != nil {
+				return exitcode.New(exitcode.Usage, err)
+			}
+			if len(opts.Registrants) > 0 && len(opts.Services) == 0 {
+				return exitcode.Usagef("chroot prime: --registrant needs --service NAME: registrants get CREATE on service directories only")
+			}
+			for _, svc := range opts.Services {
+				if err := registry.ValidateService(svc); err != nil {
+					return exitcode.Usagef("chroot prime: --service: %v", err)
+				}
+			}
 			if opts.Output != "text" && opts.Output != query.FormatJSON {
 				return exitcode.Usagef("invalid --output %q: want text or json", opts.Output)
 			}
@@ -113,6 +134,8 @@ func newVerb(f *cmdutil.Factory, verb string, runF func(context.Context, *Option
 	switch verb {
 	case "prime":
 		fs.StringArrayVar(&opts.ACL, "acl", nil, "ACL scheme:id:perms for the znodes created (repeatable; default world:anyone:cdrwa)")
+		fs.StringArrayVar(&opts.Services, "service", nil, "also create the service directory NAME under <root>/services (repeatable)")
+		fs.StringArrayVar(&opts.Registrants, "registrant", nil, "digest id USER:HASH allowed to register the --service directories: CREATE only (repeatable)")
 	case "import":
 		fs.BoolVar(&opts.Overwrite, "overwrite", false, "replace the data of existing znodes that differ from the dump")
 		fs.BoolVar(&opts.DryRun, "dry-run", false, "report what would be done, change nothing")
@@ -165,8 +188,15 @@ func Run(ctx context.Context, opts *Options) error {
 
 func prime(ctx context.Context, opts *Options, r *zk.Registry, path string) error {
 	acl, _ := chroot.ParseACL(opts.ACL)
+	registrants, _ := chroot.RegistrantACL(opts.Registrants)
+	if !chroot.CanCreate(acl, r.Identities()) {
+		// Found by hand: creating PATH with such an ACL, then failing with
+		// NoAuth on its first child, leaves a half-primed chroot.
+		return exitcode.Usagef("chroot prime %s: the --acl gives none of this client's identities CREATE, so nothing under %s could be created; authenticate as one (--zk-auth-file or %s)", path, path, zk.AuthEnv)
+	}
 	root := opts.F.DialOptions().Root
-	created, err := chroot.Prime(ctx, r.Conn(), path, root, acl)
+	created, err := chroot.PrimeLayout(ctx, r.Conn(), chroot.PrimeInput{
+		Chroot: path, Root: root, ACL: acl, Services: opts.Services, Registrants: registrants})
 	for _, p := range created {
 		fmt.Fprintf(opts.F.IO.Out, "created %s\n", p)
 	}
@@ -188,6 +218,16 @@ func check(ctx context.Context, opts *Options, r *zk.Registry, path string) erro
 		return exitcode.Unreachablef("chroot %s does not exist; create it with `svcdisco chroot prime %s`", path, path)
 	}
 	fmt.Fprintf(opts.F.IO.Out, "%s exists\n", path)
+	rep, err := chroot.CheckACL(ctx, r.Conn(), path, opts.F.DialOptions().Root)
+	if err != nil {
+		return err
+	}
+	for _, w := range rep.Warnings {
+		opts.F.Logger.Warn(w)
+	}
+	if len(rep.Problems) > 0 {
+		return fmt.Errorf("chroot check %s: %s", path, strings.Join(rep.Problems, "; "))
+	}
 	return nil
 }
 

@@ -36,6 +36,10 @@ type Options struct {
 	MaxSize int64
 	// Settle is watch mode's settle window; 0 = twice the session timeout.
 	Settle time.Duration
+	// FunctionDenylist is added to every template's function_denylist;
+	// SandboxPath is the sandbox_path of templates without their own.
+	FunctionDenylist []string
+	SandboxPath      string
 	// Reload re-reads the configuration (SIGHUP in watch mode).
 	Reload func() (*config.Config, error)
 	// Ensemble answers the templates' `ensemble` function for cfg; nil uses
@@ -91,6 +95,8 @@ func NewCmdRender(f *cmdutil.Factory, runF func(context.Context, *Options) error
 	fs.StringVar(&wait, "wait", "", "watch mode debounce MIN:MAX (e.g. 200ms:1s) for templates without their own wait")
 	fs.StringVar(&opts.Report, "report", ReportText, "once mode report on stdout: text or json")
 	fs.DurationVar(&opts.CommandTimeout, "command-timeout", time.Minute, "bound on each check_command and reload command")
+	fs.StringSliceVar(&opts.FunctionDenylist, "function-denylist", nil, "template functions no template may call, e.g. env,file (added to each template's function_denylist)")
+	fs.StringVar(&opts.SandboxPath, "sandbox-path", "", "directory the template function file may read in (a template's sandbox_path wins); none: file is off")
 	fs.StringVar(&maxSize, "max-size", "16MiB", "largest output (and source) of a template, e.g. 512KiB; a template's max_size wins")
 	fs.DurationVar(&opts.Settle, "settle", 0, "watch mode: after the registry comes back or every provider was replaced, how long no file shrinks and reloads are rate-limited (default twice --session-timeout)")
 	return cmd

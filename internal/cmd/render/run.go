@@ -27,6 +27,7 @@ func (opts *Options) load(cfg *config.Config) ([]*templates.Template, error) {
 		sp.Wait, sp.MaxSize = opts.Wait, opts.MaxSize
 		specs = append(specs, sp)
 	}
+
 	for i, tc := range cfg.Templates {
 		sp, err := specFromConfig(tc, opts.Wait)
 		if err != nil {
@@ -38,6 +39,10 @@ func (opts *Options) load(cfg *config.Config) ([]*templates.Template, error) {
 		specs = append(specs, sp)
 	}
 	for i := range specs {
+		specs[i].FunctionDenylist = append(specs[i].FunctionDenylist, opts.FunctionDenylist...)
+		if specs[i].SandboxPath == "" {
+			specs[i].SandboxPath = opts.SandboxPath
+		}
 		if specs[i].RenderTimeout == 0 {
 			specs[i].RenderTimeout = cfg.Timeout // one execution may take --timeout
 		}
@@ -64,6 +69,7 @@ func specFromConfig(tc config.TemplateConfig, defWait templates.Wait) (templates
 		Source: tc.Source, Destination: tc.Destination, Command: tc.Command,
 		CheckCommand: tc.CheckCommand, Backup: tc.Backup, MinProviders: tc.MinProviders,
 		CreateDestDirs: tc.CreateDestDirs, Wait: defWait,
+		FunctionDenylist: tc.FunctionDenylist, SandboxPath: tc.SandboxPath,
 	}
 	var err error
 	if sp.Perms, err = templates.ParsePermsValue(tc.Perms); err != nil {
