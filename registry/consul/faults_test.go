@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -245,13 +246,15 @@ func TestQueryWaitOutlastsAgentRestart(t *testing.T) {
 	}
 }
 
-// watchStarted closes started when Watch has returned.
+// watchStarted closes started once query is waiting: its watch is set
+// and its first listing has returned (query.Run watches, then lists).
 type watchStarted struct {
 	*Registry
 	started chan struct{}
+	once    sync.Once
 }
 
-func (w *watchStarted) Watch(ctx context.Context, svc string) (<-chan struct{}, error) {
-	defer close(w.started)
-	return w.Registry.Watch(ctx, svc)
+func (w *watchStarted) Providers(ctx context.Context, svc string, o registry.ListOptions) ([]registry.Provider, error) {
+	defer w.once.Do(func() { close(w.started) })
+	return w.Registry.Providers(ctx, svc, o)
 }
