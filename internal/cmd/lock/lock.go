@@ -157,13 +157,17 @@ func Run(ctx context.Context, opts *Options) error {
 		return err
 	}
 	defer reg.Close()
-	locker, ok := reg.(coord.Locker)
-	if !ok {
-		return exitcode.Usagef("lock: the %T registry has no locks (use zk://, consul:// or etcd://)", reg)
+	backend := registry.Registry(reg)
+	if w, ok := reg.(interface{ Current() registry.Registry }); ok {
+		backend = w.Current() // exhibitor://: the lock lives on the ZooKeeper session
 	}
-	sem, _ := reg.(coord.Semaphorer)
+	locker, ok := backend.(coord.Locker)
+	if !ok {
+		return exitcode.Usagef("lock: the %T registry has no locks (use zk://, exhibitor://, consul:// or etcd://)", backend)
+	}
+	sem, _ := backend.(coord.Semaphorer)
 	if opts.Limit > 1 && sem == nil {
-		return exitcode.Usagef("lock: the %T registry has no counting lock for --limit %d (use consul://)", reg, opts.Limit)
+		return exitcode.Usagef("lock: the %T registry has no counting lock for --limit %d (use consul://)", backend, opts.Limit)
 	}
 	out := opts.F.IO.Out
 	if len(opts.Command) > 0 {
