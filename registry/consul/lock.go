@@ -51,8 +51,14 @@ func (r *Registry) Lock(ctx context.Context, name string) (coord.Hold, error) {
 		}
 		return recipe{
 			acquire: l.Lock,
-			release: l.Unlock,
-			ours:    func(p *api.KVPair) bool { return p.Session == sid },
+			release: func() error {
+				if err := l.Unlock(); err != nil {
+					return err
+				}
+				r.tidy("lock "+name, l.Destroy(), api.ErrLockInUse)
+				return nil
+			},
+			ours: func(p *api.KVPair) bool { return p.Session == sid },
 		}, nil
 	})
 }
@@ -143,6 +149,16 @@ func (h *consulHold) acquire(ctx context.Context, rc recipe) error {
 	go h.monitor(got.lost)
 	h.r.log.Info("lock acquired", "lock", h.name, "key", h.key, "token", h.token, "session", h.sid)
 	return nil
+}
+
+// tidy logs why the recipe's Destroy (deleting the lock key once nobody
+// holds it, as `consul lock` does, so that the name can later be used as the
+// other kind of lock) did not happen; inUse (someone holds it again) is
+// the normal case and not logged. The key left behind is harmless.
+func (r *Registry) tidy(what string, err, inUse error) {
+	if err != nil && !errors.Is(err, inUse) {
+		r.log.Debug(what+": lock key left in place", "err", err)
+	}
 }
 
 // recipeErr: a key in the way or a semaphore of another size is bad input

@@ -50,7 +50,13 @@ func (r *Registry) Semaphore(ctx context.Context, name string, limit int) (coord
 		}
 		return recipe{
 			acquire: s.Acquire,
-			release: s.Release,
+			release: func() error {
+				if err := s.Release(); err != nil {
+					return err
+				}
+				r.tidy("lock "+name, s.Destroy(), api.ErrSemaphoreInUse)
+				return nil
+			},
 			ours: func(p *api.KVPair) bool {
 				holders, _, err := semaphoreHolders(p)
 				return err == nil && holders[sid]

@@ -135,4 +135,23 @@ func TestConsulSemaphoreInterop(t *testing.T) {
 	if err := other.Release(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
+
+	// The last holder out deletes .lock, as consul lock does, so the name
+	// can then be taken as an exclusive lock (or with another limit).
+	if p, _, err := r.client.KV().Get(prefix+"/"+api.DefaultSemaphoreKey, nil); err != nil || p != nil {
+		t.Fatalf("semaphore state after the last release: %v, %v; want it deleted", p, err)
+	}
+	h, err := r.Lock(ctxT(t), "sem")
+	if err != nil {
+		t.Fatalf("exclusive lock on a name whose semaphore is unused: %v", err)
+	}
+	if err := semShort(r, "sem", 2); exitcode.Of(err) != exitcode.Usage {
+		t.Fatalf("semaphore on a name held as an exclusive lock: %v (exit %d), want exit %d", err, exitcode.Of(err), exitcode.Usage)
+	}
+	if err := h.Release(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if p, _, err := r.client.KV().Get(r.LockKey("sem"), nil); err != nil || p != nil {
+		t.Fatalf("lock key after release: %v, %v; want it deleted", p, err)
+	}
 }
