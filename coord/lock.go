@@ -29,3 +29,12 @@ type Locker interface {
 	// the backend cannot be reached, it wraps registry.ErrUnreachable.
 	Lock(ctx context.Context, name string) (Hold, error)
 }
+
+// Semaphorer takes counting locks: at most limit holders of name at once.
+// A backend without a semaphore recipe does not implement it.
+type Semaphorer interface {
+	// Semaphore blocks until one of the limit slots of name is held or
+	// ctx is done, with the same errors as Locker.Lock. Asking for a
+	// limit other than the one the current holders use is bad input.
+	Semaphore(ctx context.Context, name string, limit int) (Hold, error)
+}

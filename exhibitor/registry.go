@@ -105,6 +105,13 @@ func OpenRegistry(ctx context.Context, o RegistryOptions) (*Registry, error) {
 	return w, nil
 }
 
+// Current is the backend the registry wraps. Coordination (locks,
+// elections, leader detection) lives on the backend's session, so commands
+// unwrap to reach it; the backend stays the same object for the life of
+// the Registry (a membership change is handed to it in place, and a session
+// it has to replace takes its holds with it: they are lost, never moved).
+func (w *Registry) Current() registry.Registry { return w.Registry }
+
 // openChain connects to the first ensemble of the chain that it can reach.
 // Each attempt gets an equal share of the time left (o.Timeout each without
 // a deadline). Only a connection failure moves on to the next source: no

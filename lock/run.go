@@ -25,6 +25,10 @@ import (
 type Input struct {
 	Locker coord.Locker
 	Name   string
+	// Limit > 1 takes one of Limit slots of a counting lock through
+	// Semaphorer instead of the exclusive lock.
+	Limit      int
+	Semaphorer coord.Semaphorer
 	// Mounts must each be a mount point that answers a stat within
 	// StatTimeout, before CMD starts and every CheckInterval while it runs.
 	Mounts        []string
@@ -118,7 +122,13 @@ func (in *Input) acquire(actx context.Context, cancel context.CancelFunc) (coord
 		case <-stop:
 		}
 	}()
-	h, err := in.Locker.Lock(actx, in.Name)
+	var h coord.Hold
+	var err error
+	if in.Limit > 1 {
+		h, err = in.Semaphorer.Semaphore(actx, in.Name, in.Limit)
+	} else {
+		h, err = in.Locker.Lock(actx, in.Name)
+	}
 	close(stop)
 	<-watcherDone
 	select {

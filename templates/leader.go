@@ -27,6 +27,7 @@ func (r *recorder) leader(group string) (*registry.Provider, error) {
 	if err := coord.ValidateGroup(group); err != nil {
 		return nil, err
 	}
+	r.leaders[group] = true
 	ld, ok := r.data.(LeaderData)
 	if !ok {
 		return nil, fmt.Errorf("leader %s: no elections in this registry", group)
@@ -53,11 +54,17 @@ func (s *Store) useDetector(reg registry.Registry) {
 	s.mu.Unlock()
 }
 
-// Leader implements LeaderData with one read of the election.
+// Leader implements LeaderData: the watched value when `render --watch`
+// follows the group (see leaderwatch.go), otherwise one read of the
+// election.
 func (s *Store) Leader(group string) (registry.Provider, bool, error) {
 	s.mu.Lock()
 	det := s.detector
+	lc, watched := s.leaders[group]
 	s.mu.Unlock()
+	if watched {
+		return lc.Leader, lc.OK, nil
+	}
 	if det == nil {
 		return registry.Provider{}, false, fmt.Errorf("no elections in this registry")
 	}
@@ -65,4 +72,28 @@ func (s *Store) Leader(group string) (registry.Provider, bool, error) {
 	defer cancel()
 	lc, err := det.Leader(ctx, group)
 	return lc.Leader, lc.OK, err
+}
+
+// setLeader records the latest value of a watched group.
+func (s *Store) setLeader(group string, lc coord.LeaderChange) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.leaders == nil {
+		s.leaders = map[string]coord.LeaderChange{}
+	}
+	s.leaders[group] = lc
+}
+
+// forgetLeader drops a group whose watch ended, so that renders read the
+// election again instead of trusting a value nobody updates.
+func (s *Store) forgetLeader(group string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.leaders, group)
+}
+
+func (s *Store) currentDetector() coord.Detector {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.detector
 }

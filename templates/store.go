@@ -26,6 +26,8 @@ type Store struct {
 	ensemble  string
 	ensOK     bool
 	detector  coord.Detector // answers `leader`; see leader.go
+	// leaders are the watched groups' latest values (render --watch).
+	leaders map[string]coord.LeaderChange
 }
 
 // NewStore returns an empty store.

@@ -68,6 +68,8 @@ type Execution struct {
 	Services []string
 	// Missing are the services whose data was not yet fetched.
 	Missing []string
+	// Leaders are the election groups the template read with `leader`.
+	Leaders []string
 	// UsesCatalog is true when the template called `services`.
 	UsesCatalog bool
 	// MissingCatalog is true when `services` was called before the service
@@ -86,7 +88,7 @@ func (t *Template) Execute(d Data) (*Execution, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), t.renderTimeout())
 	defer cancel()
-	rec := &recorder{ctx: ctx, data: d, used: map[string]bool{}, missing: map[string]bool{}}
+	rec := &recorder{ctx: ctx, data: d, used: map[string]bool{}, missing: map[string]bool{}, leaders: map[string]bool{}}
 	for svc := range t.MinProviders {
 		rec.need(svc)
 	}
@@ -119,6 +121,7 @@ func (t *Template) Execute(d Data) (*Execution, error) {
 	ex := &Execution{
 		Services:       keys(rec.used),
 		Missing:        keys(rec.missing),
+		Leaders:        keys(rec.leaders),
 		UsesCatalog:    rec.catalog,
 		MissingCatalog: rec.missingCatalog,
 	}
@@ -160,6 +163,7 @@ type recorder struct {
 	ctx                     context.Context // the render deadline
 	data                    Data
 	used, missing           map[string]bool
+	leaders                 map[string]bool // groups read with `leader`
 	catalog, missingCatalog bool
 }
 

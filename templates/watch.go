@@ -31,6 +31,7 @@ func Watch(ctx context.Context, o Options) error {
 		o: &o, log: log, reg: reg, store: NewStore(o.Ensemble),
 		changed: make(chan string, 64), due: make(chan due, 16),
 		watched: map[string]bool{}, outage: newOutage(log, o.Settle),
+		leaderChanged: make(chan string, 16), watchedLeaders: map[string]bool{},
 	}
 	w.store.useDetector(reg)
 	return w.run(ctx)
@@ -72,6 +73,9 @@ type watcher struct {
 	due     chan due    // a debounce timer expired
 	watched map[string]bool
 	outage  *outage
+	// leaderChanged: a watched election changed leader (leaderwatch.go).
+	leaderChanged  chan string
+	watchedLeaders map[string]bool
 }
 
 // tstate is one template's watch-mode state.
@@ -79,6 +83,7 @@ type tstate struct {
 	t       *Template
 	deps    map[string]bool
 	catalog bool
+	leaders map[string]bool // election groups read with `leader`
 	timer   *time.Timer
 	first   time.Time // first change since the last render
 	gen     int
@@ -117,6 +122,12 @@ func (w *watcher) run(ctx context.Context) error {
 		case svc := <-w.changed:
 			for _, st := range states {
 				if st.deps[svc] || st.catalog {
+					w.schedule(ctx, st)
+				}
+			}
+		case group := <-w.leaderChanged:
+			for _, st := range states {
+				if st.leaders[group] {
 					w.schedule(ctx, st)
 				}
 			}
@@ -206,6 +217,11 @@ func (w *watcher) render(ctx context.Context, st *tstate) {
 		for _, svc := range ex.Services {
 			st.deps[svc] = true
 			w.ensure(ctx, svc)
+		}
+		st.leaders = map[string]bool{}
+		for _, group := range ex.Leaders {
+			st.leaders[group] = true
+			w.ensureLeader(ctx, group)
 		}
 		if ex.UsesCatalog && !st.catalog {
 			st.catalog = true

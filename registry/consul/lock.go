@@ -44,6 +44,39 @@ func (r *Registry) Lock(ctx context.Context, name string) (coord.Hold, error) {
 		return nil, exitcode.Usagef("lock name: %v", err)
 	}
 	key := r.LockKey(name)
+	return r.hold(ctx, name, key, func(sid string) (recipe, error) {
+		l, err := r.client.LockOpts(&api.LockOptions{Key: key, Session: sid, LockWaitTime: time.Second})
+		if err != nil {
+			return recipe{}, err
+		}
+		return recipe{
+			acquire: l.Lock,
+			release: func() error {
+				if err := l.Unlock(); err != nil {
+					return err
+				}
+				r.tidy("lock "+name, l.Destroy(), api.ErrLockInUse)
+				return nil
+			},
+			ours: func(p *api.KVPair) bool { return p.Session == sid },
+		}, nil
+	})
+}
+
+// recipe is the API recipe (Lock or Semaphore) a consulHold runs.
+type recipe struct {
+	acquire func(stop <-chan struct{}) (<-chan struct{}, error)
+	release func() error
+	// ours says whether the key (read right after the acquire) shows
+	// our session as a holder.
+	ours func(*api.KVPair) bool
+	// abandon removes what a failed acquire left behind (may be nil).
+	abandon func(ctx context.Context)
+}
+
+// hold creates the session (TTL = the registry's TTL, LockDelay), starts
+// renewing it and runs the recipe that mk builds on it.
+func (r *Registry) hold(ctx context.Context, name, key string, mk func(sid string) (recipe, error)) (coord.Hold, error) {
 	sid, _, err := r.client.Session().Create(&api.SessionEntry{
 		Name:      "svcdisco lock " + name,
 		TTL:       r.opts.TTL.String(),
@@ -56,20 +89,25 @@ func (r *Registry) Lock(ctx context.Context, name string) (coord.Hold, error) {
 	h := &consulHold{r: r, name: name, key: key, sid: sid, lost: make(chan struct{}), stop: make(chan struct{})}
 	h.lastRenew.Store(time.Now().UnixNano())
 	go h.renew()
-	l, err := r.client.LockOpts(&api.LockOptions{Key: key, Session: sid, LockWaitTime: time.Second})
+	rc, err := mk(sid)
 	if err == nil {
-		err = h.acquire(ctx, l)
+		err = h.acquire(ctx, rc)
 	}
 	if err != nil {
+		if rc.abandon != nil {
+			actx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			rc.abandon(actx)
+			cancel()
+		}
 		h.destroySession()
 		return nil, err
 	}
 	return h, nil
 }
 
-// acquire runs the recipe's Lock, giving up when ctx ends (the recipe
+// acquire runs the recipe's acquire, giving up when ctx ends (the recipe
 // itself only looks at its stop channel between blocking queries).
-func (h *consulHold) acquire(ctx context.Context, l *api.Lock) error {
+func (h *consulHold) acquire(ctx context.Context, rc recipe) error {
 	stopCh := make(chan struct{})
 	type res struct {
 		lost <-chan struct{}
@@ -77,7 +115,7 @@ func (h *consulHold) acquire(ctx context.Context, l *api.Lock) error {
 	}
 	ch := make(chan res, 1)
 	go func() {
-		lost, err := l.Lock(stopCh)
+		lost, err := rc.acquire(stopCh)
 		ch <- res{lost, err}
 	}()
 	var got res
@@ -87,7 +125,7 @@ func (h *consulHold) acquire(ctx context.Context, l *api.Lock) error {
 		close(stopCh)
 		go func() { // acquired just as we gave up: let go at once
 			if g := <-ch; g.lost != nil {
-				_ = l.Unlock()
+				_ = rc.release()
 			}
 		}()
 		return h.timeout(ctx)
@@ -96,15 +134,15 @@ func (h *consulHold) acquire(ctx context.Context, l *api.Lock) error {
 		return h.r.unreachable("lock "+h.name, h.LostReason())
 	}
 	if got.err != nil {
-		return h.r.wrap("lock "+h.name, got.err)
+		return h.recipeErr(got.err)
 	}
 	if got.lost == nil {
 		return h.timeout(ctx)
 	}
-	h.l = l
+	h.unlock = rc.release
 	pair, _, err := h.r.client.KV().Get(h.key, h.r.q(ctx))
-	if err != nil || pair == nil || pair.Session != h.sid {
-		_ = l.Unlock()
+	if err != nil || pair == nil || !rc.ours(pair) {
+		_ = rc.release()
 		return h.r.wrap("lock "+h.name+": read token", errors.Join(err, errors.New("lock key not ours after acquire")))
 	}
 	h.token = int64(pair.ModifyIndex)
@@ -113,11 +151,36 @@ func (h *consulHold) acquire(ctx context.Context, l *api.Lock) error {
 	return nil
 }
 
+// tidy logs why the recipe's Destroy (deleting the lock key once nobody
+// holds it, as `consul lock` does, so that the name can later be used as the
+// other kind of lock) did not happen; inUse (someone holds it again) is
+// the normal case and not logged. The key left behind is harmless.
+func (r *Registry) tidy(what string, err, inUse error) {
+	if err != nil && !errors.Is(err, inUse) {
+		r.log.Debug(what+": lock key left in place", "err", err)
+	}
+}
+
+// recipeErr: a key in the way or a semaphore of another size is bad input
+// (nothing the registry can fix by waiting); anything else is the
+// registry's.
+func (h *consulHold) recipeErr(err error) error {
+	if errors.Is(err, api.ErrLockConflict) || errors.Is(err, api.ErrSemaphoreConflict) ||
+		strings.Contains(err.Error(), "limit conflict") {
+		return exitcode.Usagef("lock %s: %v (another kind or size of lock uses this prefix)", h.name, err)
+	}
+	return h.r.wrap("lock "+h.name, err)
+}
+
 func (h *consulHold) timeout(ctx context.Context) error {
 	holder := ""
 	qctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	if pair, _, err := h.r.client.KV().Get(h.key, h.r.q(qctx)); err == nil && pair != nil && pair.Session != "" {
+	pair, _, err := h.r.client.KV().Get(h.key, h.r.q(qctx))
+	if err == nil && pair != nil && pair.Session == "" {
+		holder = describeSemaphore(pair)
+	}
+	if err == nil && pair != nil && pair.Session != "" {
 		holder = "session " + pair.Session
 		if s, _, err := h.r.client.Session().Info(pair.Session, h.r.q(qctx)); err == nil && s != nil {
 			holder = fmt.Sprintf("session %s (%s on node %s)", s.ID, s.Name, s.Node)
@@ -131,12 +194,13 @@ func (h *consulHold) timeout(ctx context.Context) error {
 
 // consulHold is a held Consul lock.
 type consulHold struct {
-	r     *Registry
-	name  string
-	key   string
-	sid   string
-	l     *api.Lock
-	token int64
+	r    *Registry
+	name string
+	key  string
+	sid  string
+	// unlock is the recipe's release (nil until acquired).
+	unlock func() error
+	token  int64
 
 	lastRenew atomicTime
 	mu        sync.Mutex
@@ -217,8 +281,8 @@ func (h *consulHold) Release(ctx context.Context) error {
 	h.once.Do(func() {
 		h.fail(coord.ErrReleased)
 		close(h.stop)
-		if h.l != nil {
-			if uerr := unlock(ctx, h.l); uerr != nil && !errors.Is(uerr, api.ErrLockNotHeld) {
+		if h.unlock != nil {
+			if uerr := unlock(ctx, h.unlock); uerr != nil && !errors.Is(uerr, api.ErrLockNotHeld) && !errors.Is(uerr, api.ErrSemaphoreNotHeld) {
 				err = h.r.wrap("release lock "+h.name, uerr)
 			}
 		}
@@ -229,12 +293,12 @@ func (h *consulHold) Release(ctx context.Context) error {
 	return err
 }
 
-// unlock runs the recipe's Unlock (which takes no context) within ctx: an
+// unlock runs the recipe's release (which takes no context) within ctx: an
 // agent that does not answer must not hold up the exit; the session, which
 // is destroyed next or expires, takes the lock with it.
-func unlock(ctx context.Context, l *api.Lock) error {
+func unlock(ctx context.Context, release func() error) error {
 	ch := make(chan error, 1)
-	go func() { ch <- l.Unlock() }()
+	go func() { ch <- release() }()
 	select {
 	case err := <-ch:
 		return err

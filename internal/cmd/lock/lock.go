@@ -22,6 +22,7 @@ import (
 type Options struct {
 	F             *cmdutil.Factory
 	Name          string
+	Limit         int
 	Mounts        []string
 	Grace         time.Duration
 	Wait          time.Duration
@@ -55,6 +56,11 @@ InterProcessMutex layout (they exclude Curator users of the same path);
 the token is the lock node's czxid. Consul: the key <root>/locks/NAME/.lock
 as "consul lock <root>/locks/NAME" uses it; the token is the key's
 ModifyIndex after the acquire.
+
+--limit N (N > 1, Consul only) holds one of N slots instead, with the
+layout of "consul lock -n N <root>/locks/NAME" (state in .lock, one
+contender key per session), so both count against the same N. ZooKeeper
+and etcd have no counting lock: --limit above 1 exits 2 there.
 
 Exit codes: CMD's own when it exits by itself · 10 not acquired within
 --wait (the message names the holder) · 11 lock lost · 12 a required mount
@@ -94,6 +100,7 @@ func NewCmdLock(f *cmdutil.Factory, runF func(context.Context, *Options) error) 
 		},
 	}
 	fs := cmd.Flags()
+	fs.IntVar(&opts.Limit, "limit", 1, "hold one of N slots of a counting lock, as `consul lock -n N` does (Consul only)")
 	fs.StringArrayVar(&opts.Mounts, "require-mount", nil, "PATH that must be a mounted, answering file system (repeatable)")
 	fs.DurationVar(&opts.Grace, "grace", child.DefaultGrace, "time between SIGTERM and SIGKILL when stopping CMD")
 	fs.DurationVar(&opts.Wait, "wait", 0, "give up (exit 10) if the lock is still held elsewhere after this long (0: wait until signalled)")
@@ -110,6 +117,9 @@ func (opts *Options) validate() error {
 		if d <= 0 {
 			return exitcode.Usagef("lock: invalid %s %s: must be positive", name, d)
 		}
+	}
+	if opts.Limit < 1 {
+		return exitcode.Usagef("lock: invalid --limit %d: must be at least 1", opts.Limit)
 	}
 	if opts.Wait < 0 {
 		return exitcode.Usagef("lock: invalid --wait %s: must not be negative", opts.Wait)
@@ -147,9 +157,17 @@ func Run(ctx context.Context, opts *Options) error {
 		return err
 	}
 	defer reg.Close()
-	locker, ok := reg.(coord.Locker)
+	backend := registry.Registry(reg)
+	if w, ok := reg.(interface{ Current() registry.Registry }); ok {
+		backend = w.Current() // exhibitor://: the lock lives on the ZooKeeper session
+	}
+	locker, ok := backend.(coord.Locker)
 	if !ok {
-		return exitcode.Usagef("lock: the %T registry has no locks (use zk://, consul:// or etcd://)", reg)
+		return exitcode.Usagef("lock: the %T registry has no locks (use zk://, exhibitor://, consul:// or etcd://)", backend)
+	}
+	sem, _ := backend.(coord.Semaphorer)
+	if opts.Limit > 1 && sem == nil {
+		return exitcode.Usagef("lock: the %T registry has no counting lock for --limit %d (use consul://)", backend, opts.Limit)
 	}
 	out := opts.F.IO.Out
 	if len(opts.Command) > 0 {
@@ -158,6 +176,8 @@ func Run(ctx context.Context, opts *Options) error {
 	_, err = lock.Run(ctx, lock.Input{
 		Locker:        locker,
 		Name:          opts.Name,
+		Limit:         opts.Limit,
+		Semaphorer:    sem,
 		Mounts:        opts.Mounts,
 		CheckInterval: opts.CheckInterval,
 		StatTimeout:   opts.StatTimeout,

@@ -33,8 +33,12 @@ func TestFlags(t *testing.T) {
 		strings.Join(o.Command, " ") != "mysqld --datadir /srv/a" {
 		t.Errorf("options %+v", o)
 	}
+	o, err = parse("db", "--limit", "3")
+	if err != nil || o.Limit != 3 {
+		t.Errorf("--limit 3: %+v, %v", o, err)
+	}
 	o, err = parse("db")
-	if err != nil || o.Command != nil || o.Wait != 0 || o.Grace != 5*time.Second {
+	if err != nil || o.Command != nil || o.Wait != 0 || o.Grace != 5*time.Second || o.Limit != 1 {
 		t.Errorf("defaults: %+v, %v", o, err)
 	}
 }
@@ -49,6 +53,7 @@ func TestBadInput(t *testing.T) {
 		{"db", "--wait", "-1s"},
 		{"db", "--require-mount", ""},
 		{"db", "--"},
+		{"db", "--limit", "0"},
 	} {
 		_, err := parse(args...)
 		if exitcode.Of(err) != exitcode.Usage {
