@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -48,8 +47,8 @@ func (r *Registry) Campaign(ctx context.Context, group string, me registry.Provi
 	if err != nil {
 		return nil, fmt.Errorf("elect %s: %w", group, err)
 	}
-	c := &candidacy{r: r, group: group, key: r.ElectionKey(group), value: value,
-		terms: make(chan *coord.Term, 1), done: make(chan struct{}), resign: make(chan struct{})}
+	c := &candidacy{r: r, group: group, key: r.ElectionKey(group), value: value}
+	c.Init(group)
 	s, err := r.newSession(ctx, "svcdisco elect "+group)
 	if err != nil {
 		return nil, err
@@ -64,39 +63,13 @@ type candidacy struct {
 	key   string
 	value []byte
 
-	terms  chan *coord.Term
-	done   chan struct{}
-	resign chan struct{}
-	once   sync.Once
-}
-
-func (c *candidacy) Terms() <-chan *coord.Term { return c.terms }
-func (c *candidacy) Done() <-chan struct{}     { return c.done }
-func (c *candidacy) Err() error                { <-c.done; return nil }
-
-func (c *candidacy) Resign(ctx context.Context) error {
-	c.once.Do(func() { close(c.resign) })
-	select {
-	case <-c.done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("resign %s: %w", c.group, ctx.Err())
-	}
-}
-
-func (c *candidacy) resigned() bool {
-	select {
-	case <-c.resign:
-		return true
-	default:
-		return false
-	}
+	coord.Contending
 }
 
 // run contends, leads, steps down, until resigned.
 func (c *candidacy) run(s *heldSession) {
-	defer close(c.done)
-	defer close(c.terms)
+	defer close(c.DoneC)
+	defer close(c.TermsC)
 	for {
 		if s == nil {
 			ctx, cancel := context.WithTimeout(context.Background(), c.r.opts.TTL)
@@ -118,7 +91,7 @@ func (c *candidacy) run(s *heldSession) {
 		}
 		cancel()
 		s = nil
-		if c.resigned() {
+		if c.Resigned() {
 			return
 		}
 	}
@@ -127,7 +100,7 @@ func (c *candidacy) run(s *heldSession) {
 // pause waits a little; true when resigned meanwhile.
 func (c *candidacy) pause() bool {
 	select {
-	case <-c.resign:
+	case <-c.ResignC:
 		return true
 	case <-time.After(time.Second):
 		return false
@@ -147,14 +120,14 @@ func (c *candidacy) term(s *heldSession) {
 	stop := make(chan struct{})
 	go func() {
 		select {
-		case <-c.resign:
+		case <-c.ResignC:
 		case <-s.Lost():
 		}
 		close(stop)
 	}()
 	monitor, err := lock.Lock(stop)
 	if err != nil || monitor == nil {
-		if err != nil && !c.resigned() {
+		if err != nil && !c.Resigned() {
 			c.r.log.Warn("elect: contending failed; retrying", "group", c.group, "err", err)
 			c.pause()
 		}
@@ -168,8 +141,8 @@ func (c *candidacy) term(s *heldSession) {
 	}
 	t := coord.NewTerm(token, c.Resign).WithKillBudget(func() time.Duration { return c.r.opts.TTL / 4 })
 	select {
-	case c.terms <- t:
-	case <-c.resign:
+	case c.TermsC <- t:
+	case <-c.ResignC:
 		t.End(coord.ErrReleased)
 		return
 	}
@@ -180,7 +153,7 @@ func (c *candidacy) term(s *heldSession) {
 		reason = c.whyMonitorEnded(s)
 	case <-s.Lost():
 		reason = s.Reason()
-	case <-c.resign:
+	case <-c.ResignC:
 		reason = coord.ErrReleased
 	}
 	t.End(reason)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -49,8 +48,8 @@ func (r *Registry) Campaign(ctx context.Context, group string, me registry.Provi
 	if err != nil {
 		return nil, err
 	}
-	c := &candidacy{r: r, group: group, prefix: r.ElectionPrefix(group), value: string(value),
-		terms: make(chan *coord.Term, 1), done: make(chan struct{}), resign: make(chan struct{})}
+	c := &candidacy{r: r, group: group, prefix: r.ElectionPrefix(group), value: string(value)}
+	c.Init(group)
 	go c.run(l)
 	return c, nil
 }
@@ -61,39 +60,13 @@ type candidacy struct {
 	prefix string
 	value  string
 
-	terms  chan *coord.Term
-	done   chan struct{}
-	resign chan struct{}
-	once   sync.Once
-}
-
-func (c *candidacy) Terms() <-chan *coord.Term { return c.terms }
-func (c *candidacy) Done() <-chan struct{}     { return c.done }
-func (c *candidacy) Err() error                { <-c.done; return nil }
-
-func (c *candidacy) Resign(ctx context.Context) error {
-	c.once.Do(func() { close(c.resign) })
-	select {
-	case <-c.done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("resign %s: %w", c.group, ctx.Err())
-	}
-}
-
-func (c *candidacy) resigned() bool {
-	select {
-	case <-c.resign:
-		return true
-	default:
-		return false
-	}
+	coord.Contending
 }
 
 // run contends, leads, steps down, until resigned.
 func (c *candidacy) run(l *heldLease) {
-	defer close(c.done)
-	defer close(c.terms)
+	defer close(c.DoneC)
+	defer close(c.TermsC)
 	for {
 		if l == nil {
 			ctx, cancel := context.WithTimeout(context.Background(), c.r.opts.TTL)
@@ -115,7 +88,7 @@ func (c *candidacy) run(l *heldLease) {
 		}
 		cancel()
 		l = nil
-		if c.resigned() {
+		if c.Resigned() {
 			return
 		}
 	}
@@ -124,7 +97,7 @@ func (c *candidacy) run(l *heldLease) {
 // pause waits a little; true when resigned meanwhile.
 func (c *candidacy) pause() bool {
 	select {
-	case <-c.resign:
+	case <-c.ResignC:
 		return true
 	case <-time.After(time.Second):
 		return false
@@ -137,7 +110,7 @@ func (c *candidacy) term(l *heldLease) {
 	defer cancel()
 	go func() {
 		select {
-		case <-c.resign:
+		case <-c.ResignC:
 		case <-l.Lost():
 		case <-ctx.Done():
 		}
@@ -150,7 +123,7 @@ func (c *candidacy) term(l *heldLease) {
 	}
 	e := concurrency.NewElection(s, c.prefix)
 	if err := e.Campaign(ctx, c.value); err != nil {
-		if !c.resigned() && l.Reason() == nil {
+		if !c.Resigned() && l.Reason() == nil {
 			c.r.log.Warn("elect: campaign failed; retrying", "group", c.group, "err", err)
 			c.pause()
 		}
@@ -158,7 +131,7 @@ func (c *candidacy) term(l *heldLease) {
 	}
 	t := coord.NewTerm(e.Rev(), c.Resign).WithKillBudget(func() time.Duration { return c.r.opts.TTL / 4 })
 	select {
-	case c.terms <- t:
+	case c.TermsC <- t:
 	case <-ctx.Done():
 		t.End(coord.ErrReleased)
 		return
@@ -177,7 +150,7 @@ func (c *candidacy) lead(ctx context.Context, l *heldLease, key string, rev int6
 	wch := c.r.client.Watch(ctx, key, clientv3.WithRev(rev+1))
 	for {
 		select {
-		case <-c.resign:
+		case <-c.ResignC:
 			return coord.ErrReleased
 		case <-l.Lost():
 			return l.Reason()
