@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/svcdisco/svcdisco/internal/testenv"
 	"github.com/svcdisco/svcdisco/internal/testzk"
 	"github.com/svcdisco/svcdisco/registry"
 )
@@ -27,7 +28,20 @@ func TestQueryOptions(t *testing.T) {
 			args = append(args, "--attr", a)
 		}
 		start(t, e.args(args...)...).waitLine(t, "registered")
-		time.Sleep(20 * time.Millisecond) // distinct registration times
+		// Distinct registration times (millisecond resolution): the next
+		// registrant starts once the clock has passed this one's.
+		var at time.Time
+		for _, p := range e.providers(t, "web") {
+			if p.ID == id {
+				at = p.Timestamp
+			}
+		}
+		if at.IsZero() {
+			t.Fatalf("%s not listed after registering", id)
+		}
+		testenv.WaitFor(t, "the clock past "+id+"'s registration", 5*time.Second, func() bool {
+			return time.Now().Truncate(time.Millisecond).After(at)
+		})
 	}
 	reg("p1", "8001", "zone=a", "v=1")
 	reg("p2", "8002", "zone=b", "v=2")
@@ -78,9 +92,11 @@ func TestQueryOptions(t *testing.T) {
 	}
 
 	// --wait: a fourth provider arrives while the query waits.
+	dir := e.root + "/services/web"
+	watching := watchers(t, dir)
 	done := make(chan result, 1)
 	go func() { done <- run(t, e.args("query", "web", "--at-least", "4", "--wait", "20s", "-o", "json")...) }()
-	time.Sleep(300 * time.Millisecond)
+	testenv.WaitFor(t, "the query to watch the providers", 20*time.Second, func() bool { return watchers(t, dir) > watching })
 	reg("p4", "8004")
 	res := <-done
 	var ps []registry.Provider
@@ -157,4 +173,25 @@ func TestQueryTimesOutOnSilentServer(t *testing.T) {
 	if res.code != 4 || !strings.Contains(res.stderr, proxy.Addr()) {
 		t.Errorf("exit %d, stderr %q: want 4 naming %s", res.code, res.stderr, proxy.Addr())
 	}
+}
+
+// watchers counts the data watches on the children of dir on the shared
+// server (ZooKeeper's wchp: a path, then one session per line; child
+// watches are not listed, but a watch sets one data watch per provider).
+func watchers(t *testing.T, dir string) int {
+	t.Helper()
+	out, err := testzk.FourLetter(testzk.Shared(t).Servers[0].Addr(), "wchp", 5*time.Second)
+	if err != nil {
+		t.Fatalf("wchp: %v", err)
+	}
+	n, in := 0, false
+	for _, l := range strings.Split(out, "\n") {
+		switch {
+		case strings.HasPrefix(l, "/"):
+			in = strings.HasPrefix(l, dir+"/")
+		case in && strings.TrimSpace(l) != "":
+			n++
+		}
+	}
+	return n
 }

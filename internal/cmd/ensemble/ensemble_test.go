@@ -135,7 +135,10 @@ func TestRegisterFollowsTheEnsemble(t *testing.T) {
 		t.Fatalf("register exited: %v\n%s", proc.Stop(), proc.Err)
 	default:
 	}
-	time.Sleep(3 * poll) // further polls (same answer) change nothing
+	// Further polls (same answer) change nothing. Polls are sequential, so
+	// the fourth request after now means three have been answered and acted on.
+	n := ex.Requests()
+	testenv.WaitFor(t, "three more polls", 20*time.Second, func() bool { return ex.Requests() >= n+4 })
 	if got := lines(b); got != "h1.example.com:8080\n" {
 		t.Fatalf("on B after more polls: %q", got)
 	}
