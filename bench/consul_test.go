@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/consul/api"
 
 	"github.com/svcdisco/svcdisco/internal/testconsul"
+	"github.com/svcdisco/svcdisco/internal/testenv"
 	"github.com/svcdisco/svcdisco/query"
 	"github.com/svcdisco/svcdisco/registry"
 	"github.com/svcdisco/svcdisco/registry/consul"
@@ -73,13 +74,8 @@ func writeConsulProviders(b *testing.B, client *api.Client, service string, n in
 			b.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(time.Minute)
-	for time.Now().Before(deadline) {
+	testenv.WaitFor(b, fmt.Sprintf("the catalog to list %d %s providers", n, service), time.Minute, func() bool {
 		entries, _, err := client.Health().Service(service, "", true, nil)
-		if err == nil && len(entries) == n {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	b.Fatalf("%s: catalog did not list %d providers", service, n)
+		return err == nil && len(entries) == n
+	})
 }

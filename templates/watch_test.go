@@ -2,6 +2,7 @@ package templates
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/svcdisco/svcdisco/internal/testconsul"
+	"github.com/svcdisco/svcdisco/internal/testenv"
 	"github.com/svcdisco/svcdisco/internal/testzk"
 	"github.com/svcdisco/svcdisco/registry"
 	"github.com/svcdisco/svcdisco/registry/dial"
@@ -83,13 +85,10 @@ func TestWatchSharesOneWatch(t *testing.T) {
 	}
 	for _, name := range []string{"a", "b", "c"} {
 		p := filepath.Join(dir, name)
-		deadline := time.Now().Add(20 * time.Second)
-		for b, _ := os.ReadFile(p); !strings.HasPrefix(string(b), "web1 0"); b, _ = os.ReadFile(p) {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: %q, want web1", name, b)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		testenv.WaitFor(t, name+" to list web1", 20*time.Second, func() bool {
+			b, _ := os.ReadFile(p)
+			return strings.HasPrefix(string(b), "web1 0")
+		})
 	}
 	cancel()
 	if err := <-done; err != nil {
@@ -105,17 +104,10 @@ func TestWatchSharesOneWatch(t *testing.T) {
 // waitFile polls p until it holds want.
 func waitFile(t *testing.T, p, want string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	testenv.WaitFor(t, fmt.Sprintf("%s to hold %q", p, want), 20*time.Second, func() bool {
 		b, _ := os.ReadFile(p)
-		if string(b) == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %q, want %q", p, b, want)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return string(b) == want
+	})
 }
 
 // TestWatchServices: a template ranging over `services` picks up a new

@@ -128,7 +128,7 @@ func TestAgentLosingServiceReRegisters(t *testing.T) {
 		t.Fatal(err)
 	}
 	old := reg.Provider().Timestamp
-	time.Sleep(2 * time.Millisecond)
+	waitPast(t, old) // a re-registration gets a later timestamp
 	if err := r.Client().Agent().ServiceDeregister(reg.Provider().ID); err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func TestSameIDReplacedLetsGo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2 * time.Millisecond)
+	waitPast(t, r1.Provider().Timestamp) // the second registration is the newer
 	r2, err := second.Register(ctxT(t), p)
 	if err != nil {
 		t.Fatal(err)
@@ -278,5 +278,14 @@ func TestPartitionLongerThanTTL(t *testing.T) {
 	// the next one logs the recovery.
 	testenv.WaitFor(t, "the recovery logged", 10*time.Second, func() bool {
 		return strings.Contains(logs.String(), "heartbeat restored")
+	})
+}
+
+// waitPast waits until the clock, at the millisecond resolution of
+// registration timestamps, is past ts.
+func waitPast(t *testing.T, ts time.Time) {
+	t.Helper()
+	testenv.WaitFor(t, "the clock past "+ts.String(), 5*time.Second, func() bool {
+		return time.Now().Truncate(time.Millisecond).After(ts)
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/svcdisco/svcdisco/coord"
+	"github.com/svcdisco/svcdisco/internal/testenv"
 )
 
 func isLost(g *guard) bool {
@@ -62,14 +63,17 @@ func TestGuard(t *testing.T) {
 // is never declared lost, one that stops is.
 func TestGuardTimerFollowsReads(t *testing.T) {
 	var stopped atomic.Bool
+	var reads atomic.Int64
 	last := func() time.Time {
+		reads.Add(1)
 		if stopped.Load() {
 			return time.Now().Add(-time.Hour)
 		}
 		return time.Now() // always reading
 	}
 	g := newGuard(7, func() time.Duration { return 100 * time.Millisecond }, last)
-	time.Sleep(300 * time.Millisecond) // a negative check: several re-arms, no loss
+	// A negative check: several re-arms (each reads the last read), no loss.
+	testenv.WaitFor(t, "three re-arms", 30*time.Second, func() bool { return reads.Load() >= 4 })
 	if isLost(g) {
 		t.Fatalf("lost while reading: %v", g.Reason())
 	}

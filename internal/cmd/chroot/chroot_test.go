@@ -8,6 +8,7 @@ import (
 
 	"github.com/svcdisco/svcdisco/internal/exitcode"
 	"github.com/svcdisco/svcdisco/internal/testcli"
+	"github.com/svcdisco/svcdisco/internal/testenv"
 	"github.com/svcdisco/svcdisco/internal/testzk"
 )
 
@@ -108,14 +109,9 @@ func TestExportImportBetweenEnsembles(t *testing.T) {
 
 func waitLines(t *testing.T, url, want string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if res := run(t, "", "query", "web", "-o", "lines", "--registry", url); res.Out == want {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s never listed %q", url, want)
+	testenv.WaitFor(t, url+" to list "+want, 10*time.Second, func() bool {
+		return run(t, "", "query", "web", "-o", "lines", "--registry", url).Out == want
+	})
 }
 
 // A path or dump ZooKeeper would refuse is bad input (exit 2), found
