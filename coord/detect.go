@@ -3,7 +3,6 @@ package coord
 import (
 	"context"
 	"fmt"
-	"regexp"
 
 	"github.com/svcdisco/svcdisco/registry"
 )
@@ -38,12 +37,10 @@ func (a LeaderChange) Same(b LeaderChange) bool {
 	return !a.OK || (a.Token == b.Token && a.Leader.ID == b.Leader.ID && a.Leader.Addr() == b.Leader.Addr())
 }
 
-var groupRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
-
 // ValidateGroup reports whether group is a valid election name: the same
 // rule as a service name, [A-Za-z0-9][A-Za-z0-9._-]{0,127}.
 func ValidateGroup(group string) error {
-	if !groupRE.MatchString(group) {
+	if !registry.ValidName(group) {
 		return fmt.Errorf("invalid group %q: want [A-Za-z0-9][A-Za-z0-9._-]{0,127}", group)
 	}
 	return nil

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -36,14 +35,12 @@ func ParseAttrs(kvs []string) (map[string]string, error) {
 	return attrs, nil
 }
 
-var idRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
-
 // ValidateID checks a provider ID given by hand ("" means the default,
 // SERVICE-HOST-PORT) with the rule of service names, as the Chef library
 // does: IDs become part of backend keys (a Consul service ID, an HTTP
 // path), so a slash or a space is refused rather than mangled.
 func ValidateID(id string) error {
-	if id != "" && !idRE.MatchString(id) {
+	if id != "" && !registry.ValidName(id) {
 		return fmt.Errorf("invalid id %q: want [A-Za-z0-9][A-Za-z0-9._-]{0,127}", id)
 	}
 	return nil

@@ -141,17 +141,23 @@ func DefaultID(service, host string, port int) string {
 	return service + "-" + host + "-" + strconv.Itoa(port)
 }
 
-// ValidateService reports whether name is a valid service name:
-// [A-Za-z0-9][A-Za-z0-9._-]{0,127}. (A loop, not a regexp: the bounded
-// repetition compiles to a large program at every process start.)
-func ValidateService(name string) error {
-	ok := len(name) >= 1 && len(name) <= 128
-	for i := 0; ok && i < len(name); i++ {
-		c := name[i]
+// ValidName reports whether s matches the rule of service names, provider
+// IDs and election groups: [A-Za-z0-9][A-Za-z0-9._-]{0,127}. (A loop, not
+// a regexp: the bounded repetition compiles to a large program, which a
+// package-level regexp would pay at every process start.)
+func ValidName(s string) bool {
+	ok := len(s) >= 1 && len(s) <= 128
+	for i := 0; ok && i < len(s); i++ {
+		c := s[i]
 		ok = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
 			i > 0 && (c == '.' || c == '_' || c == '-')
 	}
-	if !ok {
+	return ok
+}
+
+// ValidateService reports whether name is a valid service name (ValidName).
+func ValidateService(name string) error {
+	if !ValidName(name) {
 		return fmt.Errorf("invalid service name %q: want [A-Za-z0-9][A-Za-z0-9._-]{0,127}", name)
 	}
 	return nil
