@@ -2,14 +2,15 @@ package e2e
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/svcdisco/svcdisco/internal/testzk"
 	"github.com/svcdisco/svcdisco/registry"
@@ -204,10 +205,11 @@ func TestAgentSurvivesPartition(t *testing.T) {
 // ran, and a bound with a few MB of headroom flakes on a loaded machine.
 func TestAgentMemory(t *testing.T) {
 	e := newEnv(t)
+	target, checks := countingListener(t)
 	dir := t.TempDir()
 	for i := 0; i < 100; i++ {
 		writeFile(t, filepath.Join(dir, fmt.Sprintf("svc%03d.yaml", i)),
-			fmt.Sprintf("service: svc%03d\nport: %d\nhost: n1\ncheck: tcp://%s\ncheck_interval: 100ms\nrise: 1\n", i, 10000+i, e.addr))
+			fmt.Sprintf("service: svc%03d\nport: %d\nhost: n1\ncheck: tcp://%s\ncheck_interval: 100ms\nrise: 1\n", i, 10000+i, target))
 	}
 	c := e.cmd(e.addr, "agent", "--config-dir", dir, "--log-level", "warn")
 	e.start(c)
@@ -215,7 +217,9 @@ func TestAgentMemory(t *testing.T) {
 		ss, err := e.reg.Services(t.Context())
 		return err == nil && len(ss) == 100
 	})
-	time.Sleep(2 * time.Second) // the measuring window: a few check rounds
+	// The measuring window: three more check rounds of all 100.
+	n := checks.Load()
+	waitFor(t, "three check rounds", func() bool { return checks.Load() >= n+300 })
 	rss := vmRSS(t, c.Process.Pid)
 	t.Logf("agent RSS holding 100 providers with TCP checks: %.1f MB", float64(rss)/1024)
 	// Still holding all 100 after the check rounds (a check that flaps
@@ -228,6 +232,28 @@ func TestAgentMemory(t *testing.T) {
 	if err != nil || len(ss) != 100 || total != 100 {
 		t.Fatalf("after the check rounds: %d services, %d providers, %v", len(ss), total, err)
 	}
+}
+
+// countingListener accepts TCP connections (a check target) and counts them.
+func countingListener(t *testing.T) (string, *atomic.Int64) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var n atomic.Int64
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			n.Add(1)
+			c.Close()
+		}
+	}()
+	return ln.Addr().String(), &n
 }
 
 func vmRSS(t *testing.T, pid int) int {
