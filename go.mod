@@ -72,3 +72,6 @@ require (
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260803160001-6ac0973c030d // indirect
 	google.golang.org/protobuf v1.36.11 // indirect
 )
+
+// lastZxid read and written atomically: third_party/go-zookeeper/zk/PATCHED.md.
+replace github.com/go-zookeeper/zk => ./third_party/go-zookeeper/zk
