@@ -93,9 +93,15 @@ func StartSpec(s Spec) (*Child, error) {
 }
 
 func (c *Child) run(s Spec, ns bool) {
+	// The parent-death signal is tied to the THREAD that forked the child:
+	// this goroutine keeps its thread until the child is reaped, so the
+	// signal cannot fire early. It is unlocked then, not left to end with
+	// the goroutine: a locked goroutine that exits takes its thread down,
+	// and any other process forked earlier on that thread with a
+	// parent-death signal (another child, a server a test started) would
+	// be killed with it.
 	runtime.LockOSThread()
-	// Never unlocked: the thread ends with this goroutine, after the child
-	// is reaped, so the parent-death signal cannot fire early.
+	defer runtime.UnlockOSThread()
 	cmd := exec.Command(s.Argv[0], s.Argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = s.Stdin, s.Stdout, s.Stderr
 	if len(s.Env) > 0 {
