@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -129,4 +130,27 @@ func NoArgs(cmd *cobra.Command, args []string) error {
 		return exitcode.Usagef("%s takes no arguments, got %q", CommandName(cmd), args[0])
 	}
 	return nil
+}
+
+// OpenRegistryUnlessStopped opens the registry within --timeout for a
+// command that holds something until signalled (register, lock, elect): a
+// signal on sigs while it connects gives up quietly, with stopped true and
+// no error, since there is nothing to release yet.
+func (f *Factory) OpenRegistryUnlessStopped(ctx context.Context, sigs <-chan os.Signal) (reg registry.Registry, stopped bool, err error) {
+	cctx, cancel := f.Timeout(ctx)
+	defer cancel()
+	var signalled atomic.Bool
+	go func() {
+		select {
+		case <-sigs:
+			signalled.Store(true)
+			cancel()
+		case <-cctx.Done():
+		}
+	}()
+	reg, err = f.OpenRegistry(cctx)
+	if err != nil && (signalled.Load() || ctx.Err() != nil) {
+		return nil, true, nil
+	}
+	return reg, false, err
 }

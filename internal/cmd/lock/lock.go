@@ -139,21 +139,11 @@ func Run(ctx context.Context, opts *Options) error {
 	defer signal.Stop(sigs)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-
-	cctx, ccancel := opts.F.Timeout(ctx)
-	go func() {
-		select {
-		case <-sigs: // stopped while connecting
-			cancel()
-		case <-cctx.Done():
-		}
-	}()
-	reg, err := opts.F.OpenRegistry(cctx)
-	ccancel()
+	reg, stopped, err := opts.F.OpenRegistryUnlessStopped(ctx, sigs)
+	if stopped { // signalled while connecting
+		return nil
+	}
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
 		return err
 	}
 	defer reg.Close()
