@@ -25,10 +25,16 @@ import (
 // the server), and a new session ends them all (EventNotWatching), which is
 // when they are set again.
 func (r *Registry) Watch(ctx context.Context, service string) (<-chan struct{}, error) {
+	return r.watchDir(ctx, r.servicePath(service), service)
+}
+
+// watchDir is Watch on any znode's children; what names it in errors.
+func (r *Registry) watchDir(ctx context.Context, dir, what string) (<-chan struct{}, error) {
+	service := what
 	if err := ctx.Err(); err != nil {
 		return nil, r.wrap("watch "+service, err)
 	}
-	w := &serviceWatch{r: r, ctx: ctx, dir: r.servicePath(service), out: make(chan struct{}, 1), fired: make(chan fired, 64)}
+	w := &serviceWatch{r: r, ctx: ctx, dir: dir, out: make(chan struct{}, 1), fired: make(chan fired, 64)}
 	reconnected, unsubscribe := r.session.subscribe()
 	// Arm now, unless the connection is down: then Watch does not wait for
 	// it (a caller may be on its way out) and signals once armed instead.
