@@ -19,6 +19,7 @@ import (
 	"github.com/svcdisco/svcdisco/registry"
 	"github.com/svcdisco/svcdisco/registry/dial"
 	"github.com/svcdisco/svcdisco/registry/zk"
+	"github.com/svcdisco/svcdisco/registry/zk/foreign"
 )
 
 // IOStreams are a command's stdin, stdout (data) and stderr (logs, errors).
@@ -52,6 +53,32 @@ func New(io *IOStreams) *Factory {
 		return dial.Open(ctx, f.DialOptions())
 	}
 	return f
+}
+
+// OpenReader opens the registry for a command that reads providers (query,
+// render): it lists them where and in the layout cfg's format and
+// format_path say (package registry/zk/foreign).
+func (f *Factory) OpenReader(ctx context.Context, cfg *config.Config) (registry.Registry, error) {
+	if cfg == nil {
+		cfg = &config.Defaults
+	}
+	reg, err := f.OpenRegistry(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := foreign.Wrap(reg, cfg.Source(), f.Logger)
+	if err != nil {
+		_ = reg.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// AddReaderFlags defines --format and --path, the flags of format and
+// format_path, on a command that reads providers.
+func AddReaderFlags(cmd *cobra.Command) {
+	cmd.Flags().String("format", string(foreign.FormatSvcdisco), "layout of the entries read: svcdisco, auto, curator (x-discovery), serverset or nerve (ZooKeeper only)")
+	cmd.Flags().String("path", "", "znode holding the service's entries, under the chroot; {service} stands for the service (default <root>/services/<service>)")
 }
 
 // DialOptions are the registry settings of the loaded configuration.

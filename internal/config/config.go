@@ -18,6 +18,7 @@ import (
 
 	"github.com/svcdisco/svcdisco/internal/exitcode"
 	"github.com/svcdisco/svcdisco/registry"
+	"github.com/svcdisco/svcdisco/registry/zk/foreign"
 )
 
 // DefaultPath is read when --config is not given and the file exists.
@@ -48,6 +49,13 @@ type Config struct {
 	ExhibitorPath string        `mapstructure:"exhibitor_path"`
 	ExhibitorPoll time.Duration `mapstructure:"exhibitor_poll"`
 	EnsembleCache string        `mapstructure:"ensemble_cache"`
+
+	// Format and FormatPath say where and in which layout query and
+	// render read providers (flags --format and --path): svcdisco's own
+	// entries by default, or Curator, ServerSet or Nerve entries (package
+	// registry/zk/foreign).
+	Format     string `mapstructure:"format"`
+	FormatPath string `mapstructure:"format_path"`
 
 	// Templates are `render`'s template stanzas (config file only).
 	Templates []TemplateConfig `mapstructure:"templates"`
@@ -112,6 +120,14 @@ var globalFlags = map[string]string{
 	"ensemble-cache":  "ensemble_cache",
 }
 
+// readerFlags are the flags of the commands that read providers (query,
+// render), bound to their keys only where --format is defined: other
+// commands have a --path of their own (leader).
+var readerFlags = map[string]string{
+	"format": "format",
+	"path":   "format_path",
+}
+
 // AddGlobalFlags defines the global flags on fs.
 func AddGlobalFlags(fs *pflag.FlagSet) {
 	fs.String("registry", Defaults.Registry, "registry URL: zk://h1:2181,h2:2181/chroot, exhibitor://e1:8080/chroot?backup=h1:2181, consul://127.0.0.1:8500 (env SVCDISCO_REGISTRY)")
@@ -142,6 +158,15 @@ func Load(fs *pflag.FlagSet) (*Config, error) {
 		if f := fs.Lookup(flag); f != nil {
 			if err := v.BindPFlag(key, f); err != nil {
 				return nil, err
+			}
+		}
+	}
+	if fs.Lookup("format") != nil {
+		for flag, key := range readerFlags {
+			if f := fs.Lookup(flag); f != nil {
+				if err := v.BindPFlag(key, f); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}
@@ -182,6 +207,8 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("exhibitor_path", Defaults.ExhibitorPath)
 	v.SetDefault("exhibitor_poll", Defaults.ExhibitorPoll)
 	v.SetDefault("ensemble_cache", Defaults.EnsembleCache)
+	v.SetDefault("format", "")
+	v.SetDefault("format_path", "")
 }
 
 // configPath is --config, else $SVCDISCO_CONFIG (a file named either way
@@ -222,7 +249,15 @@ func (c *Config) Validate() error {
 	if _, err := ParseLevel(c.LogLevel); err != nil {
 		return err
 	}
+	if err := c.Source().Validate(); err != nil {
+		return err
+	}
 	return nil
+}
+
+// Source is where query and render read providers (Format, FormatPath).
+func (c *Config) Source() foreign.Source {
+	return foreign.Source{Format: foreign.Format(c.Format), Path: c.FormatPath}
 }
 
 // ParseLevel parses a log level name.

@@ -40,13 +40,19 @@ output read every provider's data with pipelined gets.
 Providers in maintenance (svcdisco maintenance SVC on) stay registered but
 are hidden unless --include-maintenance; that costs no extra round trip.
 
+--format curator|serverset|nerve|auto reads entries other systems wrote
+(Curator x-discovery, Twitter ServerSets, Airbnb Nerve) at --path; those
+always cost 1 + N gets, -o lines included.
+
 Exit codes: 0 ok, 2 invalid input, 3 fewer than --at-least providers,
 4 registry unreachable within --timeout.`,
 		Example: `  svcdisco query web
   svcdisco query web -o lines                      # host:port per line
   svcdisco query web -o json --where zone=us-east-1a --where version!=1.4.1
   svcdisco query web --within-last 10m --latest    # provider_for_service
-  svcdisco query web --at-least 2 --wait 30s       # exit 3 if still fewer`,
+  svcdisco query web --at-least 2 --wait 30s       # exit 3 if still fewer
+  svcdisco query web --format curator --path /discovery/{service}
+  svcdisco query web --format serverset --path /twitter/service/web/prod`,
 		Args: cmdutil.ExactArgs(1, "one SERVICE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := opts.complete(args[0], fl); err != nil {
@@ -67,6 +73,7 @@ Exit codes: 0 ok, 2 invalid input, 3 fewer than --at-least providers,
 	fs.BoolVar(&opts.Query.IncludeMaintenance, "include-maintenance", false, "also list providers in maintenance (svcdisco maintenance SVC on)")
 	fs.BoolVar(&opts.Query.Latest, "latest", false, "only the newest provider (provider_for_service)")
 	fs.StringVarP(&opts.Output, "output", "o", query.FormatTable, "output format: table, json or lines (host:port)")
+	cmdutil.AddReaderFlags(cmd)
 	return cmd
 }
 
@@ -101,7 +108,7 @@ func Run(ctx context.Context, opts *Options) error {
 	ctx, cancel := context.WithTimeout(ctx, opts.F.TimeoutValue()+opts.Query.Wait)
 	defer cancel()
 	cctx, ccancel := opts.F.Timeout(ctx)
-	reg, err := opts.F.OpenRegistry(cctx)
+	reg, err := opts.F.OpenReader(cctx, opts.F.Config)
 	ccancel()
 	if err != nil {
 		return err

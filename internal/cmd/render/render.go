@@ -98,6 +98,7 @@ func NewCmdRender(f *cmdutil.Factory, runF func(context.Context, *Options) error
 	fs.StringSliceVar(&opts.FunctionDenylist, "function-denylist", nil, "template functions no template may call, e.g. env,file (added to each template's function_denylist)")
 	fs.StringVar(&opts.SandboxPath, "sandbox-path", "", "directory the template function file may read in (a template's sandbox_path wins); none: file is off")
 	fs.StringVar(&maxSize, "max-size", "16MiB", "largest output (and source) of a template, e.g. 512KiB; a template's max_size wins")
+	cmdutil.AddReaderFlags(cmd)
 	fs.DurationVar(&opts.Settle, "settle", 0, "watch mode: after the registry comes back or every provider was replaced, how long no file shrinks and reloads are rate-limited (default twice --session-timeout)")
 	return cmd
 }
@@ -133,7 +134,7 @@ func (opts *Options) engineOptions(ctx context.Context, cfg *config.Config, ts [
 		Open: func(ctx context.Context) (registry.Registry, error) {
 			cctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 			defer cancel()
-			return opts.F.OpenRegistry(cctx)
+			return opts.F.OpenReader(cctx, cfg)
 		},
 		Ensemble: func() (string, error) {
 			if opts.Ensemble != nil {

@@ -53,7 +53,7 @@ func ParseFormat(s string) (Format, error) {
 	for i, f := range Formats {
 		names[i] = string(f)
 	}
-	return "", exitcode.Usagef("invalid --format %q: want %s", s, strings.Join(names, ", "))
+	return "", exitcode.Usagef("invalid format %q (--format): want %s", s, strings.Join(names, ", "))
 }
 
 // Source says where and how a service's entries are read.
@@ -74,7 +74,7 @@ func (s Source) Validate() error {
 		return nil
 	}
 	if err := registry.ValidatePath(strings.ReplaceAll(s.Path, ServicePlaceholder, "x")); err != nil || s.Path == "/" {
-		return exitcode.Usagef("invalid --path %q: want an absolute znode path like /discovery/%s", s.Path, ServicePlaceholder)
+		return exitcode.Usagef("invalid path %q (--path, format_path): want an absolute znode path like /discovery/%s", s.Path, ServicePlaceholder)
 	}
 	return nil
 }

@@ -159,4 +159,13 @@ class DiscoveryTest < Minitest::Test
     assert_equal query('maint', '--include-maintenance'), got
     assert_equal %w[up maintenance], got.map { |p| p['status'] }
   end
+
+  def test_format_and_path
+    assert_equal %w[query web -o json --format serverset --path /ss/{service}],
+                 @host.svcdisco_query_args('web', format: 'serverset', path: '/ss/{service}')
+    # auto on svcdisco's own znode lists the same providers as the default.
+    assert_equal query('web'), @host.all_providers_for_service('web', format: 'auto')
+    e = assert_raises(Svcdisco::Error) { @host.all_providers_for_service('web', format: 'finagle') }
+    assert_match(/invalid format "finagle"/, e.message)
+  end
 end

@@ -31,6 +31,12 @@ module Svcdisco
     #   :where               {'zone' => 'a'}; a key ending in '!' negates:
     #                        {'version!' => '1.4.1'} (also :service_filters)
     #   :include_maintenance also list providers in maintenance
+    #   :format              read entries other systems wrote: 'curator',
+    #                        'serverset', 'nerve' or 'auto' (svcdisco's own
+    #                        by default; see the README's "Reading other
+    #                        systems' registrations")
+    #   :path                the znode holding the service's entries, for
+    #                        :format ('{service}' stands for the service)
     def all_providers_for_service(service, options = {})
       svcdisco_query(service, options, [])
     end
@@ -146,7 +152,7 @@ module Svcdisco
   # flags. Unknown options are an ArgumentError, so a typo is not a silent
   # "no filter".
   module QueryArgs
-    KNOWN = %i[since within_last at_least wait where service_filters include_maintenance].freeze
+    KNOWN = %i[since within_last at_least wait where service_filters include_maintenance format path].freeze
 
     module_function
 
@@ -162,6 +168,8 @@ module Svcdisco
       args += ['--wait', duration(options[:wait])] unless options[:wait].nil?
       where(options).each { |k, v| args += ['--where', "#{k}=#{v}"] }
       args << '--include-maintenance' if options[:include_maintenance]
+      args += ['--format', options[:format].to_s] unless options[:format].nil?
+      args += ['--path', options[:path].to_s] unless options[:path].nil?
       args
     end
 
