@@ -1,20 +1,15 @@
 package zk
 
 import (
-	"bufio"
 	"context"
 	"errors"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/svcdisco/svcdisco/coord"
-	"github.com/svcdisco/svcdisco/internal/testenv"
+	"github.com/svcdisco/svcdisco/internal/testjava"
 	"github.com/svcdisco/svcdisco/internal/testzk"
 )
 
@@ -52,81 +47,26 @@ var curatorJars = []string{"curator-framework", "curator-client", "curator-recip
 // buildCurator compiles the driver and returns the classpath to run it.
 func buildCurator(t *testing.T) string {
 	t.Helper()
-	var cp []string
-	for _, j := range curatorJars {
-		p := "/usr/share/java/" + j + ".jar"
-		if _, err := os.Stat(p); err != nil {
-			testenv.Missing(t, "Curator (apt-get install libcurator-recipes-java)", err)
-		}
-		cp = append(cp, p)
-	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "CuratorLock.java"), []byte(curatorDriver), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := exec.LookPath("javac"); err != nil {
-		testenv.Missing(t, "javac", err)
-	}
-	if out, err := exec.Command("javac", "-cp", strings.Join(cp, ":"), "-d", dir, filepath.Join(dir, "CuratorLock.java")).CombinedOutput(); err != nil {
-		t.Fatalf("javac: %v\n%s", err, out)
-	}
-	return strings.Join(append(cp, dir), ":")
+	return testjava.Compile(t, "CuratorLock", curatorDriver, "libcurator-recipes-java", curatorJars...)
 }
 
-type curator struct {
-	cmd   *exec.Cmd
-	in    *os.File
-	lines chan string
-}
+type curator struct{ p *testjava.Process }
 
 func startCurator(t *testing.T, cp, connect, path string, wait time.Duration) *curator {
 	t.Helper()
-	cmd := exec.Command("java", "-cp", cp, "CuratorLock", connect, path, fmtMillis(wait))
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	c := &curator{cmd: cmd, lines: make(chan string, 10)}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			c.lines <- sc.Text()
-		}
-		close(c.lines)
-	}()
-	c.in = stdin.(*os.File)
-	return c
+	return &curator{p: testjava.Start(t, "java", "-cp", cp, "CuratorLock", connect, path, fmtMillis(wait))}
 }
 
 func fmtMillis(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
 
 func (c *curator) expect(t *testing.T, want string) {
 	t.Helper()
-	select {
-	case l := <-c.lines:
-		if l != want {
-			t.Fatalf("Curator said %q, want %q", l, want)
-		}
-	case <-time.After(90 * time.Second):
-		t.Fatalf("Curator did not say %q", want)
+	if l := c.p.Expect(t, want); l != want {
+		t.Fatalf("Curator said %q, want %q", l, want)
 	}
 }
 
-func (c *curator) send(t *testing.T, line string) {
-	t.Helper()
-	if _, err := c.in.WriteString(line + "\n"); err != nil {
-		t.Fatal(err)
-	}
-}
+func (c *curator) send(t *testing.T, line string) { t.Helper(); c.p.Send(t, line) }
 
 // TestCuratorInterop: svcdisco's lock and Curator's InterProcessMutex on
 // the same path exclude each other, both ways round.
