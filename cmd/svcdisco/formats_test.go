@@ -6,11 +6,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	gozk "github.com/go-zookeeper/zk"
 
+	"github.com/svcdisco/svcdisco/internal/testenv"
 	"github.com/svcdisco/svcdisco/internal/testforeign"
 	"github.com/svcdisco/svcdisco/internal/testzk"
 	"github.com/svcdisco/svcdisco/registry"
@@ -226,4 +228,29 @@ func TestAutoReadsMixedEntries(t *testing.T) {
 	}
 	c.Close(t)
 	k.Close(t)
+}
+
+// TestRenderWatchFollowsServerSet: render --watch --format serverset
+// re-renders when a member joins and when its session ends.
+func TestRenderWatchFollowsServerSet(t *testing.T) {
+	e := newEnv(t)
+	ssPath := e.root + "/ss/web"
+	dir := t.TempDir()
+	src, dest := filepath.Join(dir, "t.tmpl"), filepath.Join(dir, "out")
+	if err := os.WriteFile(src, []byte(`{{ range providers "web" }}{{ .Host }}:{{ .Port }} {{ index .Endpoints "admin" }}{{ "\n" }}{{ end }}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w := start(t, e.args("render", "--watch", "--template", src+":"+dest, "--format", "serverset", "--path", e.root+"/ss/{service}")...)
+	fileIs := func(want string) func() bool {
+		return func() bool { b, err := os.ReadFile(dest); return err == nil && string(b) == want }
+	}
+	k := testforeign.StartKazoo(t, testzk.Shared(t).ConnString())
+	k.ServerSetMember(t, ssPath, `{"serviceEndpoint":{"host":"10.3.0.1","port":9000},"additionalEndpoints":{"admin":{"host":"10.3.0.1","port":9001}},"status":"ALIVE"}`)
+	testenv.WaitFor(t, "the member rendered", time.Minute, fileIs("10.3.0.1:9000 {10.3.0.1 9001}\n"))
+	k.Close(t) // the session ends: the member is gone
+	testenv.WaitFor(t, "the member gone from the file", time.Minute, fileIs(""))
+	w.signal(syscall.SIGTERM)
+	if code := w.wait(t); code != 0 {
+		t.Errorf("render --watch exit %d\n%s", code, w.Stderr())
+	}
 }
