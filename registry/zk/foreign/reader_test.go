@@ -18,7 +18,7 @@ import (
 
 func TestMain(m *testing.M) { testzk.Main(m) }
 
-func openZK(t *testing.T, chroot string) *zk.Registry {
+func openZK(t testing.TB, chroot string) *zk.Registry {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
