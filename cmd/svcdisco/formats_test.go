@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -253,4 +254,40 @@ func TestRenderWatchFollowsServerSet(t *testing.T) {
 	if code := w.wait(t); code != 0 {
 		t.Errorf("render --watch exit %d\n%s", code, w.Stderr())
 	}
+}
+
+// TestTemplateStanzaSources: a stanza's sources read one service from
+// ServerSet members while the same template reads another from svcdisco's
+// own entries; stanzas that disagree about a service are exit 2.
+func TestTemplateStanzaSources(t *testing.T) {
+	e := newEnv(t)
+	start(t, e.args("register", "api", "--port", "7000", "--host", "api1")...).waitLine(t, "registered")
+	k := testforeign.StartKazoo(t, testzk.Shared(t).ConnString())
+	k.ServerSetMember(t, e.root+"/ss/web", `{"serviceEndpoint":{"host":"web1","port":80},"status":"ALIVE"}`)
+	dir := t.TempDir()
+	src, dest := filepath.Join(dir, "t.tmpl"), filepath.Join(dir, "out")
+	tmpl := `{{ range providers "web" }}web {{ .Addr }}{{ "\n" }}{{ end }}{{ range providers "api" }}api {{ .Addr }}{{ "\n" }}{{ end }}`
+	tmpl = strings.ReplaceAll(tmpl, ".Addr", `.Host }}:{{ .Port`)
+	if err := os.WriteFile(src, []byte(tmpl), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stanza := func(dest, format string) string {
+		return fmt.Sprintf("  - source: %s\n    destination: %s\n    sources:\n      web: {format: %s, path: '%s/ss/{service}'}\n", src, dest, format, e.root)
+	}
+	cfg := filepath.Join(dir, "render.yaml")
+	if err := os.WriteFile(cfg, []byte("templates:\n"+stanza(dest, "serverset")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res := run(t, e.args("render", "--once", "--config", cfg)...)
+	if got, err := os.ReadFile(dest); res.code != 0 || err != nil || string(got) != "web web1:80\napi api1:7000\n" {
+		t.Errorf("render: exit %d, %q (%v)\n%s", res.code, got, err, res.stderr)
+	}
+	if err := os.WriteFile(cfg, []byte("templates:\n"+stanza(dest, "serverset")+stanza(dest+"2", "nerve")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res = run(t, e.args("render", "--once", "--config", cfg)...)
+	if res.code != 2 || !strings.Contains(res.stderr, "sources web") {
+		t.Errorf("disagreeing stanzas: exit %d, want 2 naming the service\n%s", res.code, res.stderr)
+	}
+	k.Close(t)
 }

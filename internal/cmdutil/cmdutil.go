@@ -57,8 +57,9 @@ func New(io *IOStreams) *Factory {
 
 // OpenReader opens the registry for a command that reads providers (query,
 // render): it lists them where and in the layout cfg's format and
-// format_path say (package registry/zk/foreign).
-func (f *Factory) OpenReader(ctx context.Context, cfg *config.Config) (registry.Registry, error) {
+// format_path say (package registry/zk/foreign), and the services named in
+// per from their own sources (render's template stanzas).
+func (f *Factory) OpenReader(ctx context.Context, cfg *config.Config, per map[string]foreign.Source) (registry.Registry, error) {
 	if cfg == nil {
 		cfg = &config.Defaults
 	}
@@ -66,7 +67,7 @@ func (f *Factory) OpenReader(ctx context.Context, cfg *config.Config) (registry.
 	if err != nil {
 		return nil, err
 	}
-	r, err := foreign.Wrap(reg, cfg.Source(), f.Logger)
+	r, err := foreign.WrapServices(reg, cfg.Source(), per, f.Logger)
 	if err != nil {
 		_ = reg.Close()
 		return nil, err

@@ -89,6 +89,16 @@ type TemplateConfig struct {
 	// and defaulted by render's --function-denylist and --sandbox-path).
 	FunctionDenylist []string `mapstructure:"function_denylist"`
 	SandboxPath      string   `mapstructure:"sandbox_path"`
+	// Sources reads the named services from entries other systems wrote
+	// (service: {format: nerve, path: /nerve/{service}}); see Sources.
+	Sources map[string]SourceConfig `mapstructure:"sources"`
+}
+
+// SourceConfig is where one service's entries are read: the format and
+// format_path keys, for one service of a template stanza.
+type SourceConfig struct {
+	Format string `mapstructure:"format"`
+	Path   string `mapstructure:"path"`
 }
 
 // Defaults of the global settings.
@@ -252,7 +262,38 @@ func (c *Config) Validate() error {
 	if err := c.Source().Validate(); err != nil {
 		return err
 	}
+	if _, err := c.TemplateSources(); err != nil {
+		return err
+	}
 	return nil
+}
+
+// TemplateSources are the per-service sources of every template stanza
+// (render reads those services from them, every other one from Source).
+// The store of a render is shared by its templates, so a service has one
+// source: stanzas that disagree about one are an error.
+func (c *Config) TemplateSources() (map[string]foreign.Source, error) {
+	var out map[string]foreign.Source
+	from := map[string]int{}
+	for i, t := range c.Templates {
+		for svc, sc := range t.Sources {
+			src := foreign.Source{Format: foreign.Format(sc.Format), Path: sc.Path}
+			if err := registry.ValidateService(svc); err != nil {
+				return nil, fmt.Errorf("templates[%d]: sources: %w", i, err)
+			}
+			if err := src.Validate(); err != nil {
+				return nil, fmt.Errorf("templates[%d]: sources %s: %w", i, svc, err)
+			}
+			if prev, ok := out[svc]; ok && prev != src {
+				return nil, fmt.Errorf("templates[%d]: sources %s: %s, but templates[%d] reads it as %s", i, svc, src, from[svc], prev)
+			}
+			if out == nil {
+				out = map[string]foreign.Source{}
+			}
+			out[svc], from[svc] = src, i
+		}
+	}
+	return out, nil
 }
 
 // Source is where query and render read providers (Format, FormatPath).

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -8,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/svcdisco/svcdisco/internal/exitcode"
+	"github.com/svcdisco/svcdisco/registry/zk/foreign"
 )
 
 // loadReader is load for a command with the reader flags (query, render)
@@ -53,5 +55,28 @@ func TestFormatKeys(t *testing.T) {
 	cfg, err = loadReader(t, false, []string{"--path", "/mesos"}, "")
 	if err != nil || cfg.FormatPath != "/env" {
 		t.Errorf("leader --path: %+v %v", cfg, err)
+	}
+}
+
+func TestTemplateSources(t *testing.T) {
+	stanza := "  - source: /t%d\n    destination: /d%d\n    sources:\n      web: {format: %s, path: '/x/{service}'}\n"
+	one := "templates:\n" + fmt.Sprintf(stanza, 1, 1, "nerve")
+	cfg, err := loadReader(t, true, nil, one+fmt.Sprintf(stanza, 2, 2, "nerve"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := cfg.TemplateSources()
+	if err != nil || len(got) != 1 || got["web"] != (foreign.Source{Format: foreign.FormatNerve, Path: "/x/{service}"}) {
+		t.Errorf("%v %v", got, err)
+	}
+	for _, bad := range []string{
+		one + fmt.Sprintf(stanza, 2, 2, "curator"), // disagree
+		"templates:\n" + fmt.Sprintf(stanza, 1, 1, "finagle"),
+		"templates:\n  - source: /t\n    destination: /d\n    sources:\n      'bad name': {format: nerve}\n",
+		"templates:\n  - source: /t\n    destination: /d\n    sources:\n      web: {format: nerve, typo: 1}\n",
+	} {
+		if _, err := loadReader(t, true, nil, bad); exitcode.Of(err) != exitcode.Usage {
+			t.Errorf("%q: %v, want a usage error", bad, err)
+		}
 	}
 }

@@ -134,7 +134,11 @@ func (opts *Options) engineOptions(ctx context.Context, cfg *config.Config, ts [
 		Open: func(ctx context.Context) (registry.Registry, error) {
 			cctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 			defer cancel()
-			return opts.F.OpenReader(cctx, cfg)
+			per, err := cfg.TemplateSources() // checked when cfg was loaded
+			if err != nil {
+				return nil, exitcode.New(exitcode.Usage, err)
+			}
+			return opts.F.OpenReader(cctx, cfg, per)
 		},
 		Ensemble: func() (string, error) {
 			if opts.Ensemble != nil {

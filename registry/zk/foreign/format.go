@@ -93,6 +93,14 @@ func (s Source) dir(chroot, own, service string) string {
 	return strings.TrimSuffix(chroot, "/") + strings.ReplaceAll(s.Path, ServicePlaceholder, service)
 }
 
+// normal is s with the default format filled in.
+func (s Source) normal() Source {
+	if s.Format == "" {
+		s.Format = FormatSvcdisco
+	}
+	return s
+}
+
 func (s Source) String() string {
 	if s.Path == "" {
 		return string(s.Format)

@@ -17,12 +17,13 @@ import (
 	"github.com/svcdisco/svcdisco/registry/zk"
 )
 
-// Registry is a registry.Registry whose Providers and Watch read a
-// Source; everything else (Register, Services, SetStatus, Close) is the
-// wrapped registry's.
+// Registry is a registry.Registry whose Providers and Watch read each
+// service from its Source; everything else (Register, Services,
+// SetStatus, Close) is the wrapped registry's.
 type Registry struct {
 	registry.Registry
-	src Source
+	def Source
+	per map[string]Source // sources of named services (render's stanzas)
 	log *slog.Logger
 }
 
@@ -30,26 +31,49 @@ type Registry struct {
 // ensemble) offers: the registry it talks to now.
 type current interface{ Current() registry.Registry }
 
-// Wrap returns inner reading src. Svcdisco's own entries at their own
-// place are inner itself; any other source needs a ZooKeeper registry
-// (zk:// or exhibitor://), else it is a usage error.
+// Wrap returns inner reading every service from src. Svcdisco's own entries
+// at their own place are inner itself; any other source needs a ZooKeeper
+// registry (zk:// or exhibitor://), else it is a usage error.
 func Wrap(inner registry.Registry, src Source, log *slog.Logger) (registry.Registry, error) {
-	if err := src.Validate(); err != nil {
-		return nil, err
+	return WrapServices(inner, src, nil, log)
+}
+
+// WrapServices is Wrap with per-service sources: a service named in per is
+// read from its source there, any other from def.
+func WrapServices(inner registry.Registry, def Source, per map[string]Source, log *slog.Logger) (registry.Registry, error) {
+	own := true
+	for _, s := range append(sourcesOf(per), def) {
+		if err := s.Validate(); err != nil {
+			return nil, err
+		}
+		own = own && s.Own()
 	}
-	if src.Format == "" {
-		src.Format = FormatSvcdisco
-	}
-	if src.Own() {
+	if own {
 		return inner, nil
 	}
 	if zkOf(inner) == nil {
-		return nil, exitcode.Usagef("--format %s / --path: reading other systems' entries needs a ZooKeeper registry (zk:// or exhibitor://)", src.Format)
+		return nil, exitcode.Usagef("format/path: reading other systems' entries needs a ZooKeeper registry (zk:// or exhibitor://)")
 	}
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Registry{Registry: inner, src: src, log: log}, nil
+	return &Registry{Registry: inner, def: def.normal(), per: per, log: log}, nil
+}
+
+func sourcesOf(m map[string]Source) []Source {
+	out := make([]Source, 0, len(m)+1)
+	for _, s := range m {
+		out = append(out, s)
+	}
+	return out
+}
+
+// source is where service is read from.
+func (r *Registry) source(service string) Source {
+	if s, ok := r.per[service]; ok {
+		return s.normal()
+	}
+	return r.def
 }
 
 // zkOf finds the ZooKeeper registry under decorators, or nil.
@@ -67,10 +91,6 @@ func zkOf(r registry.Registry) *zk.Registry {
 	return nil
 }
 
-func (r *Registry) dir(z *zk.Registry, service string) string {
-	return r.src.dir(z.Chroot(), z.ServicePath(service), service)
-}
-
 // Providers lists the service's entries in the source's format: one
 // getChildren, then every child's data and ctime with pipelined gets
 // (1 + N round trips' worth of requests, about one round trip of time).
@@ -80,11 +100,15 @@ func (r *Registry) Providers(ctx context.Context, service string, opts registry.
 	if err := registry.ValidateService(service); err != nil {
 		return nil, exitcode.New(exitcode.Usage, err)
 	}
+	src := r.source(service)
+	if src.Own() {
+		return r.Registry.Providers(ctx, service, opts)
+	}
 	z := zkOf(r.Registry)
 	if z == nil {
 		return nil, fmt.Errorf("list %s: no ZooKeeper registry", service)
 	}
-	dir := r.dir(z, service)
+	dir := src.dir(z.Chroot(), z.ServicePath(service), service)
 	entries, err := read(ctx, z.Conn(), dir)
 	if err != nil {
 		return nil, zkcall.Classify("", fmt.Errorf("list %s at %s: %w", service, dir, err))
@@ -92,9 +116,9 @@ func (r *Registry) Providers(ctx context.Context, service string, opts registry.
 	now := time.Now()
 	out := make([]registry.Provider, 0, len(entries))
 	for _, e := range entries {
-		p, err := Decode(r.src.Format, service, e, now)
+		p, err := Decode(src.Format, service, e, now)
 		if err != nil {
-			r.log.Warn("skipping znode that is not a provider", "znode", dir+"/"+e.Name, "format", string(r.src.Format), "err", err)
+			r.log.Warn("skipping znode that is not a provider", "znode", dir+"/"+e.Name, "format", string(src.Format), "err", err)
 			continue
 		}
 		if p.Status == registry.StatusMaintenance && !opts.IncludeMaintenance {
@@ -107,11 +131,15 @@ func (r *Registry) Providers(ctx context.Context, service string, opts registry.
 
 // Watch signals when the source's children, or one's data, change.
 func (r *Registry) Watch(ctx context.Context, service string) (<-chan struct{}, error) {
+	src := r.source(service)
+	if src.Own() {
+		return r.Registry.Watch(ctx, service)
+	}
 	z := zkOf(r.Registry)
 	if z == nil {
 		return nil, fmt.Errorf("watch %s: no ZooKeeper registry", service)
 	}
-	return z.WatchPath(ctx, r.dir(z, service))
+	return z.WatchPath(ctx, src.dir(z.Chroot(), z.ServicePath(service), service))
 }
 
 // readWorkers bounds the gets in flight, as registry/zk's listing does.
