@@ -17,6 +17,10 @@ Templates come from --template SRC:DEST[:COMMAND] and from the config file's
 backup, wait, min_providers, create_dest_dirs, max_size, render_timeout). Two templates may
 not share a destination. A source must be a regular file.
 
+--format curator|serverset|nerve|auto and --path /znode/{service} read
+providers other systems registered (Curator x-discovery, ServerSets,
+Nerve); a stanza's "sources:" does so for the services it names.
+
 A file is never replaced by a worse one: the new contents are staged beside
 the destination, checked by check_command (run with the staged path as {{.}}
 and $SVCDISCO_STAGED), then renamed over it. Nothing is written when the
