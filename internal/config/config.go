@@ -49,6 +49,13 @@ type Config struct {
 	ExhibitorPoll time.Duration `mapstructure:"exhibitor_poll"`
 	EnsembleCache string        `mapstructure:"ensemble_cache"`
 
+	// AnswerCache is the directory of last known good answers
+	// (query/answercache; "" is its default directory).
+	AnswerCache string `mapstructure:"answer_cache"`
+	// StaleOK is how old a cached answer may be when the registry cannot
+	// be reached (0: never answer from the cache).
+	StaleOK time.Duration `mapstructure:"stale_ok"`
+
 	// Templates are `render`'s template stanzas (config file only).
 	Templates []TemplateConfig `mapstructure:"templates"`
 
@@ -110,6 +117,8 @@ var globalFlags = map[string]string{
 	"exhibitor-path":  "exhibitor_path",
 	"exhibitor-poll":  "exhibitor_poll",
 	"ensemble-cache":  "ensemble_cache",
+	"answer-cache":    "answer_cache",
+	"stale-ok":        "stale_ok",
 }
 
 // AddGlobalFlags defines the global flags on fs.
@@ -129,6 +138,8 @@ func AddGlobalFlags(fs *pflag.FlagSet) {
 	fs.String("exhibitor-path", Defaults.ExhibitorPath, "Exhibitor's REST prefix (for an Exhibitor behind a proxy)")
 	fs.Duration("exhibitor-poll", Defaults.ExhibitorPoll, "how often long-running commands re-ask Exhibitor and follow a changed ensemble (0 never)")
 	fs.String("ensemble-cache", "", "file caching Exhibitor's last good answer (default $XDG_CACHE_HOME/svcdisco/, /var/cache/svcdisco/ for root)")
+	fs.String("answer-cache", "", "directory of last known good answers (default $XDG_CACHE_HOME/svcdisco, /var/cache/svcdisco for root)")
+	fs.Duration("stale-ok", 0, "when the registry cannot be reached, answer from the answer cache if its answer is at most this old (exit 6; default 0: never)")
 }
 
 // Load builds the configuration from fs (already parsed), the environment
@@ -182,6 +193,8 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("exhibitor_path", Defaults.ExhibitorPath)
 	v.SetDefault("exhibitor_poll", Defaults.ExhibitorPoll)
 	v.SetDefault("ensemble_cache", Defaults.EnsembleCache)
+	v.SetDefault("answer_cache", Defaults.AnswerCache)
+	v.SetDefault("stale_ok", Defaults.StaleOK)
 }
 
 // configPath is --config, else $SVCDISCO_CONFIG (a file named either way
@@ -215,6 +228,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ExhibitorPoll < 0 {
 		return fmt.Errorf("invalid exhibitor_poll %s: must not be negative", c.ExhibitorPoll)
+	}
+	if c.StaleOK < 0 {
+		return fmt.Errorf("invalid stale_ok %s: must not be negative", c.StaleOK)
 	}
 	if err := registry.ValidatePath(c.ExhibitorPath); err != nil {
 		return fmt.Errorf("invalid exhibitor_path: %v", err)
