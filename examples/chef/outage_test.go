@@ -70,10 +70,20 @@ func TestOutageDrill(t *testing.T) {
 	for _, s := range zk.Servers {
 		s.Kill()
 	}
-	// The files are removed so that the converge must write them again,
+	// The files are emptied so that the converge must write them again,
 	// from the cache: an unchanged file would prove nothing.
 	for f := range want {
 		k.write(f, "")
+	}
+	// Never stale unless asked: the same converge without stale_ok fails
+	// at its first lookup, as it did before there was an answer cache.
+	strict := converge{env: conv.env, runList: conv.runList, attrs: map[string]any{
+		"svcdisco":      withoutKey(attrs["svcdisco"].(map[string]any), "stale_ok"),
+		"svcdisco_test": attrs["svcdisco_test"],
+	}}
+	if out, err := k.run(strict); err == nil || !strings.Contains(out, "Svcdisco::UnreachableError") ||
+		k.readFile("drill/backends.txt") != "" {
+		t.Fatalf("ensemble down, no stale_ok: %v, want the converge to fail with UnreachableError\n%s", err, out)
 	}
 	out, err = k.run(conv)
 	if err != nil {
@@ -140,6 +150,16 @@ func TestOutageDrill(t *testing.T) {
 	if got := k.readFile("drill/stale.txt"); got != "" || strings.Contains(out, "stale answer") {
 		t.Errorf("ensemble back: stale warnings %q\n%s", got, out)
 	}
+}
+
+func withoutKey(m map[string]any, key string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		if k != key {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // waitListed waits until web lists addr (host:port) under root, queried
