@@ -16,6 +16,8 @@ import (
 
 	"github.com/svcdisco/svcdisco/internal/config"
 	"github.com/svcdisco/svcdisco/internal/exitcode"
+	"github.com/svcdisco/svcdisco/query"
+	"github.com/svcdisco/svcdisco/query/answercache"
 	"github.com/svcdisco/svcdisco/registry"
 	"github.com/svcdisco/svcdisco/registry/dial"
 	"github.com/svcdisco/svcdisco/registry/zk"
@@ -118,6 +120,35 @@ func (f *Factory) Init(cmd *cobra.Command) error {
 	f.Config = cfg
 	f.Logger = slog.New(slog.NewTextHandler(f.IO.ErrOut, &slog.HandlerOptions{Level: level}))
 	return nil
+}
+
+// Answers is the answer cache of the loaded configuration (--answer-cache,
+// --stale-ok), for the commands that answer queries.
+func (f *Factory) Answers() *query.Answers { return f.AnswersFor(f.Config) }
+
+// AnswersFor is Answers for a given configuration (e.g. one reloaded on
+// SIGHUP).
+func (f *Factory) AnswersFor(cfg *config.Config) *query.Answers {
+	if cfg == nil {
+		cfg = &config.Defaults
+	}
+	return &query.Answers{
+		Cache:    answercache.New(cfg.AnswerCache),
+		Registry: cfg.Registry,
+		Root:     cfg.Root,
+		Source:   answerSource(cfg),
+		StaleOK:  cfg.StaleOK,
+		Logger:   f.Logger,
+	}
+}
+
+// answerSource keys answers read from another system's entries apart from
+// svcdisco's own (--format, --path).
+func answerSource(cfg *config.Config) string {
+	if cfg.Format == "" || cfg.Format == "svcdisco" {
+		return ""
+	}
+	return cfg.Format + " " + cfg.FormatPath
 }
 
 // TimeoutValue is the configured --timeout.

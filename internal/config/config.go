@@ -56,6 +56,12 @@ type Config struct {
 	// registry/zk/foreign).
 	Format     string `mapstructure:"format"`
 	FormatPath string `mapstructure:"format_path"`
+	// AnswerCache is the directory of last known good answers
+	// (query/answercache; "" is its default directory).
+	AnswerCache string `mapstructure:"answer_cache"`
+	// StaleOK is how old a cached answer may be when the registry cannot
+	// be reached (0: never answer from the cache).
+	StaleOK time.Duration `mapstructure:"stale_ok"`
 
 	// Templates are `render`'s template stanzas (config file only).
 	Templates []TemplateConfig `mapstructure:"templates"`
@@ -128,6 +134,8 @@ var globalFlags = map[string]string{
 	"exhibitor-path":  "exhibitor_path",
 	"exhibitor-poll":  "exhibitor_poll",
 	"ensemble-cache":  "ensemble_cache",
+	"answer-cache":    "answer_cache",
+	"stale-ok":        "stale_ok",
 }
 
 // readerFlags are the flags of the commands that read providers (query,
@@ -155,6 +163,8 @@ func AddGlobalFlags(fs *pflag.FlagSet) {
 	fs.String("exhibitor-path", Defaults.ExhibitorPath, "Exhibitor's REST prefix (for an Exhibitor behind a proxy)")
 	fs.Duration("exhibitor-poll", Defaults.ExhibitorPoll, "how often long-running commands re-ask Exhibitor and follow a changed ensemble (0 never)")
 	fs.String("ensemble-cache", "", "file caching Exhibitor's last good answer (default $XDG_CACHE_HOME/svcdisco/, /var/cache/svcdisco/ for root)")
+	fs.String("answer-cache", "", "directory of last known good answers (default $XDG_CACHE_HOME/svcdisco, /var/cache/svcdisco for root)")
+	fs.Duration("stale-ok", 0, "when the registry cannot be reached, answer from the answer cache if its answer is at most this old (exit 6; default 0: never)")
 }
 
 // Load builds the configuration from fs (already parsed), the environment
@@ -219,6 +229,8 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("ensemble_cache", Defaults.EnsembleCache)
 	v.SetDefault("format", "")
 	v.SetDefault("format_path", "")
+	v.SetDefault("answer_cache", Defaults.AnswerCache)
+	v.SetDefault("stale_ok", Defaults.StaleOK)
 }
 
 // configPath is --config, else $SVCDISCO_CONFIG (a file named either way
@@ -252,6 +264,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ExhibitorPoll < 0 {
 		return fmt.Errorf("invalid exhibitor_poll %s: must not be negative", c.ExhibitorPoll)
+	}
+	if c.StaleOK < 0 {
+		return fmt.Errorf("invalid stale_ok %s: must not be negative", c.StaleOK)
 	}
 	if err := registry.ValidatePath(c.ExhibitorPath); err != nil {
 		return fmt.Errorf("invalid exhibitor_path: %v", err)
