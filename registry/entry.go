@@ -128,7 +128,7 @@ func (p Provider) ValidateData() error {
 			return fmt.Errorf("invalid attribute key %q", k)
 		}
 	}
-	return nil
+	return ValidateTags(p.Tags)
 }
 
 // Merge completes key, the provider an entry's key describes, with data
