@@ -63,7 +63,14 @@ session, with a new timestamp, never twice. SIGHUP is ignored.
 The provider starts down; after --rise consecutive passes it is registered,
 after --fall consecutive failures it is deleted, and when it comes back it
 is registered anew with a new timestamp. Flapping inside the thresholds
-never writes to the registry.
+never writes to the registry. On Consul, which has a health model of its
+own, the provider is registered at once and the check is reported as a
+Consul check (svcdisco-check:ID: passing, warning while rising, critical
+after --fall failures, with the probe's output) instead: queries list
+passing instances only.
+
+--tag T (repeatable) tags the provider: on Consul the instance's Tags, on
+ZooKeeper and etcd a field of the provider data (query --tag selects).
 
 With -- CMD ARGS..., svcdisco starts CMD in its own process group and holds
 the registration only while CMD runs (and its check is up). When CMD exits,
@@ -76,7 +83,7 @@ through unchanged.
 reached in time); after that svcdisco keeps trying for as long as it runs.`,
 		Example: `  svcdisco register web --port 8080
   svcdisco register web --port 8080 --attr zone=us-east-1a --attr version=1.4.2 \
-      --endpoint admin=host1.example.com:9090 --weight 2
+      --endpoint admin=host1.example.com:9090 --weight 2 --tag primary --tag v2
   svcdisco register web --port 8080 --check http://127.0.0.1:8080/health --rise 2 --fall 3
   svcdisco register web --port 8080 --check tcp://127.0.0.1:8080 -- /usr/bin/webapp --port 8080`,
 		Args: func(cmd *cobra.Command, args []string) error {
