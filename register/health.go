@@ -38,9 +38,11 @@ func HealthOf(r check.Result) registry.Health {
 }
 
 // keepHealth is Keep on a backend with a health model: the provider is
-// registered at once, with its check critical until the first probes pass,
+// registered at once, with its check not passing until the first probes pass,
 // and each probe's state and output are reported to the backend instead of
-// deregistering on failure.
+// deregistering on failure. OnChange hears of the registration when the
+// check is first reported passing (when listings start to list it), and of
+// the deregistration when Keep stops.
 func keepHealth(ctx context.Context, in KeepInput, hr registry.HealthRegistry, log *slog.Logger) error {
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -55,7 +57,11 @@ func keepHealth(ctx context.Context, in KeepInput, hr registry.HealthRegistry, l
 		})
 	}()
 	target := in.Check.Target
-	want := registry.Health{Check: target, Status: registry.HealthCritical, Output: target + ": waiting for the first probes"}
+	// Starting is "warning" (not passing, so not listed), as rising is:
+	// the first probe's failure is then a change of state, which Consul
+	// sends to its servers at once with the output, where an output change
+	// alone waits for the agent's check_update_interval (minutes).
+	want := registry.Health{Check: target, Status: registry.HealthWarning, Output: target + ": waiting for the first probes"}
 	k := healthKeeper{in: in, hr: hr, log: log}
 	var retry <-chan time.Time
 	for {
@@ -91,6 +97,10 @@ type healthKeeper struct {
 	log  *slog.Logger
 	reg  registry.HealthRegistration
 	sent registry.Health // the health last reported
+	// listed is set once the provider was first reported passing: OnChange
+	// hears of the registration then, when queries list it (the agent's
+	// make-before-break waits for that, not for a critical instance).
+	listed bool
 }
 
 // sync registers the provider if it is not yet, and reports want when it
@@ -104,9 +114,8 @@ func (k *healthKeeper) sync(ctx context.Context, want registry.Health) error {
 			return fmt.Errorf("register %s: %w", k.in.Provider.Service, err)
 		}
 		k.reg, k.sent = reg, want
-		if k.in.OnChange != nil {
-			k.in.OnChange(true, reg.Provider())
-		}
+		k.log.Info("registered; its check is reported to the registry", "check", want.Check, "state", want.Status)
+		k.listedOnce()
 		return nil
 	}
 	if want == k.sent {
@@ -119,7 +128,20 @@ func (k *healthKeeper) sync(ctx context.Context, want registry.Health) error {
 		return fmt.Errorf("report health of %s: %w", k.in.Provider.Service, err)
 	}
 	k.sent = want
+	k.listedOnce()
 	return nil
+}
+
+// listedOnce tells OnChange of the registration the first time it is
+// reported passing.
+func (k *healthKeeper) listedOnce() {
+	if k.listed || k.sent.Status != registry.HealthPassing {
+		return
+	}
+	k.listed = true
+	if k.in.OnChange != nil {
+		k.in.OnChange(true, k.reg.Provider())
+	}
 }
 
 func (k *healthKeeper) down() error {
@@ -134,7 +156,7 @@ func (k *healthKeeper) down() error {
 	if err != nil {
 		return fmt.Errorf("deregister %s: %w", k.in.Provider.Service, err)
 	}
-	if k.in.OnChange != nil {
+	if k.in.OnChange != nil && k.listed {
 		k.in.OnChange(false, cur)
 	}
 	return nil

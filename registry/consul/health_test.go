@@ -99,3 +99,32 @@ func TestFailingCheckIsCriticalInConsul(t *testing.T) {
 		t.Errorf("catalog after Keep stopped: %d instances, %v", len(svcs), err)
 	}
 }
+
+// TestNeverPassingCheckIsNotAnnounced: a provider whose check never passes
+// is in Consul's catalog, critical with the probe's output, but Keep does
+// not announce it as registered (the agent's make-before-break waits for
+// that announcement before it removes the old version of a provider).
+func TestNeverPassingCheckIsNotAnnounced(t *testing.T) {
+	a := testconsul.Shared(t)
+	r := open(t, Options{Address: a.Addr()}, nil)
+	p := registry.Provider{Service: "never-web", ID: "never-web-" + strings.TrimPrefix(r.opts.Root, "/"), Host: "h1", Port: 80}
+	var announced atomic.Bool
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- register.Keep(ctx, register.KeepInput{Registry: r, Provider: p, Timeout: 5 * time.Second,
+			Check:    &check.Config{Target: "exec:echo not ready; exit 1", Interval: 30 * time.Millisecond, Timeout: time.Second, Rise: 1, Fall: 1},
+			OnChange: func(up bool, _ registry.Provider) { announced.Store(announced.Load() || up) }})
+	}()
+	defer func() { cancel(); <-done }()
+	testenv.WaitFor(t, "Consul to show the probe's output on a critical check", 10*time.Second, func() bool {
+		st, out := healthCheck(t, r.Client(), "never-web", p.ID)
+		return st == api.HealthCritical && strings.Contains(out, "not ready")
+	})
+	if announced.Load() {
+		t.Error("a provider whose check never passed was announced as registered")
+	}
+	if ps := providers(t, r, "never-web"); len(ps) != 0 {
+		t.Errorf("listed: %+v", ps)
+	}
+}
