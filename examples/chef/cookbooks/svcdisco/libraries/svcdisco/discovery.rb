@@ -30,6 +30,7 @@ module Svcdisco
     #   :wait                with :at_least, wait this long (seconds or "30s")
     #   :where               {'zone' => 'a'}; a key ending in '!' negates:
     #                        {'version!' => '1.4.1'} (also :service_filters)
+    #   :tags                %w[primary v2]: providers carrying every tag
     #   :include_maintenance also list providers in maintenance
     def all_providers_for_service(service, options = {})
       svcdisco_query(service, options, [])
@@ -146,7 +147,7 @@ module Svcdisco
   # flags. Unknown options are an ArgumentError, so a typo is not a silent
   # "no filter".
   module QueryArgs
-    KNOWN = %i[since within_last at_least wait where service_filters include_maintenance].freeze
+    KNOWN = %i[since within_last at_least wait where service_filters tags include_maintenance].freeze
 
     module_function
 
@@ -161,6 +162,7 @@ module Svcdisco
       args += ['--at-least', Integer(options[:at_least]).to_s] unless options[:at_least].nil?
       args += ['--wait', duration(options[:wait])] unless options[:wait].nil?
       where(options).each { |k, v| args += ['--where', "#{k}=#{v}"] }
+      Array(options[:tags]).each { |t| args += ['--tag', t.to_s] }
       args << '--include-maintenance' if options[:include_maintenance]
       args
     end
