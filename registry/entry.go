@@ -108,7 +108,7 @@ func DecodeData(data []byte) (Provider, error) {
 }
 
 // ValidateData checks the fields provider data adds to its key: weight,
-// status, endpoints and attribute keys.
+// status, endpoints, attribute keys and tags.
 func (p Provider) ValidateData() error {
 	if p.Status != "" {
 		if err := ValidateStatus(p.Status); err != nil {
