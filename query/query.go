@@ -62,6 +62,8 @@ type Options struct {
 	Wait time.Duration
 	// Where filters on attributes; all must match.
 	Where []Filter
+	// Tags keeps providers carrying every one of these tags.
+	Tags []string
 	// Latest keeps only the newest provider (provider_for_service).
 	Latest bool
 	// FieldsOnly says the caller needs only service, host, port and
@@ -91,6 +93,11 @@ func (o Options) Validate() error {
 	}
 	if o.Wait < 0 {
 		return exitcode.Usagef("invalid --wait %s: must be positive", o.Wait)
+	}
+	for _, t := range o.Tags {
+		if err := registry.ValidateTag(t); err != nil {
+			return exitcode.Usagef("invalid --tag: %v", err)
+		}
 	}
 	return nil
 }
@@ -198,7 +205,7 @@ func waited(ctx context.Context, o Options, ps []registry.Provider, lastErr erro
 }
 
 func list(ctx context.Context, reg registry.Registry, o Options) ([]registry.Provider, error) {
-	fieldsOnly := o.FieldsOnly && len(o.Where) == 0
+	fieldsOnly := o.FieldsOnly && len(o.Where) == 0 && len(o.Tags) == 0
 	ps, err := reg.Providers(ctx, o.Service, registry.ListOptions{FieldsOnly: fieldsOnly, IncludeMaintenance: o.IncludeMaintenance})
 	if err != nil {
 		return nil, err
@@ -209,11 +216,11 @@ func list(ctx context.Context, reg registry.Registry, o Options) ([]registry.Pro
 	return ps, nil
 }
 
-// Apply applies Since, WithinLast and Where, keeping order. Providers
+// Apply applies Since, WithinLast, Where and Tags, keeping order. Providers
 // without a timestamp fail any time filter. Without any filter it returns
 // ps itself; otherwise a new slice.
 func Apply(ps []registry.Provider, o Options) []registry.Provider {
-	if o.Since.IsZero() && o.WithinLast <= 0 && len(o.Where) == 0 {
+	if o.Since.IsZero() && o.WithinLast <= 0 && len(o.Where) == 0 && len(o.Tags) == 0 {
 		return ps
 	}
 	since := o.Since
@@ -231,7 +238,7 @@ func Apply(ps []registry.Provider, o Options) []registry.Provider {
 		if !since.IsZero() && (p.Timestamp.IsZero() || p.Timestamp.Before(since)) {
 			continue
 		}
-		if !matchAll(p, o.Where) {
+		if !matchAll(p, o.Where) || !p.HasTags(o.Tags) {
 			continue
 		}
 		out = append(out, p)

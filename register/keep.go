@@ -31,11 +31,17 @@ type KeepInput struct {
 }
 
 // Keep registers the provider while it should be (always, or while its
-// check is up) until ctx is done; then it deregisters first and returns
-// nil — also when the registry does not answer then (logged: the provider
-// drops out when its session or TTL check expires), since the stop itself
-// went as asked. OnChange hears of a deregistration only once it is done. Each time the check comes back up the provider is registered anew,
-// with a new timestamp: it is a new period of service. A status set while
+// check is up) until ctx is done. On a backend with a health model
+// (registry.HealthRegistry: Consul) a provider with a check is registered
+// at once and its check's state is reported there instead (HealthOf); a
+// failing check does not deregister it.
+//
+// When ctx is done Keep deregisters first and returns nil — also when the
+// registry does not answer then (logged: the provider drops out when its
+// session or TTL check expires), since the stop itself went as asked.
+// OnChange hears of a deregistration only once it is done. Each time the
+// check comes back up the provider is registered anew, with a new
+// timestamp: it is a new period of service. A status set while
 // registered (maintenance) is carried over to the next registration.
 func Keep(ctx context.Context, in KeepInput) error {
 	if in.Logger == nil {
@@ -45,6 +51,9 @@ func Keep(ctx context.Context, in KeepInput) error {
 		in.Timeout = 10 * time.Second
 	}
 	log := in.Logger.With("service", in.Provider.Service)
+	if hr, ok := in.Registry.(registry.HealthRegistry); ok && in.Check != nil {
+		return keepHealth(ctx, in, hr, log)
+	}
 	want := make(chan bool, 1)
 	if in.Check == nil {
 		want <- true

@@ -108,7 +108,7 @@ func DecodeData(data []byte) (Provider, error) {
 }
 
 // ValidateData checks the fields provider data adds to its key: weight,
-// status, endpoints and attribute keys.
+// status, endpoints, attribute keys and tags.
 func (p Provider) ValidateData() error {
 	if p.Status != "" {
 		if err := ValidateStatus(p.Status); err != nil {
@@ -128,7 +128,7 @@ func (p Provider) ValidateData() error {
 			return fmt.Errorf("invalid attribute key %q", k)
 		}
 	}
-	return nil
+	return ValidateTags(p.Tags)
 }
 
 // Merge completes key, the provider an entry's key describes, with data

@@ -38,8 +38,12 @@ type Provider struct {
 	Port       int                 `json:"port"`
 	Endpoints  map[string]Endpoint `json:"endpoints"`
 	Attributes map[string]string   `json:"attributes"`
-	Weight     int                 `json:"weight"`
-	Status     string              `json:"status"`
+	// Tags are Consul's service tags: on Consul the instance's own Tags
+	// (so natively registered tags are read too), on ZooKeeper and etcd
+	// stored in the provider data. Always present in JSON ([] when none).
+	Tags   []string `json:"tags"`
+	Weight int      `json:"weight"`
+	Status string   `json:"status"`
 	// Timestamp is the registration time, truncated to milliseconds, UTC.
 	Timestamp time.Time `json:"timestamp"`
 
@@ -64,6 +68,9 @@ func (p Provider) MarshalJSON() ([]byte, error) {
 	}
 	if out.Attributes == nil {
 		out.Attributes = map[string]string{}
+	}
+	if out.Tags == nil {
+		out.Tags = []string{}
 	}
 	if !p.Timestamp.IsZero() {
 		out.Timestamp = p.Timestamp.UTC().Format(TimeFormat)
@@ -95,6 +102,7 @@ func (p *Provider) UnmarshalJSON(b []byte) error {
 		Port       int                 `json:"port"`
 		Endpoints  map[string]Endpoint `json:"endpoints"`
 		Attributes map[string]string   `json:"attributes"`
+		Tags       []string            `json:"tags"`
 		Weight     *int                `json:"weight"`
 		Status     string              `json:"status"`
 		Timestamp  string              `json:"timestamp"`
@@ -116,6 +124,10 @@ func (p *Provider) UnmarshalJSON(b []byte) error {
 	}
 	p.Service, p.ID, p.Host, p.Address, p.Port = in.Service, in.ID, in.Host, in.Address, in.Port
 	p.Endpoints, p.Attributes, p.Weight, p.Status, p.Timestamp = in.Endpoints, in.Attributes, weight, in.Status, ts
+	p.Tags = nil
+	if len(in.Tags) > 0 {
+		p.Tags = in.Tags
+	}
 	return nil
 }
 
@@ -192,5 +204,58 @@ func (p Provider) Validate() error {
 			return fmt.Errorf("invalid attribute key %q", k)
 		}
 	}
+	if err := ValidateTags(p.Tags); err != nil {
+		return err
+	}
 	return p.CheckSize()
+}
+
+// MaxTagLen is the longest tag, in bytes.
+const MaxTagLen = 255
+
+// ValidateTag reports whether t can be a tag: 1 to MaxTagLen bytes of
+// printable characters without spaces (Consul takes any string; svcdisco
+// keeps tags to what every template, shell and table shows unambiguously).
+func ValidateTag(t string) error {
+	if t == "" || len(t) > MaxTagLen {
+		return fmt.Errorf("invalid tag %q: want 1-%d characters", t, MaxTagLen)
+	}
+	for _, c := range t {
+		if c <= ' ' || c == 0x7f || c == '\uFFFD' {
+			return fmt.Errorf("invalid tag %q: spaces and control characters are not allowed", t)
+		}
+	}
+	return nil
+}
+
+// ValidateTags checks every tag and that none is given twice.
+func ValidateTags(tags []string) error {
+	seen := make(map[string]bool, len(tags))
+	for _, t := range tags {
+		if err := ValidateTag(t); err != nil {
+			return err
+		}
+		if seen[t] {
+			return fmt.Errorf("duplicate tag %q", t)
+		}
+		seen[t] = true
+	}
+	return nil
+}
+
+// HasTags reports whether p carries every one of tags.
+func (p Provider) HasTags(tags []string) bool {
+	for _, want := range tags {
+		found := false
+		for _, t := range p.Tags {
+			if t == want {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
 }

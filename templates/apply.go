@@ -124,10 +124,11 @@ func (r Result) refuse(code int, err error) Result {
 }
 
 // guard enforces min_providers, counting every provider of the service
-// (before any filter a template applies).
+// that is not in maintenance (before any filter a template applies).
 func (t *Template) guard(d Data) error {
 	for _, svc := range sortedKeys(t.MinProviders) {
 		ps, _ := d.Providers(svc)
+		ps = withoutMaintenance(ps)
 		if min := t.MinProviders[svc]; len(ps) < min {
 			return fmt.Errorf("service %s has %d provider(s), min_providers is %d", svc, len(ps), min)
 		}

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,26 +72,56 @@ func TestExamples(t *testing.T) {
 	}
 }
 
-// TestExamplesEmpty: with no providers the HAProxy example says so rather
-// than failing, while the nginx example (which asks for the newest
-// provider) refuses.
+// TestExamplesEmpty: with no providers both examples render (a service
+// without providers is an empty list, and `provider` is nil), so
+// min_providers, not an error, is what guards a file.
 func TestExamplesEmpty(t *testing.T) {
 	s := NewStore(nil)
 	s.SetProviders("web", nil)
 	s.SetProviders("api", nil)
-	tm, err := Load(Spec{Source: "examples/haproxy.cfg.tmpl", Destination: "unused"})
+	for _, name := range []string{"haproxy.cfg", "nginx-upstream.conf"} {
+		tm, err := Load(Spec{Source: filepath.Join("examples", name+".tmpl"), Destination: "unused"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ex, err := tm.Execute(s)
+		if err != nil || !ex.Complete {
+			t.Fatalf("%s with no providers: %v %+v", name, err, ex)
+		}
+		if !strings.Contains(string(ex.Contents), "no providers of") {
+			t.Errorf("%s with no providers:\n%s", name, ex.Contents)
+		}
+	}
+}
+
+// TestMaintenanceFunctions: providers and provider leave out providers in
+// maintenance, providersAll lists them, min_providers does not count them,
+// and withTag filters on tags.
+func TestMaintenanceFunctions(t *testing.T) {
+	s := fixture() // api3 is in maintenance
+	api, _ := s.Providers("api")
+	api[0].Tags = []string{"primary", "v2"}
+	api[2].Tags = []string{"v2"}
+	src := filepath.Join(t.TempDir(), "t.tmpl")
+	body := `{{ len (providers "api") }} {{ len (providersAll "api") }} {{ (provider "api").ID }}` +
+		` {{ range providersAll "api" | withTag "v2" }}{{ .ID }},{{ end }} {{ with provider "none" }}x{{ else }}nil{{ end }}`
+	if err := os.WriteFile(src, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.SetProviders("none", nil)
+	tm, err := Load(Spec{Source: src, Destination: "unused", MinProviders: map[string]int{"api": 3}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ex, err := tm.Execute(s)
 	if err != nil || !ex.Complete {
-		t.Fatalf("haproxy with no providers: %v %+v", err, ex)
+		t.Fatalf("execute: %v %+v", err, ex)
 	}
-	tm, err = Load(Spec{Source: "examples/nginx-upstream.conf.tmpl", Destination: "unused"})
-	if err != nil {
-		t.Fatal(err)
+	want := "2 3 api-api2.example.com-9000 api-api1.example.com-9000,api-api3.example.com-9000, nil"
+	if string(ex.Contents) != want {
+		t.Errorf("rendered %q, want %q", ex.Contents, want)
 	}
-	if _, err := tm.Execute(s); err == nil {
-		t.Fatal("nginx with no providers: want an error from provider")
+	if err := tm.guard(s); err == nil || !strings.Contains(err.Error(), "has 2 provider(s), min_providers is 3") {
+		t.Errorf("guard with one of 3 providers in maintenance: %v", err)
 	}
 }

@@ -35,7 +35,7 @@ func fillStale(o Options, store *Store, fetchErr error) map[string]string {
 					continue
 				}
 				tried[svc] = true
-				ps, err := query.FromCache(query.Options{Service: svc, Answers: a}, fetchErr)
+				ps, err := query.FromCache(query.Options{Service: svc, IncludeMaintenance: true, Answers: a}, fetchErr)
 				if !query.IsStale(err) {
 					o.logger().Warn("no stale answer", "service", svc, "err", err)
 					continue

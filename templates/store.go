@@ -104,7 +104,9 @@ func (s *Store) SetServices(names []string) {
 }
 
 // FetchService lists a service's providers with their data, oldest first
-// (query.Run, the semantics of `svcdisco query`), into the store.
+// (query.Run, the semantics of `svcdisco query --include-maintenance`),
+// into the store; `providers` leaves out those in maintenance and
+// `providersAll` shows them.
 func (s *Store) FetchService(ctx context.Context, reg registry.Registry, svc string) error {
 	_, err := s.refetch(ctx, reg, svc)
 	return err
@@ -113,7 +115,7 @@ func (s *Store) FetchService(ctx context.Context, reg registry.Registry, svc str
 // refetch is FetchService, also answering whether every provider was
 // replaced at once (SetProviders).
 func (s *Store) refetch(ctx context.Context, reg registry.Registry, svc string) (replaced bool, err error) {
-	ps, err := query.Run(ctx, reg, query.Options{Service: svc, Answers: s.Answers})
+	ps, err := query.Run(ctx, reg, query.Options{Service: svc, IncludeMaintenance: true, Answers: s.Answers})
 	if err != nil {
 		return false, fmt.Errorf("fetch %s: %w", svc, err)
 	}

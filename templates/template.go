@@ -21,7 +21,8 @@ import (
 // rendered (its missing data is fetched first), so a file is never written
 // from a partial view of the registry.
 type Data interface {
-	// Providers returns a service's providers, oldest first.
+	// Providers returns a service's providers, oldest first, including
+	// those in maintenance (the template functions decide what to show).
 	Providers(service string) (ps []registry.Provider, fetched bool)
 	// Services returns every service name, sorted.
 	Services() (names []string, fetched bool)
@@ -177,8 +178,21 @@ func (r *recorder) need(svc string) ([]registry.Provider, bool) {
 }
 
 // providers is all_providers_for_service: oldest first, optionally filtered
-// by attribute (key=value or key!=value, all must match).
+// by attribute (key=value or key!=value, all must match). Providers in
+// maintenance are left out, as `svcdisco query` leaves them out. A service
+// without providers is an empty list (guard with min_providers).
 func (r *recorder) providers(svc string, filters ...string) ([]registry.Provider, error) {
+	ps, err := r.providersAll(svc, filters...)
+	if err != nil {
+		return nil, err
+	}
+	return withoutMaintenance(ps), nil
+}
+
+// providersAll is providers including the providers in maintenance (with
+// .Status "maintenance"), for templates that mark them, e.g. nginx's
+// `server … down;`.
+func (r *recorder) providersAll(svc string, filters ...string) ([]registry.Provider, error) {
 	if err := r.ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -197,19 +211,47 @@ func (r *recorder) providers(svc string, filters ...string) ([]registry.Provider
 	return query.Apply(ps, o), nil
 }
 
-// provider is provider_for_service: the newest provider.
-func (r *recorder) provider(svc string) (registry.Provider, error) {
+// provider is provider_for_service: the newest provider not in
+// maintenance, or nil when there is none (`{{ with provider "api" }}`).
+// While the service is not fetched yet it is an empty provider, so the
+// execution goes on and records what else the template reads.
+func (r *recorder) provider(svc string) (*registry.Provider, error) {
 	ps, err := r.providers(svc)
-	if err != nil {
-		return registry.Provider{}, err
+	switch {
+	case err != nil:
+		return nil, err
+	case len(ps) > 0:
+		return &ps[len(ps)-1], nil
+	case r.missing[svc]:
+		return &registry.Provider{}, nil
 	}
-	if len(ps) == 0 {
-		if r.missing[svc] {
-			return registry.Provider{}, nil
+	return nil, nil
+}
+
+// withTag keeps the providers carrying tag: `providers "web" | withTag "v2"`.
+func withTag(tag string, ps []registry.Provider) ([]registry.Provider, error) {
+	if err := registry.ValidateTag(tag); err != nil {
+		return nil, fmt.Errorf("withTag: %w", err)
+	}
+	return query.Apply(ps, query.Options{Tags: []string{tag}}), nil
+}
+
+// withoutMaintenance returns the providers not in maintenance (ps itself
+// when none is).
+func withoutMaintenance(ps []registry.Provider) []registry.Provider {
+	for i, p := range ps {
+		if p.Status != registry.StatusMaintenance {
+			continue
 		}
-		return registry.Provider{}, fmt.Errorf("service %s has no providers", svc)
+		out := append(make([]registry.Provider, 0, len(ps)-1), ps[:i]...)
+		for _, q := range ps[i+1:] {
+			if q.Status != registry.StatusMaintenance {
+				out = append(out, q)
+			}
+		}
+		return out
 	}
-	return ps[len(ps)-1], nil
+	return ps
 }
 
 func (r *recorder) services() ([]string, error) {
@@ -235,7 +277,9 @@ func funcMap(r *recorder, spec Spec) template.FuncMap {
 		r = &recorder{ctx: context.Background(), data: emptyData{}, used: map[string]bool{}, missing: map[string]bool{}}
 	}
 	m["providers"] = r.providers
+	m["providersAll"] = r.providersAll
 	m["provider"] = r.provider
+	m["withTag"] = withTag
 	m["services"] = r.services
 	m["leader"] = r.leader
 	m["ensemble"] = r.data.Ensemble

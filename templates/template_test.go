@@ -93,7 +93,7 @@ func TestExecuteMissing(t *testing.T) {
 	if err != nil || !ex.Complete {
 		t.Fatalf("all fetched: %v %+v", err, ex)
 	}
-	if got, want := string(ex.Contents), "web3.example.com api900090009000web808080808081"; got != want {
+	if got, want := string(ex.Contents), "web3.example.com api90009000web808080808081"; got != want {
 		t.Fatalf("got %q, want %q", got, want)
 	}
 }

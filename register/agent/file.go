@@ -34,6 +34,7 @@ import (
 //	address: 10.0.0.5                 # default: this machine's primary IP
 //	id: web-main                      # default: service-host-port
 //	attributes: {zone: us-east-1a}
+//	tags: [primary, v2]               # Consul's service tags
 //	endpoints: {admin: "web1.example.com:9090"}
 //	weight: 1
 //	maintenance: false                # true: registered but hidden
@@ -51,6 +52,7 @@ type File struct {
 	Address       string            `yaml:"address"`
 	ID            string            `yaml:"id"`
 	Attributes    map[string]string `yaml:"attributes"`
+	Tags          []string          `yaml:"tags"`
 	Endpoints     map[string]string `yaml:"endpoints"`
 	Weight        *int              `yaml:"weight"`
 	Maintenance   bool              `yaml:"maintenance"`
@@ -151,7 +153,7 @@ func ParseFile(data []byte, d Defaults) (Spec, error) {
 func (f File) Spec(d Defaults) (Spec, error) {
 	p := registry.Provider{
 		Service: f.Service, Port: f.Port, Host: f.Host, Address: f.Address, ID: f.ID,
-		Attributes: f.Attributes, Weight: 1, Status: registry.StatusUp,
+		Attributes: f.Attributes, Tags: f.Tags, Weight: 1, Status: registry.StatusUp,
 	}
 	if f.Service == "" {
 		return Spec{}, errors.New("service is required")

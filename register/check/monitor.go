@@ -84,9 +84,31 @@ func (s *State) Observe(pass bool) bool {
 	return true
 }
 
+// Result is one probe's outcome and the state it leaves.
+type Result struct {
+	Up      bool   // the state after this probe
+	Changed bool   // this probe changed the state
+	Pass    bool   // this probe passed
+	Err     error  // why it failed (nil when it passed)
+	Check   string // the probe's target
+	// Streak counts the consecutive results against the state so far, and
+	// Need how many change it (Rise while down, Fall while up).
+	Streak, Need int
+}
+
 // Run probes every Interval (the first probe at once) until ctx is done and
 // calls onChange on every up/down transition, from this goroutine.
 func Run(ctx context.Context, cfg Config, log *slog.Logger, onChange func(up bool)) error {
+	return Probe(ctx, cfg, log, func(r Result) {
+		if r.Changed {
+			onChange(r.Up)
+		}
+	})
+}
+
+// Probe is Run reporting every probe's result, not only the transitions
+// (a backend with a health model shows each failure's output).
+func Probe(ctx context.Context, cfg Config, log *slog.Logger, onResult func(Result)) error {
 	cfg = cfg.WithDefaults()
 	c, err := Parse(cfg.Target)
 	if err != nil {
@@ -105,14 +127,17 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onChange func(up boo
 		if err != nil {
 			log.Debug("check failed", "check", c.String(), "err", err)
 		}
-		if st.Observe(err == nil) {
-			if st.Up() {
-				log.Info("check passing: provider up", "check", c.String(), "rise", cfg.Rise)
-			} else {
-				log.Warn("check failing: provider down", "check", c.String(), "fall", cfg.Fall, "err", err)
-			}
-			onChange(st.Up())
+		changed := st.Observe(err == nil)
+		if changed && st.Up() {
+			log.Info("check passing: provider up", "check", c.String(), "rise", cfg.Rise)
+		} else if changed {
+			log.Warn("check failing: provider down", "check", c.String(), "fall", cfg.Fall, "err", err)
 		}
+		need := st.Rise
+		if st.Up() {
+			need = st.Fall
+		}
+		onResult(Result{Up: st.Up(), Changed: changed, Pass: err == nil, Err: err, Check: c.String(), Streak: st.streak, Need: need})
 		select {
 		case <-ctx.Done():
 			return nil

@@ -106,7 +106,7 @@ func Open(ctx context.Context, opts Options) (*Registry, error) {
 		opts.TTL = 10 * time.Second
 	}
 	if opts.Root == "" {
-		opts.Root = "/svcdisco"
+		opts.Root = DefaultRoot
 	}
 	if err := registry.ValidatePath(opts.Root); err != nil {
 		return nil, exitcode.Usagef("invalid root: %v", err)

@@ -161,7 +161,7 @@ func (r *Registry) count(ctx context.Context, service string) (int, bool, error)
 	}
 	n, visible, now := 0, false, time.Now()
 	for _, e := range entries {
-		if root := e.Service.Meta[MetaRoot]; (root != "" && root != r.opts.Root) || !sameName(e, service) {
+		if root := rootOf(e.Service.Meta); (root != "" && root != r.opts.Root) || !sameName(e, service) {
 			continue
 		}
 		visible = true

@@ -20,14 +20,22 @@ import (
 //	id               ID (the agent's service ID)
 //	address          Address (host when no address is given)
 //	port             Port
-//	host             Meta "svcdisco-host"
+//	tags             Tags
+//	host             Address, or Meta "svcdisco-host" when it differs from it
 //	timestamp        Meta "svcdisco-timestamp" (UTC, ms: 2026-11-22T10:00:00.123Z)
-//	weight           Meta "svcdisco-weight", and Weights.Passing when 1-65535
+//	weight           Weights.Passing, or Meta "svcdisco-weight" when Consul's
+//	                 weights cannot hold it (0, or above 65535)
 //	attributes       Meta, key for key (no prefix), so that Consul's own
 //	                 Meta filters and a native service's Meta work with --where
 //	endpoints        TaggedAddresses, name for name
 //	status           "maintenance" while Consul's service maintenance mode is on
-//	(--root)         Meta "svcdisco-root"
+//	(--root)         Meta "svcdisco-root", unless it is DefaultRoot
+//
+// So a provider registered with the defaults carries one svcdisco Meta key,
+// svcdisco-timestamp (which also tells svcdisco's instances from native
+// ones), plus svcdisco-host when its host name is not its address. Every
+// key is still read when present: instances written by earlier versions,
+// which always wrote all four, are listed alike.
 //
 // Consul limits Meta to 64 pairs, keys to 128 characters of [A-Za-z0-9_-]
 // and values to 512 characters, and reserves the "consul-" prefix; svcdisco
@@ -39,6 +47,9 @@ const (
 	MetaHost      = MetaPrefix + "host"
 	MetaWeight    = MetaPrefix + "weight"
 	MetaRoot      = MetaPrefix + "root"
+
+	// DefaultRoot is the --root whose instances carry no svcdisco-root.
+	DefaultRoot = "/svcdisco"
 
 	metaMaxPairs    = 64
 	metaMaxKeyLen   = 128
@@ -59,11 +70,19 @@ var reservedTaggedAddresses = map[string]bool{
 // Status are set). Errors name what does not fit; the caller makes them
 // usage errors.
 func encode(p registry.Provider, root string) (*api.AgentServiceRegistration, error) {
-	meta := map[string]string{
-		MetaTimestamp: p.Timestamp.UTC().Format(registry.TimeFormat),
-		MetaHost:      p.Host,
-		MetaWeight:    strconv.Itoa(p.Weight),
-		MetaRoot:      root,
+	address := p.Address
+	if address == "" {
+		address = p.Host
+	}
+	meta := map[string]string{MetaTimestamp: p.Timestamp.UTC().Format(registry.TimeFormat)}
+	if p.Host != address {
+		meta[MetaHost] = p.Host
+	}
+	if !weightFits(p.Weight) {
+		meta[MetaWeight] = strconv.Itoa(p.Weight)
+	}
+	if root != DefaultRoot {
+		meta[MetaRoot] = root
 	}
 	if len(root) > metaMaxValueLen {
 		return nil, fmt.Errorf("root %q is longer than Consul's %d-character Meta value limit", root, metaMaxValueLen)
@@ -81,14 +100,12 @@ func encode(p registry.Provider, root string) (*api.AgentServiceRegistration, er
 	reg := &api.AgentServiceRegistration{
 		ID:      p.ID,
 		Name:    p.Service,
-		Address: p.Address,
+		Address: address,
 		Port:    p.Port,
 		Meta:    meta,
+		Tags:    p.Tags,
 	}
-	if reg.Address == "" {
-		reg.Address = p.Host
-	}
-	if p.Weight >= 1 && p.Weight <= 65535 {
+	if weightFits(p.Weight) {
 		reg.Weights = &api.AgentWeights{Passing: p.Weight, Warning: 1}
 	}
 	for name, ep := range p.Endpoints {
@@ -102,6 +119,9 @@ func encode(p registry.Provider, root string) (*api.AgentServiceRegistration, er
 	}
 	return reg, nil
 }
+
+// weightFits reports whether Consul's Weights.Passing can hold w.
+func weightFits(w int) bool { return w >= 1 && w <= 65535 }
 
 // checkAttr reports why an attribute cannot be a Consul Meta pair.
 func checkAttr(k, v string) error {
@@ -132,7 +152,19 @@ func sortedKeys(m map[string]string) []string {
 // decoded is a service instance read back, with what listings filter on.
 type decoded struct {
 	p    registry.Provider
-	root string // Meta svcdisco-root; "" for a native service
+	root string // Meta svcdisco-root, else DefaultRoot; "" for a native service
+}
+
+// rootOf is the --root of an instance with this Meta: "" for a native one
+// (no svcdisco-timestamp), DefaultRoot when svcdisco-root is not written.
+func rootOf(meta map[string]string) string {
+	if root, ok := meta[MetaRoot]; ok {
+		return root
+	}
+	if _, ok := meta[MetaTimestamp]; ok {
+		return DefaultRoot
+	}
+	return ""
 }
 
 // decode turns a health entry into a provider. A service registered
@@ -160,6 +192,10 @@ func decode(e *api.ServiceEntry) (decoded, error) {
 	}
 	p.Name = s.ID + "@" + node
 	p.Host = p.Address
+	d.root = rootOf(s.Meta)
+	if len(s.Tags) > 0 {
+		p.Tags = append([]string(nil), s.Tags...)
+	}
 	if s.Weights.Passing > 0 {
 		p.Weight = s.Weights.Passing
 	}
@@ -181,8 +217,7 @@ func decode(e *api.ServiceEntry) (decoded, error) {
 				return d, fmt.Errorf("meta %s=%q: not a weight", k, v)
 			}
 			p.Weight = w
-		case MetaRoot:
-			d.root = v
+		case MetaRoot: // rootOf
 		default:
 			if strings.HasPrefix(k, MetaPrefix) {
 				continue // a later svcdisco's field

@@ -31,6 +31,9 @@ type registration struct {
 	failed time.Time     // first failed heartbeat since the last good one
 	// lostLogged is set once "presumed lost" was logged for this outage.
 	lostLogged bool
+	// health is the provider's own health check (RegisterWithHealth), nil
+	// without one.
+	health *registry.Health
 }
 
 // Register puts p in the agent's service catalog with a passing TTL check,
@@ -40,6 +43,14 @@ type registration struct {
 // registrant replaced it (same ID on the same agent), svcdisco lets go
 // rather than fight over it.
 func (r *Registry) Register(ctx context.Context, p registry.Provider) (registry.Registration, error) {
+	reg, err := r.register(ctx, p, nil)
+	if err != nil {
+		return nil, err // not a typed nil
+	}
+	return reg, nil
+}
+
+func (r *Registry) register(ctx context.Context, p registry.Provider, h *registry.Health) (*registration, error) {
 	if p.ID == "" {
 		p.ID = registry.DefaultID(p.Service, p.Host, p.Port)
 	}
@@ -52,7 +63,7 @@ func (r *Registry) Register(ctx context.Context, p registry.Provider) (registry.
 	if _, err := encode(p, r.opts.Root); err != nil { // fail before anything is written
 		return nil, exitcode.New(exitcode.Usage, err)
 	}
-	reg := &registration{r: r, p: p, stop: make(chan struct{}), done: make(chan struct{})}
+	reg := &registration{r: r, p: p, health: h, stop: make(chan struct{}), done: make(chan struct{})}
 	if err := reg.write(ctx); err != nil {
 		return nil, r.wrap("register "+p.Service, err)
 	}
@@ -87,12 +98,18 @@ func (reg *registration) write(ctx context.Context) error {
 		// Not passing until maintenance mode is on: never listed as up.
 		svc.Check.Status = api.HealthCritical
 	}
+	if reg.health != nil {
+		svc.Checks = api.AgentServiceChecks{reg.healthCheck()}
+	}
 	opts := api.ServiceRegisterOpts{ReplaceExistingChecks: true}.WithContext(ctx)
 	if err := r.client.Agent().ServiceRegisterOpts(svc, opts); err != nil {
 		return err
 	}
 	p.Name = p.ID + "@" + r.node
 	reg.p = p
+	if err := reg.refreshHealth(ctx); err != nil { // the output, which a registration cannot carry
+		return err
+	}
 	if p.Status != registry.StatusMaintenance {
 		return nil
 	}
@@ -153,6 +170,10 @@ func (reg *registration) beat(ctx context.Context) bool {
 		return false
 	}
 	if err := r.client.Agent().UpdateTTLOpts(r.checkID(reg.p.ID), "", api.HealthPassing, r.q(ctx)); err != nil {
+		reg.beatFailed(err)
+		return true
+	}
+	if err := reg.refreshHealth(ctx); err != nil {
 		reg.beatFailed(err)
 		return true
 	}

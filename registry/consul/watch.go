@@ -122,7 +122,7 @@ func nextBackoff(d time.Duration) time.Duration {
 func (r *Registry) digest(service string, entries []*api.ServiceEntry) uint64 {
 	lines := make([]string, 0, len(entries))
 	for _, e := range entries {
-		if root := e.Service.Meta[MetaRoot]; (root != "" && root != r.opts.Root) || !sameName(e, service) {
+		if root := rootOf(e.Service.Meta); (root != "" && root != r.opts.Root) || !sameName(e, service) {
 			continue
 		}
 		line := fmt.Sprintf("%s|%s|%d|%s", nodeOf(e), e.Service.ID, e.Service.ModifyIndex, e.Checks.AggregatedStatus())

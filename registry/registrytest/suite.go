@@ -80,6 +80,7 @@ func Run(t *testing.T, b Backend) {
 		{"Ordering", s.testOrdering},
 		{"CaseDifferingNames", s.testCaseDifferingNames},
 		{"QueryOptions", s.testQueryOptions},
+		{"Tags", s.testTags},
 		{"AtLeastWait", s.testAtLeastWait},
 		{"Watch", s.testWatch},
 		{"Maintenance", s.testMaintenance},

@@ -34,7 +34,7 @@ func NewCmdQuery(f *cmdutil.Factory, runF func(context.Context, *Options) error)
 		Short: "List a service's providers, oldest first (all_providers_for_service)",
 		Long: `List every provider of SERVICE, oldest first (by registration time, then name).
 
-With -o lines and no --where filter only host, port and registration time are
+With -o lines and no --where or --tag filter only host, port and registration time are
 needed, which ZooKeeper answers in ONE getChildren round trip. Table and JSON
 output read every provider's data with pipelined gets.
 
@@ -55,6 +55,7 @@ Exit codes: 0 ok, 2 invalid input, 3 fewer than --at-least providers,
 		Example: `  svcdisco query web
   svcdisco query web -o lines                      # host:port per line
   svcdisco query web -o json --where zone=us-east-1a --where version!=1.4.1
+  svcdisco query web --tag primary --tag v2        # providers with both tags
   svcdisco query web --within-last 10m --latest    # provider_for_service
   svcdisco query web --at-least 2 --wait 30s       # exit 3 if still fewer
   svcdisco query web --format curator --path /discovery/{service}
@@ -77,6 +78,7 @@ Exit codes: 0 ok, 2 invalid input, 3 fewer than --at-least providers,
 	fs.IntVar(&opts.Query.AtLeast, "at-least", 0, "require at least N providers (exit 3 otherwise)")
 	fs.DurationVar(&opts.Query.Wait, "wait", 0, "with --at-least: wait up to this long for N providers")
 	fs.StringArrayVar(&fl.where, "where", nil, "attribute filter key=value or key!=value (repeatable, all must match)")
+	fs.StringArrayVar(&opts.Query.Tags, "tag", nil, "only providers with this tag (repeatable, all must match)")
 	fs.BoolVar(&opts.Query.IncludeMaintenance, "include-maintenance", false, "also list providers in maintenance (svcdisco maintenance SVC on)")
 	fs.BoolVar(&opts.Query.Latest, "latest", false, "only the newest provider (provider_for_service)")
 	fs.StringVarP(&opts.Output, "output", "o", query.FormatTable, "output format: table, json or lines (host:port)")

@@ -63,7 +63,14 @@ session, with a new timestamp, never twice. SIGHUP is ignored.
 The provider starts down; after --rise consecutive passes it is registered,
 after --fall consecutive failures it is deleted, and when it comes back it
 is registered anew with a new timestamp. Flapping inside the thresholds
-never writes to the registry.
+never writes to the registry. On Consul, which has a health model of its
+own, the provider is registered at once and the check is reported as a
+Consul check (svcdisco-check:ID: passing, warning while rising, critical
+after --fall failures, with the probe's output) instead: queries list
+passing instances only.
+
+--tag T (repeatable) tags the provider: on Consul the instance's Tags, on
+ZooKeeper and etcd a field of the provider data (query --tag selects).
 
 With -- CMD ARGS..., svcdisco starts CMD in its own process group and holds
 the registration only while CMD runs (and its check is up). When CMD exits,
@@ -76,7 +83,7 @@ through unchanged.
 reached in time); after that svcdisco keeps trying for as long as it runs.`,
 		Example: `  svcdisco register web --port 8080
   svcdisco register web --port 8080 --attr zone=us-east-1a --attr version=1.4.2 \
-      --endpoint admin=host1.example.com:9090 --weight 2
+      --endpoint admin=host1.example.com:9090 --weight 2 --tag primary --tag v2
   svcdisco register web --port 8080 --check http://127.0.0.1:8080/health --rise 2 --fall 3
   svcdisco register web --port 8080 --check tcp://127.0.0.1:8080 -- /usr/bin/webapp --port 8080`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -108,14 +115,15 @@ reached in time); after that svcdisco keeps trying for as long as it runs.`,
 	fs.StringVar(&p.Address, "address", "", "IP address to register (default: this machine's primary IP)")
 	fs.StringVar(&p.ID, "id", "", "provider ID (default: SERVICE-HOST-PORT)")
 	fs.StringArrayVar(&fl.attrs, "attr", nil, "attribute key=value (repeatable)")
+	fs.StringArrayVar(&p.Tags, "tag", nil, "tag (repeatable; on Consul the instance's Tags)")
 	fs.StringArrayVar(&fl.endpoints, "endpoint", nil, "extra endpoint name=host:port (repeatable)")
 	fs.IntVar(&p.Weight, "weight", 1, "relative weight for load balancers")
 	fs.BoolVar(&fl.maintenance, "maintenance", false, "register in maintenance (listed only with query --include-maintenance)")
 	fs.StringVar(&fl.check.Target, "check", "", "health check: http://…, https://…, tcp://host:port or exec:COMMAND")
 	fs.DurationVar(&fl.check.Interval, "check-interval", check.DefaultInterval, "time between health checks")
 	fs.DurationVar(&fl.check.Timeout, "check-timeout", check.DefaultTimeout, "time a health check may take")
-	fs.IntVar(&fl.check.Rise, "rise", check.DefaultRise, "consecutive passing checks before the provider is registered")
-	fs.IntVar(&fl.check.Fall, "fall", check.DefaultFall, "consecutive failing checks before the provider is deregistered")
+	fs.IntVar(&fl.check.Rise, "rise", check.DefaultRise, "consecutive passing checks before the provider is registered (on Consul: passing)")
+	fs.IntVar(&fl.check.Fall, "fall", check.DefaultFall, "consecutive failing checks before the provider is deregistered (on Consul: critical)")
 	fs.DurationVar(&opts.KillTimeout, "kill-timeout", register.DefaultKillTimeout, "with -- CMD: grace between the forwarded signal and SIGKILL")
 	_ = cmd.MarkFlagRequired("port")
 	return cmd

@@ -52,6 +52,9 @@ func TestBadFlagsAreUsageErrors(t *testing.T) {
 		{"--port", "80", "--", "app"},
 		{"web", "extra", "--port", "80"},
 		{"web", "--port", "80", "--kill-timeout", "0s", "--", "app"},
+		{"web", "--port", "80", "--tag", "a b"},
+		{"web", "--port", "80", "--tag", "v2", "--tag", "v2"},
+		{"web", "--port", "80", "--tag", ""},
 	} {
 		if _, err := parse(t, args...); exitcode.Of(err) != exitcode.Usage {
 			t.Errorf("%q: %v (exit %d), want a usage error", args, err, exitcode.Of(err))
@@ -61,11 +64,14 @@ func TestBadFlagsAreUsageErrors(t *testing.T) {
 
 func TestFlagsToProvider(t *testing.T) {
 	o, err := parse(t, "web", "--port", "8080", "--host", "h1.example.com", "--address", "10.0.0.5", "--id", "w1",
-		"--attr", "zone=a", "--endpoint", "admin=h1.example.com:9090", "--weight", "3")
+		"--attr", "zone=a", "--endpoint", "admin=h1.example.com:9090", "--weight", "3", "--tag", "primary", "--tag", "v2")
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := o.Provider
+	if strings.Join(p.Tags, ",") != "primary,v2" {
+		t.Errorf("tags %q, want primary,v2", p.Tags)
+	}
 	if p.Service != "web" || p.Port != 8080 || p.Host != "h1.example.com" || p.Address != "10.0.0.5" || p.ID != "w1" ||
 		p.Weight != 3 || p.Attributes["zone"] != "a" || p.Endpoints["admin"] != (registry.Endpoint{Host: "h1.example.com", Port: 9090}) {
 		t.Errorf("provider %+v", p)

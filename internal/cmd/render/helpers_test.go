@@ -15,6 +15,7 @@ import (
 
 	"github.com/svcdisco/svcdisco/internal/testconsul"
 	"github.com/svcdisco/svcdisco/internal/testenv"
+	"github.com/svcdisco/svcdisco/internal/testetcd"
 	"github.com/svcdisco/svcdisco/internal/testzk"
 	"github.com/svcdisco/svcdisco/registry"
 	"github.com/svcdisco/svcdisco/registry/dial"
@@ -24,7 +25,7 @@ import (
 var bin string
 
 func TestMain(m *testing.M) {
-	testenv.MainWithBinary(m, &bin, false, func() { testzk.StopShared(); testconsul.StopShared() })
+	testenv.MainWithBinary(m, &bin, false, func() { testzk.StopShared(); testconsul.StopShared(); testetcd.StopShared() })
 }
 
 // env is one test's registry: a registry URL and a root of its own.

@@ -12,6 +12,7 @@
 #   svcdisco_provider 'web' do
 #     port 8080
 #     attributes zone: 'us-east-1a'
+#     tags %w[primary v2]
 #     check 'http://127.0.0.1:8080/health'
 #     notifies :reload, 'systemd_unit[svcdisco-agent.service]', :delayed
 #   end
@@ -26,6 +27,7 @@ property :port, Integer, callbacks: { 'must be 1-65535' => ->(p) { p.between?(1,
 property :host, String
 property :address, String
 property :attributes, Hash, default: {}
+property :tags, Array, default: []
 property :endpoints, Hash, default: {}
 property :weight, Integer
 property :maintenance, [true, false], default: false
@@ -39,7 +41,7 @@ property :services_dir, String, default: lazy { node['svcdisco']['services_dir']
 action_class do
   def provider_file
     info = { 'port' => new_resource.port, 'id' => new_resource.provider_id }
-    %i[host address attributes endpoints weight maintenance check check_interval check_timeout rise fall].each do |k|
+    %i[host address attributes tags endpoints weight maintenance check check_interval check_timeout rise fall].each do |k|
       info[k.to_s] = new_resource.send(k)
     end
     Svcdisco::ProviderFile.new(new_resource.services_dir, new_resource.service, info.compact)

@@ -16,8 +16,10 @@ class DiscoveryTest < Minitest::Test
       h = Object.new.extend(TestHelper)
       h.register('web', 8080, 'web1.example.com', '--address', '10.0.0.1', '--attr', 'zone=a', '--attr', 'version=1.4.1')
       sleep GAP
-      h.register('web', 8081, 'web2.example.com', '--address', '10.0.0.2', '--attr', 'zone=b', '--attr', 'version=1.4.2')
-      h.register('web', 8082, 'web3.example.com', '--address', '10.0.0.3', '--attr', 'zone=a', '--attr', 'version=1.4.2')
+      h.register('web', 8081, 'web2.example.com', '--address', '10.0.0.2', '--attr', 'zone=b', '--attr', 'version=1.4.2',
+                 '--tag', 'v2')
+      h.register('web', 8082, 'web3.example.com', '--address', '10.0.0.3', '--attr', 'zone=a', '--attr', 'version=1.4.2',
+                 '--tag', 'v2', '--tag', 'primary')
       true
     end
   end
@@ -74,6 +76,16 @@ class DiscoveryTest < Minitest::Test
     assert_equal query('web', '--where', 'version!=1.4.1', '--where', 'zone=b'), got
     assert_equal %w[web2.example.com], got.map { |p| p['host'] }
     assert_equal query('web', '--where', 'zone=a'), @host.all_providers_for_service('web', service_filters: { zone: 'a' })
+  end
+
+  def test_tags
+    got = @host.all_providers_for_service('web', tags: 'v2')
+    assert_equal query('web', '--tag', 'v2'), got
+    assert_equal %w[web2.example.com web3.example.com], got.map { |p| p['host'] }
+    got = @host.all_providers_for_service('web', tags: %w[v2 primary])
+    assert_equal %w[web3.example.com], got.map { |p| p['host'] }
+    assert_equal %w[v2 primary], got.first['tags']
+    assert_equal [], query('web').first['tags']
   end
 
   def test_at_least_met

@@ -21,7 +21,7 @@ class ProvideTest < Minitest::Test
 
   def test_writes_the_agent_file_format
     changed = @host.provide_service('redis', port: 6379, host: 'cache1.example.com', role: 'master',
-                                             attributes: { 'zone' => 'us-east-1a', shards: 4 },
+                                             attributes: { 'zone' => 'us-east-1a', shards: 4 }, tags: %w[primary v2],
                                              endpoints: { admin: 'cache1.example.com:6380', stats: { host: 'h', port: 9 } },
                                              check: 'tcp://127.0.0.1:6379', check_interval: 2)
     assert changed
@@ -36,6 +36,10 @@ class ProvideTest < Minitest::Test
           "shards": "4",
           "zone": "us-east-1a"
         },
+        "tags": [
+          "primary",
+          "v2"
+        ],
         "endpoints": {
           "admin": "cache1.example.com:6380",
           "stats": "h:9"

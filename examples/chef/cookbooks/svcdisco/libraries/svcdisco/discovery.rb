@@ -30,6 +30,7 @@ module Svcdisco
     #   :wait                with :at_least, wait this long (seconds or "30s")
     #   :where               {'zone' => 'a'}; a key ending in '!' negates:
     #                        {'version!' => '1.4.1'} (also :service_filters)
+    #   :tags                %w[primary v2]: providers carrying every tag
     #   :include_maintenance also list providers in maintenance
     #   :format              read entries other systems wrote: 'curator',
     #                        'serverset', 'nerve' or 'auto' (svcdisco's own
@@ -163,7 +164,7 @@ module Svcdisco
   # flags. Unknown options are an ArgumentError, so a typo is not a silent
   # "no filter".
   module QueryArgs
-    KNOWN = %i[since within_last at_least wait where service_filters include_maintenance format path stale_ok].freeze
+    KNOWN = %i[since within_last at_least wait where service_filters tags include_maintenance format path stale_ok].freeze
 
     module_function
 
@@ -178,6 +179,7 @@ module Svcdisco
       args += ['--at-least', Integer(options[:at_least]).to_s] unless options[:at_least].nil?
       args += ['--wait', duration(options[:wait])] unless options[:wait].nil?
       where(options).each { |k, v| args += ['--where', "#{k}=#{v}"] }
+      Array(options[:tags]).each { |t| args += ['--tag', t.to_s] }
       args << '--include-maintenance' if options[:include_maintenance]
       args += ['--format', options[:format].to_s] unless options[:format].nil?
       args += ['--path', options[:path].to_s] unless options[:path].nil?

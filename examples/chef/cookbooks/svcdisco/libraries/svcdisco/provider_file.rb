@@ -15,7 +15,7 @@ module Svcdisco
     # Keys of info that are provider fields; every other key of info
     # becomes an attribute (ironfan's provide_service merged arbitrary info
     # into the node, so recipes pass things like :role => 'master').
-    FIELDS = %w[port host address id attributes endpoints weight maintenance
+    FIELDS = %w[port host address id attributes tags endpoints weight maintenance
                 check check_interval check_timeout rise fall].freeze
 
     attr_reader :service, :path
@@ -88,6 +88,8 @@ module Svcdisco
       %w[host address id].each { |k| doc[k] = @info[k].to_s if present?(@info[k]) }
       attrs = attributes
       doc['attributes'] = attrs unless attrs.empty?
+      tags = Array(@info['tags']).map(&:to_s)
+      doc['tags'] = tags unless tags.empty?
       eps = endpoints
       doc['endpoints'] = eps unless eps.empty?
       doc['weight'] = Integer(@info['weight']) if present?(@info['weight'])
