@@ -206,9 +206,10 @@ func (w *Registry) Watch(ctx context.Context, service string) (<-chan struct{}, 
 }
 
 // SetStatus sets the status on the primary (its error is the result),
-// then on the mirror's copy of the same znode, if the mirror is open. A
-// mirror that fails is reported on the log, never as an error: the
-// registrant copies the primary's status to its mirror copy anyway.
+// then on the mirror's copy of the same znode when the mirror is open (it
+// is not waited for). A mirror that fails is reported on the log, never as
+// an error: a mirrored registrant copies the primary's status to its
+// mirror copy anyway.
 func (w *Registry) SetStatus(ctx context.Context, p registry.Provider, status string) error {
 	if err := w.Primary().SetStatus(ctx, p, status); err != nil {
 		return err
@@ -217,13 +218,15 @@ func (w *Registry) SetStatus(ctx context.Context, p registry.Provider, status st
 	if s == nil {
 		return nil
 	}
-	m, err := s.wait(ctx, w.opts.Timeout)
-	if err == nil {
-		mctx, cancel := context.WithTimeout(ctx, w.opts.Timeout)
-		err = m.SetStatus(mctx, p, status)
-		cancel()
+	m := s.registry()
+	if m == nil {
+		w.log.Warn("mirror: not connected; the status is set on the primary only", "url", s.url,
+			"service", p.Service, "name", p.Name, "status", status)
+		return nil
 	}
-	if err != nil {
+	mctx, cancel := context.WithTimeout(ctx, w.opts.Timeout)
+	defer cancel()
+	if err := m.SetStatus(mctx, p, status); err != nil {
 		w.log.Warn("mirror: could not set the status there; the primary has it", "url", s.url,
 			"service", p.Service, "name", p.Name, "status", status, "err", err)
 	}
