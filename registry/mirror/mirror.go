@@ -47,7 +47,7 @@ type Options struct {
 	// set status); default 10s.
 	Timeout time.Duration
 	// RetryEvery is how long a failed mirror call waits before it is
-	// tried again; default 2s.
+	// tried again, doubling while it keeps failing, up to 30s; default 2s.
 	RetryEvery time.Duration
 	Logger     *slog.Logger
 }
@@ -337,6 +337,21 @@ func (w *Registry) waitSynced(ctx context.Context, s *side) error {
 		case <-pending.synced():
 		}
 	}
+}
+
+// maxRetry caps the wait between retries of a failing mirror, so that a
+// mirror down for hours is tried (and reported) twice a minute, not every
+// RetryEvery.
+const maxRetry = 30 * time.Second
+
+// backoff is the wait after the n-th failure in a row: RetryEvery,
+// doubling, at most maxRetry.
+func (w *Registry) backoff(n int) time.Duration {
+	d := w.opts.RetryEvery
+	for i := 1; i < n && d < maxRetry; i++ {
+		d *= 2
+	}
+	return min(d, max(maxRetry, w.opts.RetryEvery))
 }
 
 // notify signals a 1-slot channel without blocking.

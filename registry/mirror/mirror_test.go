@@ -187,3 +187,12 @@ func TestMirrorStatus(t *testing.T) {
 	}
 	ob.waitFor("maintenance on B via Registry.SetStatus", func() bool { return ob.status("web", name) == registry.StatusMaintenance })
 }
+
+func TestBackoff(t *testing.T) {
+	w := New(nil, Options{RetryEvery: 2 * time.Second})
+	for n, want := range map[int]time.Duration{1: 2 * time.Second, 2: 4 * time.Second, 4: 16 * time.Second, 5: 30 * time.Second, 50: 30 * time.Second} {
+		if got := w.backoff(n); got != want {
+			t.Errorf("backoff(%d) = %s, want %s", n, got, want)
+		}
+	}
+}

@@ -101,6 +101,7 @@ func (r *registration) stopFollowing() {
 func (r *registration) follow() {
 	defer close(r.done)
 	var retry <-chan time.Time
+	failures := 0
 	for {
 		r.mu.Lock()
 		var changed <-chan struct{}
@@ -116,14 +117,19 @@ func (r *registration) follow() {
 		case <-retry:
 		}
 		retry = nil
-		if err := r.sync(); err != nil {
-			if r.ctx.Err() != nil {
-				return
-			}
-			r.w.log.Warn("mirror: copy failed; the primary is unaffected, retrying in the background",
-				"retry_in", r.w.opts.RetryEvery, "err", err)
-			retry = time.After(r.w.opts.RetryEvery)
+		err := r.sync()
+		if err == nil {
+			failures = 0
+			continue
 		}
+		if r.ctx.Err() != nil {
+			return
+		}
+		failures++
+		wait := r.w.backoff(failures)
+		r.w.log.Warn("mirror: copy failed; the primary is unaffected, retrying in the background",
+			"retry_in", wait, "err", err)
+		retry = time.After(wait)
 	}
 }
 
