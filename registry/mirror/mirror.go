@@ -172,22 +172,33 @@ func (w *Registry) currentSide() *side {
 // Register registers p on the primary and returns; the mirror copy
 // follows in the background.
 func (w *Registry) Register(ctx context.Context, p registry.Provider) (registry.Registration, error) {
-	w.mu.Lock()
-	primary, closed := w.primary, w.closed
-	w.mu.Unlock()
-	if closed {
-		return nil, errors.New("register: registry closed")
+	for {
+		w.mu.Lock()
+		primary, closed := w.primary, w.closed
+		w.mu.Unlock()
+		if closed {
+			return nil, fmt.Errorf("register %s: registry closed", p.Service)
+		}
+		preg, err := primary.Register(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		w.mu.Lock()
+		if w.primary != primary || w.closed {
+			// Promoted (or closed) while registering: the old primary is
+			// being closed, which removes preg; register on the new one.
+			w.mu.Unlock()
+			if err := preg.Deregister(ctx); err != nil {
+				w.log.Debug("removing a registration made during promotion", "service", p.Service, "err", err)
+			}
+			continue
+		}
+		r := newRegistration(w, preg)
+		w.regs[r] = struct{}{}
+		w.mu.Unlock()
+		go r.follow()
+		return r, nil
 	}
-	preg, err := primary.Register(ctx, p)
-	if err != nil {
-		return nil, err
-	}
-	r := newRegistration(w, preg)
-	w.mu.Lock()
-	w.regs[r] = struct{}{}
-	w.mu.Unlock()
-	go r.follow()
-	return r, nil
 }
 
 // Providers lists the primary's providers.

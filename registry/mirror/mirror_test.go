@@ -186,6 +186,15 @@ func TestMirrorStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	ob.waitFor("maintenance on B via Registry.SetStatus", func() bool { return ob.status("web", name) == registry.StatusMaintenance })
+	// Set on B alone: the primary is the truth, the copy goes back.
+	onB := mustOpen(t, b.ConnString(), root, 10*time.Second)
+	defer onB.Close()
+	if err := onB.SetStatus(ctxT(t), reg.Provider(), registry.StatusUp); err != nil {
+		t.Fatal(err)
+	}
+	ob.waitFor("B back in maintenance, as the primary says", func() bool {
+		return ob.status("web", name) == registry.StatusMaintenance && ob.has("web", name+"~maintenance")
+	})
 }
 
 func TestBackoff(t *testing.T) {

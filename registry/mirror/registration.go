@@ -103,17 +103,17 @@ func (r *registration) follow() {
 	var retry <-chan time.Time
 	failures := 0
 	for {
+		// The primary is the truth: a change on either side (a status set
+		// on the mirror alone, say) brings the copy back in line.
 		r.mu.Lock()
-		var changed <-chan struct{}
-		if c, ok := r.primary.(Changer); ok {
-			changed = c.Changed()
-		}
+		changed, mirrorChanged := changes(r.primary), changes(r.mirror)
 		r.mu.Unlock()
 		select {
 		case <-r.ctx.Done():
 			return
 		case <-r.kick:
 		case <-changed:
+		case <-mirrorChanged:
 		case <-retry:
 		}
 		retry = nil
@@ -131,6 +131,14 @@ func (r *registration) follow() {
 			"retry_in", wait, "err", err)
 		retry = time.After(wait)
 	}
+}
+
+// changes is reg's Changed channel, or nil (never) when it has none.
+func changes(reg registry.Registration) <-chan struct{} {
+	if c, ok := reg.(Changer); ok {
+		return c.Changed()
+	}
+	return nil
 }
 
 // sync makes the copy on the current mirror match the primary: same znode
