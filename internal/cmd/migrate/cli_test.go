@@ -36,6 +36,7 @@ func TestMirrorAndMigrateBadInput(t *testing.T) {
 	}{
 		{[]string{"--registry", zkA, "--mirror", "consul://127.0.0.1:8500", "register", "web", "--port", "80"}, "consul://127.0.0.1:8500"},
 		{[]string{"--registry", zkA, "--mirror", zkA, "register", "web", "--port", "80"}, "the registry itself"},
+		{[]string{"--registry", "zk://127.0.0.1:1,127.0.0.1:2/c", "--mirror", "zk://127.0.0.1:2,127.0.0.1:1/c", "agent"}, "the registry itself"},
 		{[]string{"--registry", "consul://127.0.0.1:8500", "--mirror", zkB, "register", "web", "--port", "80"}, "consul://"},
 		{[]string{"--registry", zkA, "--mirror", "zk:/bad", "query", "web"}, "zk:/bad"},
 		{[]string{"--registry", zkA, "--mirror", zkB, "lock", "l", "--", "true"}, "a lock has one home"},
