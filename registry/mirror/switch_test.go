@@ -28,8 +28,15 @@ func TestSetMirrorKeepsPrimary(t *testing.T) {
 	oa, ob, ob2 := observe(t, a, root), observe(t, b, root), observe(t, b, root2)
 	czxid := oa.czxid("web", name)
 
+	changed := w.MirrorChanged()
 	w.SetMirror("B", opener(b.ConnString(), root, 10*time.Second, nil))
+	<-changed // set
+	opened := w.MirrorChanged()
 	ob.waitFor("the copy once the mirror is added", func() bool { return ob.has("web", name) })
+	<-opened // opened before the copy could be made
+	if w.Mirror() == nil || w.MirrorURL() != "B" {
+		t.Fatalf("after MirrorChanged: mirror %v, url %q", w.Mirror(), w.MirrorURL())
+	}
 	w.SetMirror("B2", opener(b.ConnString(), root2, 10*time.Second, nil))
 	if ob.has("web", name) {
 		t.Fatal("copy left on the replaced mirror")
