@@ -87,6 +87,12 @@ func (s *State) Observe(pass bool) bool {
 // Run probes every Interval (the first probe at once) until ctx is done and
 // calls onChange on every up/down transition, from this goroutine.
 func Run(ctx context.Context, cfg Config, log *slog.Logger, onChange func(up bool)) error {
+	return RunObserved(ctx, cfg, log, nil, onChange)
+}
+
+// RunObserved is Run that also tells observe (when not nil) of every
+// probe's result and how long it took (for metrics).
+func RunObserved(ctx context.Context, cfg Config, log *slog.Logger, observe func(pass bool, took time.Duration), onChange func(up bool)) error {
 	cfg = cfg.WithDefaults()
 	c, err := Parse(cfg.Target)
 	if err != nil {
@@ -97,10 +103,15 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, onChange func(up boo
 	defer tick.Stop()
 	for {
 		pctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+		start := time.Now()
 		err := c.Check(pctx)
+		took := time.Since(start)
 		cancel()
 		if ctx.Err() != nil {
 			return nil
+		}
+		if observe != nil {
+			observe(err == nil, took)
 		}
 		if err != nil {
 			log.Debug("check failed", "check", c.String(), "err", err)

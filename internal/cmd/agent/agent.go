@@ -14,6 +14,8 @@ import (
 
 	"github.com/svcdisco/svcdisco/internal/cmdutil"
 	"github.com/svcdisco/svcdisco/internal/exitcode"
+	"github.com/svcdisco/svcdisco/internal/metrics"
+	"github.com/svcdisco/svcdisco/internal/sdnotify"
 	"github.com/svcdisco/svcdisco/register"
 	"github.com/svcdisco/svcdisco/register/agent"
 )
@@ -26,6 +28,8 @@ type Options struct {
 	F         *cmdutil.Factory
 	ConfigDir string
 	Once      bool
+	// MetricsAddr serves Prometheus metrics ("" none).
+	MetricsAddr string
 }
 
 // NewCmdAgent parses flags into Options and hands them to runF (or Run).
@@ -60,6 +64,11 @@ reported (file name and reason) and skipped; a file that was valid before
 keeps its previous provider until it is fixed or removed. SIGTERM or SIGINT
 deregisters everything, then exits 0.
 
+Under systemd (Type=notify) the agent sends READY=1 once every provider
+without a check is registered (one with a check registers when it passes),
+STOPPING=1 when it begins to deregister, and WATCHDOG=1 every half
+WatchdogSec=. --metrics-addr serves Prometheus metrics at /metrics.
+
 --once validates the directory and exits: 0 when every file is valid,
 2 (naming each bad file) otherwise. Nothing is registered.`,
 		Example: `  svcdisco agent --config-dir /etc/svcdisco/services.d
@@ -75,6 +84,7 @@ deregisters everything, then exits 0.
 	}
 	cmd.Flags().StringVar(&opts.ConfigDir, "config-dir", DefaultConfigDir, "directory of provider files (*.json, *.yaml)")
 	cmd.Flags().BoolVar(&opts.Once, "once", false, "validate the directory and exit (registers nothing)")
+	cmd.Flags().StringVar(&opts.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics on this host:port, e.g. "+metrics.DefaultAddr+" (default: none)")
 	return cmd
 }
 
@@ -93,6 +103,13 @@ func Run(ctx context.Context, opts *Options) error {
 	defer signal.Stop(hup)
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	stopMetrics, err := opts.F.ServeMetrics(opts.MetricsAddr)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+	sd := sdnotify.Start(ctx, opts.F.Logger)
+	defer sd.Close()
 
 	cctx, cancel := opts.F.Timeout(ctx)
 	reg, err := opts.F.OpenRegistry(cctx)
@@ -104,12 +121,14 @@ func Run(ctx context.Context, opts *Options) error {
 		return err
 	}
 	defer reg.Close()
+	cmdutil.WatchSessionMetrics(ctx, reg)
 	a := &agent.Agent{
 		Dir:      opts.ConfigDir,
 		Registry: reg,
 		Defaults: defaults,
 		Timeout:  opts.F.TimeoutValue(),
 		Logger:   opts.F.Logger,
+		Ready:    func() { sd.Ready("providers registered") },
 	}
 	if err := a.Run(ctx, hup); err != nil {
 		return fmt.Errorf("agent: %w", err)
