@@ -146,3 +146,25 @@ func TestAgentSessionMetrics(t *testing.T) {
 	waitMetric(t, addr, "the session connected again", "svcdisco_session_state",
 		map[string]string{"state": "connected"}, func(v float64) bool { return v == 1 })
 }
+
+// TestRegisterUnderSystemd: register sends READY=1 once registered (the
+// provider is listed when it arrives), serves its registration on
+// --metrics-addr, and sends STOPPING=1 on SIGTERM.
+func TestRegisterUnderSystemd(t *testing.T) {
+	e := newEnv(t)
+	sock := testenv.ListenNotify(t, false)
+	addr := metricsAddr(t)
+	p := startEnv(t, []string{sock.Env()}, e.args("register", "db", "--port", "5432", "--host", "db1", "--metrics-addr", addr)...)
+	sock.Expect(t, "READY=1")
+	if ps := e.providers(t, "db"); len(ps) != 1 {
+		t.Fatalf("READY=1 sent while db has %d providers, want 1", len(ps))
+	}
+	if v := testmetrics.MustScrape(t, addr).Get("svcdisco_providers_registered", map[string]string{"service": "db", "state": "up"}); v != 1 {
+		t.Fatalf("svcdisco_providers_registered{db, up} = %v, want 1", v)
+	}
+	p.signal(syscall.SIGTERM)
+	sock.Expect(t, "STOPPING=1")
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, p.Stderr())
+	}
+}

@@ -57,7 +57,7 @@ var (
 	}, []string{"service"})
 	renders = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "svcdisco_renders_total",
-		Help: "Template passes, by destination and status (written, unchanged, refused, would write).",
+		Help: "Template passes, by destination and status (written, unchanged, refused, would write, waiting: no data from the registry yet).",
 	}, []string{"destination", "status"})
 	renderFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "svcdisco_render_failures_total",

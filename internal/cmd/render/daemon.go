@@ -9,9 +9,10 @@ import (
 	"github.com/svcdisco/svcdisco/templates"
 )
 
-// firstPass calls ready once every template has had a pass (rendered or
-// not: a file kept as it was because the registry has no data yet is
-// still an answer), counting destinations in the results it is shown.
+// firstPass calls ready once every template has had a pass on data from
+// the registry (written, unchanged, or refused by a guard: an answer
+// either way), counting destinations in the results it is shown. A pass
+// that only waits for its services' first fetch does not count.
 type firstPass struct {
 	want  int
 	seen  map[string]bool
@@ -26,6 +27,9 @@ func (p *firstPass) observe(r templates.Result) {
 	if p == nil || p.seen == nil {
 		return
 	}
+	if waiting(r) {
+		return
+	}
 	p.seen[r.Destination] = true
 	if len(p.seen) >= p.want {
 		p.seen = nil
@@ -33,8 +37,21 @@ func (p *firstPass) observe(r templates.Result) {
 	}
 }
 
-// recordMetrics counts a watch-mode pass for --metrics-addr.
+// waiting says r only waited for its services' data (the first fetch,
+// or a registry that does not answer): nothing was rendered.
+func waiting(r templates.Result) bool {
+	ex := r.Execution
+	return r.Status == templates.StatusRefused && ex != nil && !ex.Complete
+}
+
+// recordMetrics counts a watch-mode pass for --metrics-addr. A pass that
+// waited for data counts as status "waiting", not as a failure: every
+// start has one per template.
 func recordMetrics(r templates.Result) {
+	if waiting(r) {
+		metrics.Rendered(r.Destination, "waiting", "", time.Now())
+		return
+	}
 	metrics.Rendered(r.Destination, r.Status, failureReason(r), time.Now())
 }
 
