@@ -83,5 +83,9 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 		leader.NewCmdLeader(f, nil),
 		version.NewCmdVersion(f),
 	)
+	// --version prints what `svcdisco version` prints.
+	cmd.Version = version.Line()
+	cmd.SetVersionTemplate("{{.Version}}\n")
+	addCompletions(cmd, f)
 	return cmd
 }
