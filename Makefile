@@ -4,7 +4,7 @@ BIN     := bin/svcdisco
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/svcdisco/svcdisco/internal/build.Version=$(VERSION)
 
-.PHONY: build test test-go lint bench demo clean consul flake fuzz
+.PHONY: build test test-go lint bench demo clean consul flake fuzz man completions deb
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/svcdisco
@@ -57,6 +57,17 @@ fuzz:
 # baseline.
 bench: consul
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./bench/
+
+# Man pages, one per command, generated from the command tree (section 1).
+man:
+	$(GO) run ./internal/gendocs -out bin/man/man1
+
+# Shell completion scripts (they ask svcdisco itself for candidates).
+completions: build
+	mkdir -p bin/completions
+	$(BIN) completion bash > bin/completions/svcdisco
+	$(BIN) completion zsh > bin/completions/_svcdisco
+	$(BIN) completion fish > bin/completions/svcdisco.fish
 
 demo: build
 	./scripts/demo.sh
