@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -166,5 +167,24 @@ func TestRegisterUnderSystemd(t *testing.T) {
 	sock.Expect(t, "STOPPING=1")
 	if code := p.wait(t); code != 0 {
 		t.Fatalf("exit %d; stderr:\n%s", code, p.Stderr())
+	}
+}
+
+// TestUnconfiguredRegistryHint: with no registry configured and nothing
+// on 127.0.0.1:2181, the exit-4 error says what to configure.
+func TestUnconfiguredRegistryHint(t *testing.T) {
+	if c, err := net.Dial("tcp", "127.0.0.1:2181"); err == nil {
+		c.Close()
+		t.Skip("something listens on 127.0.0.1:2181")
+	}
+	cfg := filepath.Join(t.TempDir(), "svcdisco.yaml") // nothing from /etc/svcdisco
+	writeFile(t, filepath.Dir(cfg), "svcdisco.yaml", "log_level: info\n")
+	res := run(t, "query", "web", "--timeout", "200ms", "--config", cfg)
+	if res.code != 4 || !strings.Contains(res.stderr, "hint: no registry configured") || !strings.Contains(res.stderr, "make demo") {
+		t.Fatalf("exit %d, stderr %q", res.code, res.stderr)
+	}
+	res = run(t, "query", "web", "--timeout", "200ms", "--registry", "zk://127.0.0.1:1") // configured: no hint
+	if res.code != 4 || strings.Contains(res.stderr, "hint") {
+		t.Fatalf("configured registry: exit %d, stderr %q", res.code, res.stderr)
 	}
 }
