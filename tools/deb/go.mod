@@ -1,6 +1,8 @@
 // Module deb pins nfpm, which builds svcdisco's Debian package (make deb).
 // A module of its own: neither the main go.mod nor Consul's tools module
-// carries nfpm's dependency tree.
+// carries nfpm's dependency tree. Only nfpm's deb packager is imported;
+// `go mod tidy` here fails on nfpm's rpm side, whose module the Go module
+// proxy does not serve, so update with `go get`.
 module github.com/svcdisco/svcdisco/tools/deb
 
 go 1.26.8
