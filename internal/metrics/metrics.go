@@ -69,13 +69,24 @@ var (
 	}, []string{"destination"})
 )
 
+// runtimeOnce adds the Go runtime and process collectors when metrics are
+// first served: a daemon that serves none does not pay for them.
+var runtimeOnce sync.Once
+
+func registerRuntime() {
+	runtimeOnce.Do(func() {
+		Registry.MustRegister(
+			collectors.NewGoCollector(),
+			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		)
+	})
+}
+
 // SessionStates are the values of svcdisco_session_state's state label.
 var SessionStates = []string{"connected", "disconnected", "expired", "presumed-lost", "closed"}
 
 func init() {
 	Registry.MustRegister(
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		registered, registrations, deregistrations, reregistrations,
 		checkResults, checkDuration, sessionState, sessionExpiries,
 		watchEvents, renders, renderFailures, lastRender,
