@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/svcdisco/svcdisco/internal/testenv"
+	"github.com/svcdisco/svcdisco/internal/testexhibitor"
 	"github.com/svcdisco/svcdisco/internal/testmetrics"
 	"github.com/svcdisco/svcdisco/internal/testzk"
 )
@@ -187,4 +188,22 @@ func TestUnconfiguredRegistryHint(t *testing.T) {
 	if res.code != 4 || strings.Contains(res.stderr, "hint") {
 		t.Fatalf("configured registry: exit %d, stderr %q", res.code, res.stderr)
 	}
+}
+
+// TestAgentSessionMetricsThroughExhibitor: an exhibitor:// registry
+// reports the session of the ZooKeeper ensemble it found.
+func TestAgentSessionMetricsThroughExhibitor(t *testing.T) {
+	zkc := testzk.Shared(t)
+	ex := testexhibitor.Start(t)
+	ex.JSON(zkc.Servers[0].ClientPort, "127.0.0.1")
+	e := env{registry: "exhibitor://" + ex.Host(), root: testzk.Root(t)}
+	dir := t.TempDir()
+	writeFile(t, dir, "web.yaml", "service: web\nport: 8080\nhost: h1.example.com\n")
+	sock := testenv.ListenNotify(t, false)
+	addr := metricsAddr(t)
+	startEnv(t, []string{sock.Env()}, e.args("agent", "--config-dir", dir, "--metrics-addr", addr,
+		"--ensemble-cache", filepath.Join(t.TempDir(), "cache"))...)
+	sock.Expect(t, "READY=1")
+	waitMetric(t, addr, "the session reported connected", "svcdisco_session_state",
+		map[string]string{"state": "connected"}, func(v float64) bool { return v == 1 })
 }

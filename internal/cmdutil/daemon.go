@@ -25,9 +25,12 @@ type sessionEvents interface {
 
 // WatchSessionMetrics keeps svcdisco_session_state and
 // svcdisco_session_expiries_total up to date from reg's session until ctx
-// ends. Registries without a ZooKeeper session of
-// their own (Consul, etcd, exhibitor://) are left alone.
+// ends, for zk:// and exhibitor:// registries. Consul and etcd, which
+// have no such session, are left alone.
 func WatchSessionMetrics(ctx context.Context, reg registry.Registry) {
+	if w, ok := reg.(interface{ Current() registry.Registry }); ok {
+		reg = w.Current() // exhibitor://: the ZooKeeper registry it wraps, the same for its life
+	}
 	s, ok := reg.(sessionEvents)
 	if !ok {
 		return

@@ -45,11 +45,11 @@ var (
 	}, []string{"service"})
 	sessionState = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "svcdisco_session_state",
-		Help: "1 for the registry session's current state (connected, disconnected, expired, presumed-lost, closed), 0 for the others. ZooKeeper only.",
+		Help: "1 for the registry session's current state (connected, disconnected, expired, presumed-lost, closed), 0 for the others. ZooKeeper (zk://, exhibitor://) only.",
 	}, []string{"state"})
 	sessionExpiries = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "svcdisco_session_expiries_total",
-		Help: "Registry sessions expired or presumed lost (every provider re-registers on a new one). ZooKeeper only.",
+		Help: "Registry sessions expired or presumed lost (every provider re-registers on a new one). ZooKeeper (zk://, exhibitor://) only.",
 	})
 	watchEvents = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "svcdisco_watch_events_total",
