@@ -207,3 +207,18 @@ func TestAgentSessionMetricsThroughExhibitor(t *testing.T) {
 	waitMetric(t, addr, "the session reported connected", "svcdisco_session_state",
 		map[string]string{"state": "connected"}, func(v float64) bool { return v == 1 })
 }
+
+// TestElectUnderSystemd: elect sends READY=1 once its candidacy stands
+// (it has printed its first change line), and STOPPING=1 on SIGTERM.
+func TestElectUnderSystemd(t *testing.T) {
+	e := newEnv(t)
+	sock := testenv.ListenNotify(t, false)
+	p := startEnv(t, []string{sock.Env()}, e.args("elect", "sched", "--host", "h1", "--port", "7000")...)
+	sock.Expect(t, "READY=1")
+	p.waitLine(t, `"id"`)
+	p.signal(syscall.SIGTERM)
+	sock.Expect(t, "STOPPING=1")
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, p.Stderr())
+	}
+}
