@@ -1,10 +1,11 @@
 # svcdisco — `make demo` to try it, `make test` to run every test.
 GO      ?= go
-BIN     := bin/svcdisco
+BINDIR  ?= bin
+BIN     := $(BINDIR)/svcdisco
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/svcdisco/svcdisco/internal/build.Version=$(VERSION)
 
-.PHONY: build test test-go lint bench demo clean consul flake fuzz
+.PHONY: build test test-go lint bench demo clean consul flake fuzz man completions deb
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/svcdisco
@@ -57,6 +58,27 @@ fuzz:
 # baseline.
 bench: consul
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./bench/
+
+# Man pages, one per command, generated from the command tree (section 1).
+man:
+	$(GO) run ./internal/gendocs -out $(BINDIR)/man/man1
+
+# Shell completion scripts (they ask svcdisco itself for candidates).
+completions: build
+	mkdir -p $(BINDIR)/completions
+	$(BIN) completion bash > $(BINDIR)/completions/svcdisco
+	$(BIN) completion zsh > $(BINDIR)/completions/_svcdisco
+	$(BIN) completion fish > $(BINDIR)/completions/svcdisco.fish
+
+# The Debian package, into $(BINDIR): binary, systemd units, man pages,
+# completion, example config (packaging/nfpm.yaml). Built with nfpm's Go
+# library from tools/deb, a module of its own. A version that does not
+# start with a digit (an untagged commit) becomes 0.0.0~VERSION.
+DEB_VERSION ?= $(shell echo '$(VERSION)' | sed -E 's/^v//; s/^([^0-9])/0.0.0~\1/')
+deb: build man completions
+	cd tools/deb && $(GO) build -o $(abspath $(BINDIR))/svcdisco-deb .
+	SVCDISCO_DEB_STAGE=$(BINDIR) SVCDISCO_DEB_VERSION='$(DEB_VERSION)' SVCDISCO_DEB_ARCH=$$($(GO) env GOARCH) \
+		$(BINDIR)/svcdisco-deb -config packaging/nfpm.yaml -target $(BINDIR)
 
 demo: build
 	./scripts/demo.sh

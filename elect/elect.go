@@ -37,6 +37,9 @@ type Input struct {
 	NoPIDNamespace bool
 	Timeout        time.Duration // bounds joining and resigning
 	Logger         *slog.Logger
+	// OnCandidate, when set, is called once the candidacy stands (a
+	// service manager's "ready": leading or standing by).
+	OnCandidate func()
 }
 
 // Change is the JSON line printed on every change without a command.
@@ -72,6 +75,9 @@ func Run(ctx context.Context, in Input) (Result, error) {
 		return Result{}, err
 	}
 	defer resign(in, cand)
+	if in.OnCandidate != nil {
+		in.OnCandidate()
+	}
 	if in.Command == nil {
 		return Result{}, report(ctx, in, cand)
 	}

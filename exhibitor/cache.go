@@ -32,9 +32,14 @@ type CacheEntry struct {
 }
 
 // DefaultCacheDir is where caches live unless --ensemble-cache says
-// otherwise: /var/cache/svcdisco for root (the boot hook and Chef run as
-// root), else $XDG_CACHE_HOME/svcdisco (~/.cache/svcdisco).
+// otherwise: the directory systemd made for the unit (CacheDirectory=,
+// passed as $CACHE_DIRECTORY, which also works with DynamicUser=), else
+// /var/cache/svcdisco for root (the boot hook and Chef run as root), else
+// $XDG_CACHE_HOME/svcdisco (~/.cache/svcdisco).
 func DefaultCacheDir() string {
+	if d, _, _ := strings.Cut(os.Getenv("CACHE_DIRECTORY"), ":"); d != "" {
+		return d
+	}
 	if os.Geteuid() == 0 {
 		return "/var/cache/svcdisco"
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/svcdisco/svcdisco/internal/metrics"
 	"github.com/svcdisco/svcdisco/register/check"
 	"github.com/svcdisco/svcdisco/registry"
 )
@@ -49,6 +50,7 @@ func keepHealth(ctx context.Context, in KeepInput, hr registry.HealthRegistry, l
 	results := make(chan check.Result, 1)
 	go func() {
 		_ = check.Probe(cctx, *in.Check, log, func(r check.Result) {
+			metrics.CheckObserved(in.Provider.Service, r.Pass, r.Took)
 			select { // only the latest result counts
 			case <-results:
 			default:

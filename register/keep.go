@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/svcdisco/svcdisco/internal/metrics"
 	"github.com/svcdisco/svcdisco/register/check"
 	"github.com/svcdisco/svcdisco/registry"
 )
@@ -61,7 +62,8 @@ func Keep(ctx context.Context, in KeepInput) error {
 		cctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		go func() {
-			_ = check.Run(cctx, *in.Check, log, func(up bool) {
+			observe := func(pass bool, took time.Duration) { metrics.CheckObserved(in.Provider.Service, pass, took) }
+			_ = check.RunObserved(cctx, *in.Check, log, observe, func(up bool) {
 				select { // only the latest wish counts
 				case <-want:
 				default:
@@ -123,8 +125,10 @@ func (k *keeper) up(ctx context.Context) error {
 		return fmt.Errorf("register %s: %w", k.p.Service, err)
 	}
 	k.reg = reg
+	p := reg.Provider()
+	metrics.Registered(p.ID, p.Service, p.Status)
 	if k.in.OnChange != nil {
-		k.in.OnChange(true, reg.Provider())
+		k.in.OnChange(true, p)
 	}
 	return nil
 }
@@ -141,6 +145,7 @@ func (k *keeper) down() error {
 	cur := k.reg.Provider() // after Deregister: a backend may read the status one last time
 	k.p.Status = cur.Status
 	k.reg = nil
+	metrics.Deregistered(cur.ID, cur.Service)
 	if err != nil {
 		return fmt.Errorf("deregister %s: %w", k.p.Service, err)
 	}

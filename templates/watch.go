@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/svcdisco/svcdisco/internal/exitcode"
+	"github.com/svcdisco/svcdisco/internal/metrics"
 	"github.com/svcdisco/svcdisco/registry"
 )
 
@@ -121,6 +122,7 @@ func (w *watcher) run(ctx context.Context) error {
 			}
 			return nil
 		case svc := <-w.changed:
+			metrics.WatchEvent(svc)
 			for _, st := range states {
 				if st.deps[svc] || st.catalog {
 					w.schedule(ctx, st)

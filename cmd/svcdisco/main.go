@@ -30,8 +30,16 @@ func runMain() int {
 		code = exitcode.Usage
 	}
 	fmt.Fprintf(os.Stderr, "svcdisco: %s\n", registry.Scrub(oneLine(err.Error())))
+	if code == exitcode.Unreachable && f.Config != nil && f.Config.Registry == registry.DefaultURL {
+		fmt.Fprintln(os.Stderr, defaultRegistryHint)
+	}
 	return code
 }
+
+// defaultRegistryHint follows "unreachable" when no registry was
+// configured: a newcomer's first command most likely met no ZooKeeper.
+const defaultRegistryHint = "svcdisco: hint: no registry configured, so " + registry.DefaultURL + " was tried; set --registry " +
+	"(or SVCDISCO_REGISTRY, or registry: in /etc/svcdisco/svcdisco.yaml), or run `make demo` for a local ZooKeeper"
 
 // isCobraUsage spots the argument errors cobra raises itself.
 func isCobraUsage(err error) bool {

@@ -118,7 +118,7 @@ func (f *Factory) Init(cmd *cobra.Command) error {
 	}
 	level, _ := config.ParseLevel(cfg.LogLevel)
 	f.Config = cfg
-	f.Logger = slog.New(slog.NewTextHandler(f.IO.ErrOut, &slog.HandlerOptions{Level: level}))
+	f.Logger = config.NewLogger(f.IO.ErrOut, level, cfg.LogFormat)
 	return nil
 }
 

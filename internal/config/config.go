@@ -8,6 +8,7 @@ package config
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"slices"
@@ -39,7 +40,10 @@ type Config struct {
 	SessionTimeout time.Duration `mapstructure:"session_timeout"`
 	Timeout        time.Duration `mapstructure:"timeout"`
 	LogLevel       string        `mapstructure:"log_level"`
-	ChrootCreate   bool          `mapstructure:"chroot_create"`
+	// LogFormat is text (logfmt-like key=value) or json (one object a
+	// line, for journald/Loki/ELK pipelines).
+	LogFormat    string `mapstructure:"log_format"`
+	ChrootCreate bool   `mapstructure:"chroot_create"`
 	// ZKAuthFile names a mode-0600 file of ZooKeeper digest credentials
 	// (the credentials themselves never go in a flag or the config).
 	ZKAuthFile string `mapstructure:"zk_auth_file"`
@@ -118,6 +122,7 @@ var Defaults = Config{
 	SessionTimeout: 10 * time.Second,
 	Timeout:        10 * time.Second,
 	LogLevel:       "info",
+	LogFormat:      LogFormatText,
 	ExhibitorPath:  "/exhibitor/v1",
 	ExhibitorPoll:  30 * time.Second,
 }
@@ -130,6 +135,7 @@ var globalFlags = map[string]string{
 	"session-timeout": "session_timeout",
 	"timeout":         "timeout",
 	"log-level":       "log_level",
+	"log-format":      "log_format",
 	"chroot-create":   "chroot_create",
 	"zk-auth-file":    "zk_auth_file",
 	"zk-tls-ca":       "zk_tls_ca",
@@ -160,6 +166,7 @@ func AddGlobalFlags(fs *pflag.FlagSet) {
 	fs.Duration("timeout", Defaults.Timeout, "deadline for reaching the registry and answering (exit 4 when it passes)")
 	fs.String("config", "", "config file (default "+DefaultPath+" when it exists; env SVCDISCO_CONFIG)")
 	fs.String("log-level", Defaults.LogLevel, "debug, info, warn or error (logs go to stderr)")
+	fs.String("log-format", Defaults.LogFormat, "text or json (one JSON object per log line on stderr)")
 	fs.String("zk-auth-file", "", "file of ZooKeeper digest credentials, user:password per line, mode 0600 (or env SVCDISCO_ZK_AUTH=user:password)")
 	fs.String("zk-tls-ca", "", "PEM CA bundle for zk://…?tls=1 (default: the system's CAs)")
 	fs.String("zk-tls-cert", "", "PEM client certificate for zk://…?tls=1 (servers with ssl.clientAuth=need)")
@@ -225,6 +232,7 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("session_timeout", Defaults.SessionTimeout)
 	v.SetDefault("timeout", Defaults.Timeout)
 	v.SetDefault("log_level", Defaults.LogLevel)
+	v.SetDefault("log_format", Defaults.LogFormat)
 	v.SetDefault("chroot_create", Defaults.ChrootCreate)
 	v.SetDefault("zk_auth_file", "")
 	v.SetDefault("zk_tls_ca", "")
@@ -290,6 +298,9 @@ func (c *Config) Validate() error {
 	if _, err := c.TemplateSources(); err != nil {
 		return err
 	}
+	if c.LogFormat != LogFormatText && c.LogFormat != LogFormatJSON {
+		return fmt.Errorf("invalid log_format %q: want text or json", c.LogFormat)
+	}
 	return nil
 }
 
@@ -324,6 +335,27 @@ func (c *Config) TemplateSources() (map[string]foreign.Source, error) {
 // Source is where query and render read providers (Format, FormatPath).
 func (c *Config) Source() foreign.Source {
 	return foreign.Source{Format: foreign.Format(c.Format), Path: c.FormatPath}
+}
+
+// Log formats (--log-format).
+const (
+	LogFormatText = "text"
+	LogFormatJSON = "json"
+)
+
+// LogLevels and LogFormats are the accepted values, for completion.
+var (
+	LogLevels  = []string{"debug", "info", "warn", "error"}
+	LogFormats = []string{LogFormatText, LogFormatJSON}
+)
+
+// NewLogger is the logger the configuration asks for, writing to w.
+func NewLogger(w io.Writer, level slog.Level, format string) *slog.Logger {
+	o := &slog.HandlerOptions{Level: level}
+	if format == LogFormatJSON {
+		return slog.New(slog.NewJSONHandler(w, o))
+	}
+	return slog.New(slog.NewTextHandler(w, o))
 }
 
 // ParseLevel parses a log level name.

@@ -33,6 +33,11 @@ type Agent struct {
 	// the agent's own settings (the registry's mirror) are re-read there.
 	Reload     func(ctx context.Context)
 	ConfigFile string
+	// Ready, when set, is called once the first reconcile's providers are
+	// registered: those without a check (a provider with a check waits
+	// for its service to pass, which may take any time; a daemon's start
+	// must not). Run calls it from another goroutine.
+	Ready func()
 
 	running map[string]*entry // by file path
 }
@@ -209,6 +214,9 @@ func (a *Agent) Run(ctx context.Context, reload <-chan os.Signal) error {
 	if _, err := a.reconcileUntil(pctx, ctx); err != nil {
 		return err
 	}
+	if a.Ready != nil {
+		go awaitRegistered(ctx, a.unchecked(), a.Ready)
+	}
 	var d debounce
 	defer d.stop()
 	for {
@@ -274,4 +282,29 @@ func (a *Agent) reconcile(ctx, stop context.Context) {
 	if _, err := a.reconcileUntil(ctx, stop); err != nil {
 		a.Logger.Error("reconcile failed; keeping the running providers", "err", err)
 	}
+}
+
+// unchecked are the running providers without a check.
+func (a *Agent) unchecked() []*entry {
+	var es []*entry
+	for _, e := range a.running {
+		if e.spec.Check == nil {
+			es = append(es, e)
+		}
+	}
+	return es
+}
+
+// awaitRegistered calls ready once each entry registered (or gave up),
+// unless ctx ends first.
+func awaitRegistered(ctx context.Context, es []*entry, ready func()) {
+	for _, e := range es {
+		select {
+		case <-e.registered:
+		case <-e.done:
+		case <-ctx.Done():
+			return
+		}
+	}
+	ready()
 }

@@ -86,11 +86,12 @@ func (s *State) Observe(pass bool) bool {
 
 // Result is one probe's outcome and the state it leaves.
 type Result struct {
-	Up      bool   // the state after this probe
-	Changed bool   // this probe changed the state
-	Pass    bool   // this probe passed
-	Err     error  // why it failed (nil when it passed)
-	Check   string // the probe's target
+	Up      bool          // the state after this probe
+	Changed bool          // this probe changed the state
+	Pass    bool          // this probe passed
+	Err     error         // why it failed (nil when it passed)
+	Check   string        // the probe's target
+	Took    time.Duration // how long the probe took
 	// Streak counts the consecutive results against the state so far, and
 	// Need how many change it (Rise while down, Fall while up).
 	Streak, Need int
@@ -100,6 +101,19 @@ type Result struct {
 // calls onChange on every up/down transition, from this goroutine.
 func Run(ctx context.Context, cfg Config, log *slog.Logger, onChange func(up bool)) error {
 	return Probe(ctx, cfg, log, func(r Result) {
+		if r.Changed {
+			onChange(r.Up)
+		}
+	})
+}
+
+// RunObserved is Run that also tells observe (when not nil) of every
+// probe's result and how long it took (for metrics).
+func RunObserved(ctx context.Context, cfg Config, log *slog.Logger, observe func(pass bool, took time.Duration), onChange func(up bool)) error {
+	return Probe(ctx, cfg, log, func(r Result) {
+		if observe != nil {
+			observe(r.Pass, r.Took)
+		}
 		if r.Changed {
 			onChange(r.Up)
 		}
@@ -119,7 +133,9 @@ func Probe(ctx context.Context, cfg Config, log *slog.Logger, onResult func(Resu
 	defer tick.Stop()
 	for {
 		pctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+		start := time.Now()
 		err := c.Check(pctx)
+		took := time.Since(start)
 		cancel()
 		if ctx.Err() != nil {
 			return nil
@@ -137,7 +153,7 @@ func Probe(ctx context.Context, cfg Config, log *slog.Logger, onResult func(Resu
 		if st.Up() {
 			need = st.Fall
 		}
-		onResult(Result{Up: st.Up(), Changed: changed, Pass: err == nil, Err: err, Check: c.String(), Streak: st.streak, Need: need})
+		onResult(Result{Up: st.Up(), Changed: changed, Pass: err == nil, Err: err, Check: c.String(), Took: took, Streak: st.streak, Need: need})
 		select {
 		case <-ctx.Done():
 			return nil

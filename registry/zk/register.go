@@ -11,6 +11,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/svcdisco/svcdisco/internal/exitcode"
+	"github.com/svcdisco/svcdisco/internal/metrics"
 	"github.com/svcdisco/svcdisco/internal/zkcall"
 	"github.com/svcdisco/svcdisco/registry"
 )
@@ -188,6 +189,7 @@ func (reg *registration) ensure(ctx context.Context) error {
 			}
 		}
 		reg.r.log.Info("re-registering provider", "service", p.Service, "id", p.ID)
+		metrics.Reregistered(p.Service)
 	}
 	return reg.create(ctx, sid)
 }

@@ -15,6 +15,8 @@ import (
 	"github.com/svcdisco/svcdisco/internal/cmdutil"
 	"github.com/svcdisco/svcdisco/internal/config"
 	"github.com/svcdisco/svcdisco/internal/exitcode"
+	"github.com/svcdisco/svcdisco/internal/metrics"
+	"github.com/svcdisco/svcdisco/internal/sdnotify"
 	"github.com/svcdisco/svcdisco/register"
 	"github.com/svcdisco/svcdisco/register/agent"
 )
@@ -31,6 +33,8 @@ type Options struct {
 	// a changed mirror is followed, and a registry that was the mirror
 	// promotes it.
 	Reload func() (*config.Config, error)
+	// MetricsAddr serves Prometheus metrics ("" none).
+	MetricsAddr string
 }
 
 // NewCmdAgent parses flags into Options and hands them to runF (or Run).
@@ -71,6 +75,11 @@ without touching the providers on the registry, and a registry changed to
 what was the mirror promotes the mirror's session (its znodes stay, the old
 registry drains). See README "Moving to another ensemble".
 
+Under systemd (Type=notify) the agent sends READY=1 once every provider
+without a check is registered (one with a check registers when it passes),
+STOPPING=1 when it begins to deregister, and WATCHDOG=1 every half
+WatchdogSec=. --metrics-addr serves Prometheus metrics at /metrics.
+
 --once validates the directory and exits: 0 when every file is valid,
 2 (naming each bad file) otherwise. Nothing is registered.`,
 		Example: `  svcdisco agent --config-dir /etc/svcdisco/services.d
@@ -87,6 +96,7 @@ registry drains). See README "Moving to another ensemble".
 	}
 	cmd.Flags().StringVar(&opts.ConfigDir, "config-dir", DefaultConfigDir, "directory of provider files (*.json, *.yaml)")
 	cmd.Flags().BoolVar(&opts.Once, "once", false, "validate the directory and exit (registers nothing)")
+	cmd.Flags().StringVar(&opts.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics on this host:port, e.g. "+metrics.DefaultAddr+" (default: none)")
 	return cmd
 }
 
@@ -105,6 +115,13 @@ func Run(ctx context.Context, opts *Options) error {
 	defer signal.Stop(hup)
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	stopMetrics, err := opts.F.ServeMetrics(opts.MetricsAddr)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+	sd := sdnotify.Start(ctx, opts.F.Logger)
+	defer sd.Close()
 
 	cctx, cancel := opts.F.Timeout(ctx)
 	reg, err := opts.F.OpenRegistry(cctx)
@@ -118,6 +135,7 @@ func Run(ctx context.Context, opts *Options) error {
 	// Always wrapped, so that a mirror can be added by a reload.
 	w := opts.F.Mirrored(reg, opts.F.Config)
 	defer w.Close()
+	cmdutil.WatchSessionMetrics(ctx, reg)
 	fl := &follower{f: opts.F, w: w, cur: *opts.F.Config, load: opts.Reload}
 	a := &agent.Agent{
 		Dir:        opts.ConfigDir,
@@ -126,6 +144,7 @@ func Run(ctx context.Context, opts *Options) error {
 		Timeout:    opts.F.TimeoutValue(),
 		Logger:     opts.F.Logger,
 		ConfigFile: opts.F.Config.File,
+		Ready:      func() { sd.Ready("providers registered") },
 	}
 	if opts.Reload != nil {
 		a.Reload = fl.reload

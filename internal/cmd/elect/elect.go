@@ -16,6 +16,7 @@ import (
 	"github.com/svcdisco/svcdisco/elect"
 	"github.com/svcdisco/svcdisco/internal/cmdutil"
 	"github.com/svcdisco/svcdisco/internal/exitcode"
+	"github.com/svcdisco/svcdisco/internal/sdnotify"
 	"github.com/svcdisco/svcdisco/register"
 	"github.com/svcdisco/svcdisco/register/child"
 	"github.com/svcdisco/svcdisco/registry"
@@ -149,6 +150,8 @@ func Run(ctx context.Context, opts *Options) error {
 		return err
 	}
 	defer reg.Close()
+	sd := sdnotify.Start(ctx, opts.F.Logger) // STOPPING=1 once resigned, at exit
+	defer sd.Close()
 	if w, ok := reg.(interface{ Current() registry.Registry }); ok {
 		reg = w.Current()
 	}
@@ -161,6 +164,7 @@ func Run(ctx context.Context, opts *Options) error {
 		Grace: opts.Grace, Signals: sigs, Out: opts.F.IO.Out,
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		Timeout: opts.F.TimeoutValue(), Logger: opts.F.Logger,
+		OnCandidate: func() { sd.Ready("contending for " + opts.Group) },
 	}
 	res, err := elect.Run(ctx, in)
 	switch {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/svcdisco/svcdisco/internal/cmdutil"
 	"github.com/svcdisco/svcdisco/internal/exitcode"
+	"github.com/svcdisco/svcdisco/internal/sdnotify"
 	"github.com/svcdisco/svcdisco/register"
 	"github.com/svcdisco/svcdisco/register/check"
 	"github.com/svcdisco/svcdisco/register/child"
@@ -30,6 +31,8 @@ type Options struct {
 	// Command, when set, is wrapped: registered only while it runs.
 	Command     []string
 	KillTimeout time.Duration
+	// MetricsAddr serves Prometheus metrics ("" none).
+	MetricsAddr string
 }
 
 type flags struct {
@@ -125,6 +128,7 @@ reached in time); after that svcdisco keeps trying for as long as it runs.`,
 	fs.IntVar(&fl.check.Rise, "rise", check.DefaultRise, "consecutive passing checks before the provider is registered (on Consul: passing)")
 	fs.IntVar(&fl.check.Fall, "fall", check.DefaultFall, "consecutive failing checks before the provider is deregistered (on Consul: critical)")
 	fs.DurationVar(&opts.KillTimeout, "kill-timeout", register.DefaultKillTimeout, "with -- CMD: grace between the forwarded signal and SIGKILL")
+	fs.StringVar(&opts.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics on this host:port, e.g. 127.0.0.1:9464 (default: none)")
 	_ = cmd.MarkFlagRequired("port")
 	return cmd
 }
@@ -197,6 +201,16 @@ func Run(ctx context.Context, opts *Options) error {
 		reg = opts.F.Mirrored(reg, opts.F.Config)
 	}
 	defer reg.Close()
+	stopMetrics, err := opts.F.ServeMetrics(opts.MetricsAddr)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+	cmdutil.WatchSessionMetrics(ctx, reg)
+	// STOPPING=1 goes out when the stop signal arrives (below) or, with
+	// -- CMD, once CMD has exited.
+	sd := sdnotify.Start(ctx, opts.F.Logger)
+	defer sd.Close()
 	in := register.KeepInput{
 		Registry: reg,
 		Provider: opts.Provider,
@@ -204,6 +218,9 @@ func Run(ctx context.Context, opts *Options) error {
 		Timeout:  opts.F.TimeoutValue(),
 		Logger:   opts.F.Logger,
 		OnChange: func(up bool, p registry.Provider) {
+			if up {
+				sd.Ready("registered " + p.ID)
+			}
 			switch {
 			case up && opts.Command != nil: // stdout belongs to CMD
 				opts.F.Logger.Info("registered", "service", p.Service, "id", p.ID, "addr", p.Addr())
@@ -225,6 +242,7 @@ func Run(ctx context.Context, opts *Options) error {
 	go func() {
 		select {
 		case <-sigs:
+			sd.Stopping()
 			kcancel()
 		case <-kctx.Done():
 		}

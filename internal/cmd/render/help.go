@@ -41,6 +41,9 @@ reads, debounced by --wait MIN:MAX (or the stanza's wait). For --settle
 outage, or after every provider of a service was replaced at once, a file
 is not rendered with fewer providers than it has, and at most 4 times.
 SIGHUP reloads the config file; SIGTERM/SIGINT exit 0.
+Under systemd (Type=notify) --watch sends READY=1 once every template had
+a pass on registry data, STOPPING=1 on SIGTERM and WATCHDOG=1 every half
+WatchdogSec=; --metrics-addr serves Prometheus metrics at /metrics.
 
 Exit codes (once mode; the first refused template decides):
   0 ok, 1 failure (e.g. a reload command failed), 2 invalid input or a

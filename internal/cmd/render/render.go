@@ -46,6 +46,10 @@ type Options struct {
 	// the registry's own chain (Exhibitor → cache → backup for exhibitor://).
 	// Tests replace it.
 	Ensemble func(ctx context.Context, cfg *config.Config) (string, error)
+	// MetricsAddr serves Prometheus metrics in watch mode ("" none).
+	MetricsAddr string
+
+	pass *firstPass // watch mode: READY=1 after every template's first pass
 }
 
 // NewCmdRender parses flags into Options and hands them to runF (or Run).
@@ -77,6 +81,9 @@ func NewCmdRender(f *cmdutil.Factory, runF func(context.Context, *Options) error
 			if opts.Settle < 0 {
 				return exitcode.Usagef("invalid --settle %s: must not be negative", opts.Settle)
 			}
+			if opts.MetricsAddr != "" && !opts.Watch {
+				return exitcode.Usagef("render: --metrics-addr needs --watch")
+			}
 			if opts.Report != ReportText && opts.Report != ReportJSON {
 				return exitcode.Usagef("invalid --report %q: want text or json", opts.Report)
 			}
@@ -99,6 +106,7 @@ func NewCmdRender(f *cmdutil.Factory, runF func(context.Context, *Options) error
 	fs.StringVar(&opts.SandboxPath, "sandbox-path", "", "directory the template function file may read in (a template's sandbox_path wins); none: file is off")
 	fs.StringVar(&maxSize, "max-size", "16MiB", "largest output (and source) of a template, e.g. 512KiB; a template's max_size wins")
 	cmdutil.AddReaderFlags(cmd)
+	fs.StringVar(&opts.MetricsAddr, "metrics-addr", "", "watch mode: serve Prometheus metrics on this host:port, e.g. 127.0.0.1:9464 (default: none)")
 	fs.DurationVar(&opts.Settle, "settle", 0, "watch mode: after the registry comes back or every provider was replaced, how long no file shrinks and reloads are rate-limited (default twice --session-timeout)")
 	return cmd
 }
@@ -153,9 +161,14 @@ func (opts *Options) engineOptions(ctx context.Context, cfg *config.Config, ts [
 		Logger:         opts.F.Logger,
 		Answers:        opts.F.AnswersFor(cfg),
 		OnResult: func(r templates.Result) {
-			if opts.Watch && r.Diff != "" { // a watching dry run shows each change
+			if !opts.Watch {
+				return
+			}
+			if r.Diff != "" { // a watching dry run shows each change
 				fmt.Fprint(opts.F.IO.Out, r.Diff)
 			}
+			recordMetrics(r)
+			opts.pass.observe(r)
 		},
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/svcdisco/svcdisco/internal/config"
 	"github.com/svcdisco/svcdisco/internal/exitcode"
+	"github.com/svcdisco/svcdisco/internal/sdnotify"
 	"github.com/svcdisco/svcdisco/templates"
 )
 
@@ -145,6 +146,14 @@ func writeReport(w io.Writer, format string, results []templates.Result, runErr 
 func runWatch(ctx context.Context, opts *Options, ts []*templates.Template) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	stopMetrics, err := opts.F.ServeMetrics(opts.MetricsAddr)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+	sd := sdnotify.Start(ctx, opts.F.Logger)
+	defer sd.Close()
+	opts.pass = newFirstPass(ts, sd)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)

@@ -86,5 +86,9 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 		migrate.NewCmdMigrate(f, nil, nil),
 		version.NewCmdVersion(f),
 	)
+	// --version prints what `svcdisco version` prints.
+	cmd.Version = version.Line()
+	cmd.SetVersionTemplate("{{.Version}}\n")
+	addCompletions(cmd, f)
 	return cmd
 }

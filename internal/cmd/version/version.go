@@ -18,8 +18,13 @@ func NewCmdVersion(f *cmdutil.Factory) *cobra.Command {
 		Short: "Print svcdisco's version",
 		Args:  cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, err := fmt.Fprintf(f.IO.Out, "svcdisco %s (%s, %s/%s)\n", build.String(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			_, err := fmt.Fprintln(f.IO.Out, Line())
 			return err
 		},
 	}
+}
+
+// Line is the version line: svcdisco VERSION (GO, OS/ARCH).
+func Line() string {
+	return fmt.Sprintf("svcdisco %s (%s, %s/%s)", build.String(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
