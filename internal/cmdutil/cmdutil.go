@@ -16,6 +16,7 @@ import (
 
 	"github.com/svcdisco/svcdisco/internal/config"
 	"github.com/svcdisco/svcdisco/internal/exitcode"
+	"github.com/svcdisco/svcdisco/nodecache"
 	"github.com/svcdisco/svcdisco/registry"
 	"github.com/svcdisco/svcdisco/registry/dial"
 	"github.com/svcdisco/svcdisco/registry/zk"
@@ -153,4 +154,25 @@ func (f *Factory) OpenRegistryUnlessStopped(ctx context.Context, sigs <-chan os.
 		return nil, true, nil
 	}
 	return reg, false, err
+}
+
+// OpenReader opens what a reading command (query, services, render --once)
+// asks: the node cache of `agent --serve` when agent_socket names one,
+// falling back to the registry (opened only then) when the agent does not
+// answer; otherwise the registry itself. Either way the answers are the
+// same; through the agent they cost the registry no session.
+func (f *Factory) OpenReader(ctx context.Context) (registry.Registry, error) {
+	if f.Config == nil || f.Config.AgentSocket == "" {
+		return f.OpenRegistry(ctx)
+	}
+	c := nodecache.NewClient(f.Config.AgentSocket)
+	c.OnStale = func(service string, age time.Duration) {
+		f.Logger.Warn(nodecache.StaleWarning(service, age))
+	}
+	open := func(ctx context.Context) (registry.Registry, error) {
+		cctx, cancel := f.Timeout(ctx)
+		defer cancel()
+		return f.OpenRegistry(cctx)
+	}
+	return &nodecache.Reader{Agent: c, Open: open, Logger: f.Logger}, nil
 }

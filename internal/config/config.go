@@ -49,6 +49,15 @@ type Config struct {
 	ExhibitorPoll time.Duration `mapstructure:"exhibitor_poll"`
 	EnsembleCache string        `mapstructure:"ensemble_cache"`
 
+	// AgentSocket is an agent's --serve socket that readers (query,
+	// services, render --once) ask first; "" asks the registry directly.
+	AgentSocket string `mapstructure:"agent_socket"`
+	// Serve, ServeGroup and ServeIdle are the agent's node cache socket,
+	// the group owning it, and how long an unasked service stays watched.
+	Serve      string        `mapstructure:"serve"`
+	ServeGroup string        `mapstructure:"serve_group"`
+	ServeIdle  time.Duration `mapstructure:"serve_idle"`
+
 	// Templates are `render`'s template stanzas (config file only).
 	Templates []TemplateConfig `mapstructure:"templates"`
 
@@ -92,6 +101,7 @@ var Defaults = Config{
 	LogLevel:       "info",
 	ExhibitorPath:  "/exhibitor/v1",
 	ExhibitorPoll:  30 * time.Second,
+	ServeIdle:      10 * time.Minute,
 }
 
 // Flag names of the global settings, bound to their keys.
@@ -110,6 +120,10 @@ var globalFlags = map[string]string{
 	"exhibitor-path":  "exhibitor_path",
 	"exhibitor-poll":  "exhibitor_poll",
 	"ensemble-cache":  "ensemble_cache",
+	"agent-socket":    "agent_socket",
+	"serve":           "serve",
+	"serve-group":     "serve_group",
+	"serve-idle":      "serve_idle",
 }
 
 // AddGlobalFlags defines the global flags on fs.
@@ -129,6 +143,7 @@ func AddGlobalFlags(fs *pflag.FlagSet) {
 	fs.String("exhibitor-path", Defaults.ExhibitorPath, "Exhibitor's REST prefix (for an Exhibitor behind a proxy)")
 	fs.Duration("exhibitor-poll", Defaults.ExhibitorPoll, "how often long-running commands re-ask Exhibitor and follow a changed ensemble (0 never)")
 	fs.String("ensemble-cache", "", "file caching Exhibitor's last good answer (default $XDG_CACHE_HOME/svcdisco/, /var/cache/svcdisco/ for root)")
+	fs.String("agent-socket", "", "ask the node cache of `svcdisco agent --serve` on this socket first, the registry only when it does not answer (env SVCDISCO_AGENT_SOCKET)")
 }
 
 // Load builds the configuration from fs (already parsed), the environment
@@ -182,6 +197,10 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("exhibitor_path", Defaults.ExhibitorPath)
 	v.SetDefault("exhibitor_poll", Defaults.ExhibitorPoll)
 	v.SetDefault("ensemble_cache", Defaults.EnsembleCache)
+	v.SetDefault("agent_socket", "")
+	v.SetDefault("serve", "")
+	v.SetDefault("serve_group", "")
+	v.SetDefault("serve_idle", Defaults.ServeIdle)
 }
 
 // configPath is --config, else $SVCDISCO_CONFIG (a file named either way
@@ -215,6 +234,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ExhibitorPoll < 0 {
 		return fmt.Errorf("invalid exhibitor_poll %s: must not be negative", c.ExhibitorPoll)
+	}
+	if c.ServeIdle <= 0 {
+		return fmt.Errorf("invalid serve_idle %s: must be positive", c.ServeIdle)
 	}
 	if err := registry.ValidatePath(c.ExhibitorPath); err != nil {
 		return fmt.Errorf("invalid exhibitor_path: %v", err)

@@ -4,18 +4,25 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"net"
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/svcdisco/svcdisco/internal/cmdutil"
+	"github.com/svcdisco/svcdisco/internal/config"
 	"github.com/svcdisco/svcdisco/internal/exitcode"
+	"github.com/svcdisco/svcdisco/nodecache"
 	"github.com/svcdisco/svcdisco/register"
 	"github.com/svcdisco/svcdisco/register/agent"
+	"github.com/svcdisco/svcdisco/registry"
 )
 
 // DefaultConfigDir is where Chef (or a package) drops provider files.
@@ -26,6 +33,9 @@ type Options struct {
 	F         *cmdutil.Factory
 	ConfigDir string
 	Once      bool
+	// configDirSet: --config-dir was given (a missing default directory
+	// is fine for a pure node cache, a missing named one never is).
+	configDirSet bool
 }
 
 // NewCmdAgent parses flags into Options and hands them to runF (or Run).
@@ -61,12 +71,23 @@ keeps its previous provider until it is fixed or removed. SIGTERM or SIGINT
 deregisters everything, then exits 0.
 
 --once validates the directory and exits: 0 when every file is valid,
-2 (naming each bad file) otherwise. Nothing is registered.`,
+2 (naming each bad file) otherwise. Nothing is registered.
+
+--serve PATH also runs the node cache on a unix socket (mode 0660, group
+--serve-group): query, services, render --once and the Chef helpers given
+--agent-socket PATH ask it instead of opening a registry session each. The
+first ask of a service starts one watch on it; later asks are answered from
+memory; a service not asked for during --serve-idle loses its watch. While
+the agent's session is disconnected, the cache answers only callers that
+accept stale answers. With --serve and no --config-dir, a missing default
+directory means a pure cache node.`,
 		Example: `  svcdisco agent --config-dir /etc/svcdisco/services.d
+  svcdisco agent --serve /run/svcdisco/agent.sock --serve-group chef
   svcdisco agent --config-dir /etc/svcdisco/services.d --once   # validate only
   systemctl reload svcdisco-agent                              # SIGHUP: reconcile`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.configDirSet = cmd.Flags().Changed("config-dir")
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -75,6 +96,9 @@ deregisters everything, then exits 0.
 	}
 	cmd.Flags().StringVar(&opts.ConfigDir, "config-dir", DefaultConfigDir, "directory of provider files (*.json, *.yaml)")
 	cmd.Flags().BoolVar(&opts.Once, "once", false, "validate the directory and exit (registers nothing)")
+	cmd.Flags().String("serve", "", "also answer reads from a node cache on this unix socket (config serve)")
+	cmd.Flags().String("serve-group", "", "group owning the --serve socket, mode 0660 (config serve_group)")
+	cmd.Flags().Duration("serve-idle", config.Defaults.ServeIdle, "drop a service's watch when nobody asked for it this long (config serve_idle)")
 	return cmd
 }
 
@@ -84,8 +108,21 @@ func Run(ctx context.Context, opts *Options) error {
 	if opts.Once {
 		return validate(opts, defaults)
 	}
-	if _, _, err := agent.LoadDir(opts.ConfigDir, defaults); err != nil {
-		return exitcode.New(exitcode.Usage, err)
+	cfg := opts.config()
+	cacheOnly := cfg.Serve != "" && !opts.configDirSet && missing(opts.ConfigDir)
+	if !cacheOnly {
+		if _, _, err := agent.LoadDir(opts.ConfigDir, defaults); err != nil {
+			return exitcode.New(exitcode.Usage, err)
+		}
+	}
+	var sock net.Listener
+	if cfg.Serve != "" {
+		l, err := nodecache.Listen(cfg.Serve, cfg.ServeGroup)
+		if err != nil {
+			return exitcode.New(exitcode.Usage, err)
+		}
+		sock = l
+		defer l.Close()
 	}
 	residentGC()
 	hup := make(chan os.Signal, 1)
@@ -104,6 +141,13 @@ func Run(ctx context.Context, opts *Options) error {
 		return err
 	}
 	defer reg.Close()
+	served := serve(ctx, opts, reg, sock)
+	defer func() { <-served }()
+	if cacheOnly {
+		opts.F.Logger.Info("node cache only: no provider directory", "dir", opts.ConfigDir)
+		<-ctx.Done()
+		return nil
+	}
 	a := &agent.Agent{
 		Dir:      opts.ConfigDir,
 		Registry: reg,
@@ -116,6 +160,40 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	opts.F.Logger.Info("stopped; every provider deregistered")
 	return nil
+}
+
+func (opts *Options) config() *config.Config {
+	if opts.F.Config != nil {
+		return opts.F.Config
+	}
+	return &config.Defaults
+}
+
+func missing(dir string) bool {
+	_, err := os.Stat(dir)
+	return errors.Is(err, fs.ErrNotExist)
+}
+
+// serve runs the node cache on sock (when there is one) until ctx ends;
+// the returned channel is closed once it has stopped.
+func serve(ctx context.Context, opts *Options, reg registry.Registry, sock net.Listener) <-chan struct{} {
+	done := make(chan struct{})
+	if sock == nil {
+		close(done)
+		return done
+	}
+	cfg := opts.config()
+	full := strings.HasPrefix(cfg.Registry, "consul:") // Consul lists in full anyway
+	cache := nodecache.New(ctx, reg, nodecache.Options{Idle: cfg.ServeIdle, Logger: opts.F.Logger, FullFieldsOnly: full})
+	srv := &nodecache.Server{Cache: cache, Logger: opts.F.Logger}
+	opts.F.Logger.Info("serving the node cache", "socket", cfg.Serve, "idle", cfg.ServeIdle)
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ctx, sock); err != nil {
+			opts.F.Logger.Error("node cache stopped", "socket", cfg.Serve, "err", err)
+		}
+	}()
+	return done
 }
 
 func validate(opts *Options, d agent.Defaults) error {

@@ -101,7 +101,7 @@ func Run(ctx context.Context, opts *Options) error {
 	ctx, cancel := context.WithTimeout(ctx, opts.F.TimeoutValue()+opts.Query.Wait)
 	defer cancel()
 	cctx, ccancel := opts.F.Timeout(ctx)
-	reg, err := opts.F.OpenRegistry(cctx)
+	reg, err := opts.F.OpenReader(cctx)
 	ccancel()
 	if err != nil {
 		return err

@@ -133,6 +133,9 @@ func (opts *Options) engineOptions(ctx context.Context, cfg *config.Config, ts [
 		Open: func(ctx context.Context) (registry.Registry, error) {
 			cctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 			defer cancel()
+			if !opts.Watch { // a watching render holds its own session anyway
+				return opts.F.OpenReader(cctx)
+			}
 			return opts.F.OpenRegistry(cctx)
 		},
 		Ensemble: func() (string, error) {
