@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/svcdisco/svcdisco/internal/testenv"
+	"github.com/svcdisco/svcdisco/internal/testzk"
+	"github.com/svcdisco/svcdisco/nodecache"
+)
+
+// serveAgent starts `agent --serve` with no provider directory (a pure
+// cache node) and waits for its socket to answer.
+func serveAgent(t *testing.T, e env) (string, *proc) {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	p := start(t, e.args("agent", "--serve", sock)...)
+	c := nodecache.NewClient(sock)
+	testenv.WaitFor(t, "the agent's socket to answer", time.Minute, func() bool {
+		_, err := c.Ping(context.Background())
+		return err == nil
+	})
+	return sock, p
+}
+
+// TestQueryThroughAgent: answers through the agent's socket are the
+// registry's, cost the ensemble no write at all (no session is created or
+// closed: each would bump the zxid), and a dead agent is fallen back from.
+func TestQueryThroughAgent(t *testing.T) {
+	e := newEnv(t)
+	zkAddr := testzk.Shared(t).ConnString()
+	start(t, e.args("register", "web", "--port", "8001", "--host", "h1", "--attr", "zone=a")...).waitLine(t, "registered")
+	start(t, e.args("register", "web", "--port", "8002", "--host", "h2", "--attr", "zone=b")...).waitLine(t, "registered")
+	sock, agent := serveAgent(t, e)
+	fi, err := os.Stat(sock)
+	if err != nil || fi.Mode().Perm() != 0o660 {
+		t.Fatalf("socket: %v %v, want mode 0660", fi, err)
+	}
+	queries := [][]string{
+		{"query", "web", "-o", "lines"},
+		{"query", "web", "-o", "json", "--where", "zone=b"},
+		{"query", "web", "--latest", "-o", "json"},
+		{"query", "web", "--at-least", "2", "--wait", "30s", "-o", "lines"},
+		{"query", "web", "--at-least", "3", "-o", "lines"},
+		{"services", "-o", "json"},
+	}
+	want := make([]result, len(queries))
+	for i, q := range queries {
+		want[i] = run(t, e.args(q...)...)
+	}
+	// The first ask starts the agent's watch (reads only); after it, every
+	// call is answered with no write on the ensemble.
+	run(t, e.args("query", "web", "--agent-socket", sock)...)
+	before, err := testzk.Zxid(zkAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := 0; round < 3; round++ {
+		for i, q := range queries {
+			got := run(t, e.args(append(q, "--agent-socket", sock, "--log-level", "debug")...)...)
+			if got.stdout != want[i].stdout || got.code != want[i].code {
+				t.Errorf("%v through the agent: exit %d\n%s\nregistry: exit %d\n%s", q, got.code, got.stdout, want[i].code, want[i].stdout)
+			}
+			if strings.Contains(got.stderr, "node cache not used") {
+				t.Errorf("%v fell back: %s", q, got.stderr)
+			}
+		}
+	}
+	after, err := testzk.Zxid(zkAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after != before {
+		t.Errorf("calls through the agent cost %d ensemble writes (sessions), want 0", after-before)
+	}
+
+	agent.signal(15)
+	agent.wait(t)
+	got := run(t, e.args("query", "web", "-o", "lines", "--agent-socket", sock, "--log-level", "debug")...)
+	if got.code != 0 || got.stdout != want[0].stdout || strings.Count(got.stderr, "node cache not used") != 1 {
+		t.Errorf("agent gone: exit %d\n%s\n%s", got.code, got.stdout, got.stderr)
+	}
+}
