@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/user"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"time"
@@ -51,6 +52,9 @@ func Listen(path, group string) (net.Listener, error) {
 		if err := os.Remove(path); err != nil {
 			return nil, fmt.Errorf("serve %s: %w", path, err)
 		}
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("serve %s: %w", path, err)
 	}
 	gid := -1
 	if group != "" {
