@@ -4,7 +4,7 @@ BIN     := bin/svcdisco
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/svcdisco/svcdisco/internal/build.Version=$(VERSION)
 
-.PHONY: build test test-go lint bench demo clean consul flake fuzz
+.PHONY: build test test-go lint bench fleet demo clean consul flake fuzz
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/svcdisco
@@ -57,6 +57,13 @@ fuzz:
 # baseline.
 bench: consul
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./bench/
+	$(GO) run ./bench/fleet -nodes $(FLEET_NODES) -calls 50
+
+# Fleet load generator (bench/fleet): simulated nodes converging directly and
+# through node agents against a 3-node ensemble, figures side by side.
+FLEET_NODES ?= 20
+fleet:
+	$(GO) run ./bench/fleet -nodes $(FLEET_NODES) -calls 50
 
 demo: build
 	./scripts/demo.sh

@@ -1,0 +1,375 @@
+// Command fleet is svcdisco's fleet-scale load generator: N simulated nodes
+// converge against a real 3-node ZooKeeper ensemble on loopback, each
+// converge making a realistic mix of discovery calls as whole `svcdisco`
+// processes (what a Chef run does), once asking the registry directly and
+// once through a node-local agent (`agent --serve`, one per node). It
+// prints, side by side, what the ensemble paid (writes/s from the zxid,
+// sessions/s from the servers' connection counters, watches from mntr) and
+// the p50/p99 of one call.
+//
+//	go run ./bench/fleet -nodes 20 -calls 50
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/svcdisco/svcdisco/internal/testzk"
+)
+
+type config struct {
+	nodes, calls, parallel, services, providers int
+	bin                                         string
+}
+
+func main() {
+	var c config
+	flag.IntVar(&c.nodes, "nodes", 20, "simulated nodes (each converges once per mode)")
+	flag.IntVar(&c.calls, "calls", 50, "discovery calls per converge")
+	flag.IntVar(&c.parallel, "parallel", 4, "nodes converging at once")
+	flag.IntVar(&c.services, "services", 10, "services in the registry")
+	flag.IntVar(&c.providers, "providers", 5, "providers per service")
+	flag.StringVar(&c.bin, "bin", "", "svcdisco binary (default: built into a temporary directory)")
+	flag.Parse()
+	if err := run(c); err != nil {
+		fmt.Fprintln(os.Stderr, "fleet:", err)
+		os.Exit(1)
+	}
+}
+
+func run(c config) error {
+	dir, err := os.MkdirTemp("", "svcdisco-fleet-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if c.bin == "" {
+		c.bin = filepath.Join(dir, "svcdisco")
+		if out, err := exec.Command("go", "build", "-o", c.bin, "./cmd/svcdisco").CombinedOutput(); err != nil {
+			return fmt.Errorf("build: %v\n%s", err, out)
+		}
+	}
+	ens, err := testzk.New(3)
+	if err != nil {
+		return fmt.Errorf("ensemble: %w", err)
+	}
+	defer ens.Stop()
+	if err := ens.WaitServing(time.Minute); err != nil {
+		return err
+	}
+	e := &env{c: c, dir: dir, zk: ens, url: ens.URL(""), root: "/fleet"}
+	stop, err := e.populate()
+	defer stop()
+	if err != nil {
+		return err
+	}
+	direct, err := e.measure("direct", nil)
+	if err != nil {
+		return err
+	}
+	sockets, stopAgents, err := e.startAgents()
+	defer stopAgents()
+	if err != nil {
+		return err
+	}
+	agent, err := e.measure("agent", sockets)
+	if err != nil {
+		return err
+	}
+	report(c, direct, agent)
+	return nil
+}
+
+// env is one benchmark's ensemble and data.
+type env struct {
+	c         config
+	dir       string
+	zk        *testzk.Cluster
+	url, root string
+}
+
+func (e *env) args(a ...string) []string {
+	return append([]string{"--registry", e.url, "--root", e.root}, a...)
+}
+
+// populate registers providers providers for each service through one
+// agent holding them all (one session), and waits until they are listed.
+func (e *env) populate() (func(), error) {
+	dir := filepath.Join(e.dir, "services.d")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return func() {}, err
+	}
+	for s := 0; s < e.c.services; s++ {
+		for p := 0; p < e.c.providers; p++ {
+			f := fmt.Sprintf("service: svc%d\nport: %d\nhost: h%d.example.com\nattributes: {zone: z%d}\n", s, 8000+p, p, p%2)
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("svc%d-%d.yaml", s, p)), []byte(f), 0o644); err != nil {
+				return func() {}, err
+			}
+		}
+	}
+	stop, err := e.start("agent", "--config-dir", dir)
+	if err != nil {
+		return stop, err
+	}
+	last := fmt.Sprintf("svc%d", e.c.services-1)
+	for deadline := time.Now().Add(time.Minute); ; {
+		out, _ := exec.Command(e.c.bin, e.args("query", last, "--at-least", strconv.Itoa(e.c.providers), "--wait", "10s", "-o", "lines")...).Output()
+		if strings.Count(string(out), "\n") >= e.c.providers {
+			return stop, nil
+		}
+		if time.Now().After(deadline) {
+			return stop, fmt.Errorf("providers not registered after a minute")
+		}
+	}
+}
+
+// start runs a long-lived svcdisco until the returned func stops it.
+func (e *env) start(a ...string) (func(), error) {
+	cmd := exec.Command(e.c.bin, e.args(a...)...)
+	cmd.Stderr = nil
+	if err := cmd.Start(); err != nil {
+		return func() {}, err
+	}
+	return func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+	}, nil
+}
+
+// startAgents starts one `agent --serve` per node (a pure cache node) and
+// waits for every socket to answer.
+func (e *env) startAgents() ([]string, func(), error) {
+	var stops []func()
+	stopAll := func() {
+		for _, s := range stops {
+			s()
+		}
+	}
+	empty := filepath.Join(e.dir, "empty.d") // no providers: pure cache nodes
+	if err := os.MkdirAll(empty, 0o755); err != nil {
+		return nil, stopAll, err
+	}
+	socks := make([]string, e.c.nodes)
+	for i := range socks {
+		socks[i] = filepath.Join(e.dir, fmt.Sprintf("node%d.sock", i))
+		stop, err := e.start("agent", "--serve", socks[i], "--config-dir", empty)
+		stops = append(stops, stop)
+		if err != nil {
+			return nil, stopAll, err
+		}
+	}
+	for _, s := range socks {
+		if err := waitSocket(s); err != nil {
+			return nil, stopAll, err
+		}
+	}
+	return socks, stopAll, nil
+}
+
+func waitSocket(path string) error {
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
+		if fi, err := os.Stat(path); err == nil && fi.Mode()&os.ModeSocket != 0 {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond) // a process start: nothing to wait on but the file
+	}
+	return fmt.Errorf("%s: no socket after a minute", path)
+}
+
+// calls is one converge's mix: mostly the providers of a service as
+// host:port lines (templates), attribute-filtered JSON, the newest
+// provider, an --at-least guard, and the list of services.
+func (e *env) calls(node int) [][]string {
+	out := make([][]string, 0, e.c.calls)
+	for i := 0; len(out) < e.c.calls; i++ {
+		svc := fmt.Sprintf("svc%d", (node+i)%e.c.services)
+		var a []string
+		switch i % 10 {
+		case 0, 1, 2, 3, 4, 5:
+			a = []string{"query", svc, "-o", "lines"}
+		case 6, 7:
+			a = []string{"query", svc, "-o", "json", "--where", "zone=z1"}
+		case 8:
+			a = []string{"query", svc, "-o", "json", "--latest"}
+		default:
+			if i%20 == 9 {
+				a = []string{"query", svc, "--at-least", "2", "--wait", "5s", "-o", "lines"}
+			} else {
+				a = []string{"services", "-o", "json"}
+			}
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// sample is what one mode measured.
+type sample struct {
+	mode             string
+	elapsed          time.Duration
+	calls, failed    int
+	writes, sessions int64
+	watches          int64
+	lat              []time.Duration
+	cpu              []time.Duration // user+system time of each call's process
+	converge         []time.Duration
+}
+
+// measure converges every node once: sockets nil asks the registry
+// directly, else node i asks sockets[i].
+func (e *env) measure(mode string, sockets []string) (*sample, error) {
+	s := &sample{mode: mode}
+	z0, c0, err := e.counters()
+	if err != nil {
+		return nil, err
+	}
+	var mu sync.Mutex
+	next := make(chan int)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < e.c.parallel; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for node := range next {
+				lat, cpu, conv, failed := e.converge(node, sockets)
+				mu.Lock()
+				s.lat, s.cpu, s.failed = append(s.lat, lat...), append(s.cpu, cpu...), s.failed+failed
+				s.converge = append(s.converge, conv)
+				mu.Unlock()
+			}
+		}()
+	}
+	for n := 0; n < e.c.nodes; n++ {
+		next <- n
+	}
+	close(next)
+	wg.Wait()
+	s.elapsed = time.Since(start)
+	s.calls = len(s.lat)
+	z1, c1, err := e.counters()
+	if err != nil {
+		return nil, err
+	}
+	s.writes, s.sessions = z1-z0, c1-c0
+	s.watches, err = e.watches()
+	return s, err
+}
+
+// converge runs one node's calls in order, timing each whole process.
+func (e *env) converge(node int, sockets []string) (lat, cpu []time.Duration, total time.Duration, failed int) {
+	start := time.Now()
+	for _, a := range e.calls(node) {
+		if sockets != nil {
+			a = append(a, "--agent-socket", sockets[node])
+		}
+		t := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		cmd := exec.CommandContext(ctx, e.c.bin, e.args(a...)...)
+		err := cmd.Run()
+		cancel()
+		lat = append(lat, time.Since(t))
+		if cmd.ProcessState != nil {
+			cpu = append(cpu, cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime())
+		}
+		if err != nil {
+			failed++
+		}
+	}
+	return lat, cpu, time.Since(start), failed
+}
+
+// counters returns the ensemble's zxid (its count of ordered writes) and
+// the sum of its servers' session (connection) requests.
+func (e *env) counters() (zxid, sessions int64, err error) {
+	for _, s := range e.zk.Servers {
+		m, err := mntr(s.Addr())
+		if err != nil {
+			return 0, 0, err
+		}
+		sessions += m["zk_connection_request_count"]
+	}
+	zxid, err = testzk.Zxid(e.zk.Servers[e.zk.Leader()].Addr())
+	return zxid, sessions, err
+}
+
+// watches sums the servers' watch counts.
+func (e *env) watches() (int64, error) {
+	var n int64
+	for _, s := range e.zk.Servers {
+		m, err := mntr(s.Addr())
+		if err != nil {
+			return 0, err
+		}
+		n += m["zk_watch_count"]
+	}
+	return n, nil
+}
+
+func mntr(addr string) (map[string]int64, error) {
+	out, err := testzk.FourLetter(addr, "mntr", 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]int64{}
+	for _, l := range strings.Split(out, "\n") {
+		k, v, ok := strings.Cut(l, "\t")
+		if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); ok && err == nil {
+			m[k] = n
+		}
+	}
+	return m, nil
+}
+
+func pct(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[int(p*float64(len(s)-1))]
+}
+
+func report(c config, ss ...*sample) {
+	load, _ := os.ReadFile("/proc/loadavg")
+	fmt.Printf("fleet: %d nodes x %d calls, %d converging at once, %d services x %d providers, 3-node ensemble\n",
+		c.nodes, c.calls, c.parallel, c.services, c.providers)
+	fmt.Printf("machine: %d CPUs, load average %s\n", runtime.NumCPU(), strings.Join(strings.Fields(string(load))[:3], " "))
+	fmt.Println()
+	row := func(name string, f func(s *sample) string) {
+		fmt.Printf("%-34s", name)
+		for _, s := range ss {
+			fmt.Printf("%16s", f(s))
+		}
+		fmt.Println()
+	}
+	row("", func(s *sample) string { return s.mode })
+	row("calls (failed)", func(s *sample) string { return fmt.Sprintf("%d (%d)", s.calls, s.failed) })
+	row("elapsed", func(s *sample) string { return s.elapsed.Round(time.Millisecond).String() })
+	row("ensemble writes", func(s *sample) string { return strconv.FormatInt(s.writes, 10) })
+	row("ensemble writes/s", func(s *sample) string { return perSec(s.writes, s.elapsed) })
+	row("writes per converge", func(s *sample) string { return fmt.Sprintf("%.1f", float64(s.writes)/float64(c.nodes)) })
+	row("sessions (connections) created", func(s *sample) string { return strconv.FormatInt(s.sessions, 10) })
+	row("sessions/s", func(s *sample) string { return perSec(s.sessions, s.elapsed) })
+	row("server watches (mntr, after)", func(s *sample) string { return strconv.FormatInt(s.watches, 10) })
+	row("call p50 (whole process)", func(s *sample) string { return ms(pct(s.lat, 0.50)) })
+	row("call p99 (whole process)", func(s *sample) string { return ms(pct(s.lat, 0.99)) })
+	row("call CPU p50 (user+sys)", func(s *sample) string { return ms(pct(s.cpu, 0.50)) })
+	row("converge p50", func(s *sample) string { return ms(pct(s.converge, 0.50)) })
+}
+
+func perSec(n int64, d time.Duration) string {
+	return fmt.Sprintf("%.1f", float64(n)/d.Seconds())
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
