@@ -73,6 +73,9 @@ type Options struct {
 	IncludeMaintenance bool
 	// Now is the clock for WithinLast (default time.Now).
 	Now func() time.Time
+	// Answers, when set, keeps every answer the registry gives in an
+	// answer cache and allows stale answers from it (see Answers).
+	Answers *Answers
 }
 
 // Validate checks the options before anything is asked of the registry.
@@ -138,6 +141,12 @@ func Run(ctx context.Context, reg registry.Registry, o Options) ([]registry.Prov
 			return nil, err
 		}
 	}
+	return finish(ps, o)
+}
+
+// finish applies AtLeast (without waiting) and Latest to a filtered,
+// sorted answer.
+func finish(ps []registry.Provider, o Options) ([]registry.Provider, error) {
 	if len(ps) < o.AtLeast {
 		return nil, exitcode.New(exitcode.NotEnough, &NotEnoughError{Service: o.Service, Found: len(ps), Want: o.AtLeast, Waited: o.Wait})
 	}
@@ -194,6 +203,7 @@ func list(ctx context.Context, reg registry.Registry, o Options) ([]registry.Pro
 	if err != nil {
 		return nil, err
 	}
+	o.Answers.store(o, fieldsOnly, ps) // the unfiltered set: filters apply to it later
 	ps = Apply(ps, o)
 	registry.Sort(ps)
 	return ps, nil

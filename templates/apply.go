@@ -36,6 +36,10 @@ type Result struct {
 	Diff string `json:"diff,omitempty"`
 	// Services are the services the template read.
 	Services []string `json:"services"`
+	// Stale is true when the file was rendered from the answer cache
+	// because the registry could not be reached (--stale-ok): Code is 6
+	// and Reason names each stale answer's age.
+	Stale bool `json:"stale,omitempty"`
 
 	// Execution is the last execution (nil when the template could not run).
 	Execution *Execution `json:"-"`

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/svcdisco/svcdisco/internal/exitcode"
+	"github.com/svcdisco/svcdisco/query"
 	"github.com/svcdisco/svcdisco/registry"
 )
 
@@ -38,6 +39,10 @@ type Options struct {
 	// OnResult, if set, is called after every pass over a template (watch
 	// mode tests and benchmarks count renders with it).
 	OnResult func(Result)
+	// Answers, when set, keeps every service fetched in the answer cache;
+	// with StaleOK, Once renders from cached answers the services it could
+	// not fetch because the registry could not be reached (exit 6).
+	Answers *query.Answers
 }
 
 func (o *Options) logger() *slog.Logger {
@@ -71,6 +76,7 @@ const maxPasses = 8
 // is the first refusal (or failed command), carrying its exit code.
 func Once(ctx context.Context, o Options) ([]Result, error) {
 	store := NewStore(o.Ensemble)
+	store.Answers = o.Answers
 	reg, err := o.Open(ctx)
 	if exitcode.Of(err) == exitcode.Usage { // a bad registry URL: no template can help
 		return nil, err
@@ -86,6 +92,10 @@ func Once(ctx context.Context, o Options) ([]Result, error) {
 			o.logger().Warn("fetching did not complete", "err", fetchErr)
 		}
 	}
+	var stale map[string]string
+	if fetchErr != nil {
+		stale = fillStale(o, store, fetchErr)
+	}
 	// Writes and commands must not be cut short by the fetch deadline: a
 	// complete file is better put in place than dropped.
 	wctx := context.WithoutCancel(ctx)
@@ -95,7 +105,7 @@ func Once(ctx context.Context, o Options) ([]Result, error) {
 		if res.Execution != nil && !res.Execution.Complete && fetchErr != nil {
 			res = res.refuse(exitcode.Unreachable, notFetched(fetchErr, res.Execution))
 		}
-		results = append(results, res)
+		results = append(results, markStale(res, stale))
 	}
 	return results, FirstError(results)
 }
@@ -110,13 +120,19 @@ func notFetched(err error, ex *Execution) error {
 }
 
 // FirstError is the first result's error, as "template SRC: reason", or nil.
+// A stale answer (exit 6) is only a warning: it decides only when nothing
+// else went wrong.
 func FirstError(results []Result) error {
+	var stale error
 	for _, r := range results {
-		if r.Code != exitcode.OK {
+		switch {
+		case r.Code == exitcode.Stale && stale == nil:
+			stale = exitcode.New(r.Code, fmt.Errorf("template %s: %s", r.Source, r.Reason))
+		case r.Code != exitcode.OK && r.Code != exitcode.Stale:
 			return exitcode.New(r.Code, fmt.Errorf("template %s: %s", r.Source, r.Reason))
 		}
 	}
-	return nil
+	return stale
 }
 
 // fetchAll executes every template against the store and fetches what is

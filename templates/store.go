@@ -18,6 +18,8 @@ type Store struct {
 	// It is a function value so the lookup (zk:// URL, or Exhibitor) is
 	// decided by the caller.
 	EnsembleFunc func() (string, error)
+	// Answers, when set, keeps every service fetched in the answer cache.
+	Answers *query.Answers
 
 	mu        sync.Mutex
 	providers map[string][]registry.Provider
@@ -111,7 +113,7 @@ func (s *Store) FetchService(ctx context.Context, reg registry.Registry, svc str
 // refetch is FetchService, also answering whether every provider was
 // replaced at once (SetProviders).
 func (s *Store) refetch(ctx context.Context, reg registry.Registry, svc string) (replaced bool, err error) {
-	ps, err := query.Run(ctx, reg, query.Options{Service: svc})
+	ps, err := query.Run(ctx, reg, query.Options{Service: svc, Answers: s.Answers})
 	if err != nil {
 		return false, fmt.Errorf("fetch %s: %w", svc, err)
 	}

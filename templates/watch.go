@@ -33,6 +33,7 @@ func Watch(ctx context.Context, o Options) error {
 		watched: map[string]bool{}, outage: newOutage(log, o.Settle),
 		leaderChanged: make(chan string, 16), watchedLeaders: map[string]bool{},
 	}
+	w.store.Answers = o.Answers
 	w.store.useDetector(reg)
 	return w.run(ctx)
 }

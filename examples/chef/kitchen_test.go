@@ -129,7 +129,10 @@ solo_legacy_mode true
 	defer cancel()
 	cmd := exec.CommandContext(ctx, k.solo, args...)
 	cmd.Dir = k.dir
-	cmd.Env = append(testenv.CleanEnv(), "XDG_CACHE_HOME="+k.path("cache"), "HOME="+k.dir)
+	// chef-solo runs as root here, whose default caches are under
+	// /var/cache/svcdisco: a converge's answers stay in its scratch directory.
+	cmd.Env = append(testenv.CleanEnv(), "XDG_CACHE_HOME="+k.path("cache"), "HOME="+k.dir,
+		"SVCDISCO_ANSWER_CACHE="+k.path("cache/answers"))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	// A process a recipe leaves running must not hold the output open.

@@ -17,6 +17,8 @@ import (
 	"github.com/svcdisco/svcdisco/internal/config"
 	"github.com/svcdisco/svcdisco/internal/exitcode"
 	"github.com/svcdisco/svcdisco/nodecache"
+	"github.com/svcdisco/svcdisco/query"
+	"github.com/svcdisco/svcdisco/query/answercache"
 	"github.com/svcdisco/svcdisco/registry"
 	"github.com/svcdisco/svcdisco/registry/dial"
 	"github.com/svcdisco/svcdisco/registry/zk"
@@ -93,6 +95,25 @@ func (f *Factory) Init(cmd *cobra.Command) error {
 	return nil
 }
 
+// Answers is the answer cache of the loaded configuration (--answer-cache,
+// --stale-ok), for the commands that answer queries.
+func (f *Factory) Answers() *query.Answers { return f.AnswersFor(f.Config) }
+
+// AnswersFor is Answers for a given configuration (e.g. one reloaded on
+// SIGHUP).
+func (f *Factory) AnswersFor(cfg *config.Config) *query.Answers {
+	if cfg == nil {
+		cfg = &config.Defaults
+	}
+	return &query.Answers{
+		Cache:    answercache.New(cfg.AnswerCache),
+		Registry: cfg.Registry,
+		Root:     cfg.Root,
+		StaleOK:  cfg.StaleOK,
+		Logger:   f.Logger,
+	}
+}
+
 // TimeoutValue is the configured --timeout.
 func (f *Factory) TimeoutValue() time.Duration {
 	if f.Config != nil {
@@ -165,10 +186,11 @@ func (f *Factory) OpenReader(ctx context.Context) (registry.Registry, error) {
 	if f.Config == nil || f.Config.AgentSocket == "" {
 		return f.OpenRegistry(ctx)
 	}
+	// The agent's stale answers are not asked for: a stale agent sends the
+	// command to the registry, and past that to the answer cache
+	// (--stale-ok, exit 6), so stale answers have one source and one exit
+	// code whichever path failed.
 	c := nodecache.NewClient(f.Config.AgentSocket)
-	c.OnStale = func(service string, age time.Duration) {
-		f.Logger.Warn(nodecache.StaleWarning(service, age))
-	}
 	open := func(ctx context.Context) (registry.Registry, error) {
 		cctx, cancel := f.Timeout(ctx)
 		defer cancel()

@@ -57,6 +57,12 @@ type Config struct {
 	Serve      string        `mapstructure:"serve"`
 	ServeGroup string        `mapstructure:"serve_group"`
 	ServeIdle  time.Duration `mapstructure:"serve_idle"`
+	// AnswerCache is the directory of last known good answers
+	// (query/answercache; "" is its default directory).
+	AnswerCache string `mapstructure:"answer_cache"`
+	// StaleOK is how old a cached answer may be when the registry cannot
+	// be reached (0: never answer from the cache).
+	StaleOK time.Duration `mapstructure:"stale_ok"`
 
 	// Templates are `render`'s template stanzas (config file only).
 	Templates []TemplateConfig `mapstructure:"templates"`
@@ -124,6 +130,8 @@ var globalFlags = map[string]string{
 	"serve":           "serve",
 	"serve-group":     "serve_group",
 	"serve-idle":      "serve_idle",
+	"answer-cache":    "answer_cache",
+	"stale-ok":        "stale_ok",
 }
 
 // AddGlobalFlags defines the global flags on fs.
@@ -144,6 +152,8 @@ func AddGlobalFlags(fs *pflag.FlagSet) {
 	fs.Duration("exhibitor-poll", Defaults.ExhibitorPoll, "how often long-running commands re-ask Exhibitor and follow a changed ensemble (0 never)")
 	fs.String("ensemble-cache", "", "file caching Exhibitor's last good answer (default $XDG_CACHE_HOME/svcdisco/, /var/cache/svcdisco/ for root)")
 	fs.String("agent-socket", "", "ask the node cache of `svcdisco agent --serve` on this socket first, the registry only when it does not answer (env SVCDISCO_AGENT_SOCKET)")
+	fs.String("answer-cache", "", "directory of last known good answers (default $XDG_CACHE_HOME/svcdisco, /var/cache/svcdisco for root)")
+	fs.Duration("stale-ok", 0, "when the registry cannot be reached, answer from the answer cache if its answer is at most this old (exit 6; default 0: never)")
 }
 
 // Load builds the configuration from fs (already parsed), the environment
@@ -201,6 +211,8 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("serve", "")
 	v.SetDefault("serve_group", "")
 	v.SetDefault("serve_idle", Defaults.ServeIdle)
+	v.SetDefault("answer_cache", Defaults.AnswerCache)
+	v.SetDefault("stale_ok", Defaults.StaleOK)
 }
 
 // configPath is --config, else $SVCDISCO_CONFIG (a file named either way
@@ -237,6 +249,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ServeIdle <= 0 {
 		return fmt.Errorf("invalid serve_idle %s: must be positive", c.ServeIdle)
+	}
+	if c.StaleOK < 0 {
+		return fmt.Errorf("invalid stale_ok %s: must not be negative", c.StaleOK)
 	}
 	if err := registry.ValidatePath(c.ExhibitorPath); err != nil {
 		return fmt.Errorf("invalid exhibitor_path: %v", err)

@@ -6,6 +6,8 @@
 //	3 not enough providers (--at-least unmet, or a template's min_providers guard)
 //	4 registry or Exhibitor unreachable / deadline passed
 //	5 a template's check command rejected the new file
+//	6 a stale answer: the registry could not be reached and the answer came
+//	  from the answer cache (only when asked for with --stale-ok)
 //	10 lock not acquired in time (`lock --wait`: held elsewhere)
 //	11 lock lost while held (node gone, session expired, disconnected too long)
 //	12 a required mount is missing or does not answer (`lock --require-mount`)
@@ -34,6 +36,9 @@ const (
 	NotEnough   = 3
 	Unreachable = 4
 	CheckFailed = 5
+	// Stale is a complete answer from the answer cache, given because the
+	// registry could not be reached and the caller allowed it (--stale-ok).
+	Stale = 6
 	// The lock codes sit apart from the others so that a wrapper's own
 	// outcome is not mistaken for the small codes commands commonly use.
 	LockTimeout  = 10

@@ -87,12 +87,13 @@ func (s *Buffer) String() string {
 }
 
 // CleanEnv is the process environment without the caller's SVCDISCO_*
-// settings (SVCDISCO_REQUIRE_INTEGRATION kept), so a svcdisco started by a
+// settings (SVCDISCO_REQUIRE_INTEGRATION and SVCDISCO_ANSWER_CACHE kept), so a svcdisco started by a
 // test sees only what the test gives it.
 func CleanEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "SVCDISCO_") || strings.HasPrefix(kv, "SVCDISCO_REQUIRE") {
+		if !strings.HasPrefix(kv, "SVCDISCO_") || strings.HasPrefix(kv, "SVCDISCO_REQUIRE") ||
+			strings.HasPrefix(kv, "SVCDISCO_ANSWER_CACHE=") {
 			env = append(env, kv)
 		}
 	}
@@ -110,6 +111,10 @@ func MainWithBinary(m *testing.M, bin *string, race bool, after func()) {
 		os.Exit(1)
 	}
 	*bin = filepath.Join(dir, "svcdisco")
+	// Every answer svcdisco gives is kept in its answer cache, by default
+	// under /var/cache/svcdisco (as root) or ~/.cache: the tests' answers
+	// go to the temporary directory instead (CleanEnv keeps the variable).
+	os.Setenv("SVCDISCO_ANSWER_CACHE", filepath.Join(dir, "answers"))
 	args := []string{"build", "-o", *bin}
 	if race {
 		args = append(args, "-race")

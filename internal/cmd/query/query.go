@@ -10,6 +10,7 @@ import (
 	"github.com/svcdisco/svcdisco/internal/cmdutil"
 	"github.com/svcdisco/svcdisco/internal/exitcode"
 	"github.com/svcdisco/svcdisco/query"
+	"github.com/svcdisco/svcdisco/registry"
 )
 
 // Options is everything `query` needs, parsed from flags.
@@ -40,13 +41,19 @@ output read every provider's data with pipelined gets.
 Providers in maintenance (svcdisco maintenance SVC on) stay registered but
 are hidden unless --include-maintenance; that costs no extra round trip.
 
+Every answer is kept in the answer cache (--answer-cache). With --stale-ok
+MAXAGE, a registry that cannot be reached is answered from there if the
+cached answer is at most MAXAGE old: the same output, one warning line on
+stderr naming its age and the failure, and exit 6.
+
 Exit codes: 0 ok, 2 invalid input, 3 fewer than --at-least providers,
-4 registry unreachable within --timeout.`,
+4 registry unreachable within --timeout, 6 a stale answer (--stale-ok).`,
 		Example: `  svcdisco query web
   svcdisco query web -o lines                      # host:port per line
   svcdisco query web -o json --where zone=us-east-1a --where version!=1.4.1
   svcdisco query web --within-last 10m --latest    # provider_for_service
-  svcdisco query web --at-least 2 --wait 30s       # exit 3 if still fewer`,
+  svcdisco query web --at-least 2 --wait 30s       # exit 3 if still fewer
+  svcdisco query web --stale-ok 1h                 # ensemble down: last answer, exit 6`,
 		Args: cmdutil.ExactArgs(1, "one SERVICE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := opts.complete(args[0], fl); err != nil {
@@ -97,19 +104,37 @@ func (opts *Options) complete(service string, fl flags) error {
 
 // Run connects (within --timeout), queries (waiting up to --wait more) and
 // prints.
+//
+// A registry that cannot be reached is answered from the answer cache when
+// --stale-ok allows it: the output is written and the stale warning is
+// returned as the error (exit 6), so it is the one line on stderr.
 func Run(ctx context.Context, opts *Options) error {
+	if opts.Query.Answers == nil {
+		opts.Query.Answers = opts.F.Answers()
+	}
+	ps, err := ask(ctx, opts)
+	if err != nil {
+		ps, err = query.FromCache(opts.Query, err)
+		if ps == nil {
+			return err
+		}
+	}
+	if werr := query.Write(opts.F.IO.Out, opts.Output, ps, time.Now()); werr != nil {
+		return werr
+	}
+	return err
+}
+
+// ask connects (within --timeout) and queries (waiting up to --wait more).
+func ask(ctx context.Context, opts *Options) ([]registry.Provider, error) {
 	ctx, cancel := context.WithTimeout(ctx, opts.F.TimeoutValue()+opts.Query.Wait)
 	defer cancel()
 	cctx, ccancel := opts.F.Timeout(ctx)
 	reg, err := opts.F.OpenReader(cctx)
 	ccancel()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer reg.Close()
-	ps, err := query.Run(ctx, reg, opts.Query)
-	if err != nil {
-		return err
-	}
-	return query.Write(opts.F.IO.Out, opts.Output, ps, time.Now())
+	return query.Run(ctx, reg, opts.Query)
 }

@@ -42,4 +42,6 @@ Exit codes (once mode; the first refused template decides):
   0 ok, 1 failure (e.g. a reload command failed), 2 invalid input or a
   template error (file and line named), 3 a service below min_providers,
   4 registry unreachable or --timeout passed (services not fetched named),
-  5 check_command rejected the new file.`
+  5 check_command rejected the new file, 6 rendered from stale answers
+  (--stale-ok MAXAGE: services the registry could not give were taken from
+  the answer cache; only when nothing else went wrong).`

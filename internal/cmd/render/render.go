@@ -149,6 +149,7 @@ func (opts *Options) engineOptions(ctx context.Context, cfg *config.Config, ts [
 		CommandOutput:  opts.F.IO.ErrOut,
 		CommandTimeout: opts.CommandTimeout,
 		Logger:         opts.F.Logger,
+		Answers:        opts.F.AnswersFor(cfg),
 		OnResult: func(r templates.Result) {
 			if opts.Watch && r.Diff != "" { // a watching dry run shows each change
 				fmt.Fprint(opts.F.IO.Out, r.Diff)

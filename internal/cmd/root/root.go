@@ -37,6 +37,7 @@ Exit codes:
        no leader (leader)
   4    registry or Exhibitor unreachable / deadline passed
   5    a template's check command rejected the new file
+  6    a stale answer from the answer cache (only with --stale-ok)
   10   lock not acquired within --wait (held elsewhere)
   11   lock lost while held (elect: leadership lost)
   12   a required mount is missing or does not answer

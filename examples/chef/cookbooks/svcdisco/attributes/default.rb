@@ -42,6 +42,11 @@ default['svcdisco']['services_dir'] = '/etc/svcdisco/services.d'
 # Seconds the library lets one svcdisco call take (plus any :wait) before
 # killing it and raising Svcdisco::TimeoutError.
 default['svcdisco']['command_timeout'] = 30
+# The default of all_providers_for_service's :stale_ok: while the registry
+# cannot be reached, discovery answers from svcdisco's answer cache when the
+# cached answer is at most this old ("2h", or seconds), with a warning in
+# the Chef log. nil: never (the call raises UnreachableError).
+default['svcdisco']['stale_ok'] = nil
 # Run `svcdisco agent` as a systemd service (the boot hook).
 default['svcdisco']['agent']['enabled'] = true
 # A unix socket (e.g. '/run/svcdisco/agent.sock') on which the agent serves

@@ -31,6 +31,12 @@ module Svcdisco
     #   :where               {'zone' => 'a'}; a key ending in '!' negates:
     #                        {'version!' => '1.4.1'} (also :service_filters)
     #   :include_maintenance also list providers in maintenance
+    #   :stale_ok            while the registry cannot be reached, answer
+    #                        from svcdisco's answer cache if its answer is
+    #                        at most this old (seconds or "1h"); a stale
+    #                        answer is returned with a warning in the Chef
+    #                        log. Default node['svcdisco']['stale_ok'];
+    #                        false turns it off for one call.
     def all_providers_for_service(service, options = {})
       svcdisco_query(service, options, [])
     end
@@ -86,6 +92,9 @@ module Svcdisco
     private
 
     def svcdisco_query(service, options, extra)
+      options = (options || {}).transform_keys(&:to_sym)
+      stale_ok = svcdisco_settings[:stale_ok]
+      options = options.merge(stale_ok: stale_ok) unless options.key?(:stale_ok) || stale_ok.nil?
       args = QueryArgs.build(service, options) + extra
       wait = QueryArgs.seconds(options[:wait]) || 0
       out = svcdisco_runner.run(args, extra_time: wait)
@@ -122,7 +131,8 @@ module Svcdisco
         bin: env.fetch('SVCDISCO_BIN', 'svcdisco'),
         env: {},
         timeout: Float(env.fetch('SVCDISCO_COMMAND_TIMEOUT', DEFAULT_COMMAND_TIMEOUT)),
-        services_dir: env.fetch('SVCDISCO_SERVICES_DIR', DEFAULT_SERVICES_DIR)
+        services_dir: env.fetch('SVCDISCO_SERVICES_DIR', DEFAULT_SERVICES_DIR),
+        stale_ok: nil # the binary reads SVCDISCO_STALE_OK itself
       }
     end
 
@@ -137,7 +147,8 @@ module Svcdisco
         bin: bin,
         env: Config.env(attrs, environment),
         timeout: Float(attrs['command_timeout'] || DEFAULT_COMMAND_TIMEOUT),
-        services_dir: (attrs['services_dir'] || DEFAULT_SERVICES_DIR).to_s
+        services_dir: (attrs['services_dir'] || DEFAULT_SERVICES_DIR).to_s,
+        stale_ok: attrs['stale_ok']
       }
     end
   end
@@ -146,7 +157,7 @@ module Svcdisco
   # flags. Unknown options are an ArgumentError, so a typo is not a silent
   # "no filter".
   module QueryArgs
-    KNOWN = %i[since within_last at_least wait where service_filters include_maintenance].freeze
+    KNOWN = %i[since within_last at_least wait where service_filters include_maintenance stale_ok].freeze
 
     module_function
 
@@ -162,7 +173,17 @@ module Svcdisco
       args += ['--wait', duration(options[:wait])] unless options[:wait].nil?
       where(options).each { |k, v| args += ['--where', "#{k}=#{v}"] }
       args << '--include-maintenance' if options[:include_maintenance]
-      args
+      args + stale_ok(options)
+    end
+
+    # stale_ok: a duration allows stale answers that old; false (or 0)
+    # forbids them, also over SVCDISCO_STALE_OK; nil leaves it to svcdisco.
+    def stale_ok(options)
+      value = options[:stale_ok]
+      return [] if value.nil?
+      return ['--stale-ok', '0s'] if value == false
+
+      ['--stale-ok', duration(value)]
     end
 
     def where(options)

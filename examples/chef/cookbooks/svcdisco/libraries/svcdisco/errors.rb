@@ -33,6 +33,28 @@ module Svcdisco
   # deadline; it is killed. Like exit 4, the registry is the likely cause.
   class TimeoutError < UnreachableError; end
 
+  # STALE_EXIT is svcdisco's exit 6: a complete answer from its answer
+  # cache, given because the registry could not be reached and the call
+  # allowed it (:stale_ok). It is not an error: the answer is used and the
+  # warning logged.
+  STALE_EXIT = 6
+
+  # warn_stale logs a stale answer's warning line (its age and the failure)
+  # to the Chef log, or to stderr outside Chef, and remembers it in
+  # stale_warnings for the rest of the run.
+  def self.warn_stale(message)
+    stale_warnings << message
+    if defined?(Chef::Log)
+      Chef::Log.warn(message)
+    else
+      Kernel.warn(message)
+    end
+  end
+
+  def self.stale_warnings
+    @stale_warnings ||= []
+  end
+
   # Exit statuses svcdisco documents, and the exception each one raises.
   EXIT_ERRORS = {
     2 => UsageError,

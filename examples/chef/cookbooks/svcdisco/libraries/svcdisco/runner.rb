@@ -28,12 +28,18 @@ module Svcdisco
     # run runs `bin *args` and returns its stdout; extra_time is added to
     # the deadline (a query's :wait). Raises a Svcdisco::Error subclass on a
     # non-zero exit, on a missing binary, or when the deadline passes.
+    # Exit 6 (a stale answer, given only when the call allowed one) returns
+    # the answer and logs svcdisco's warning line (Svcdisco.warn_stale).
     def run(args, extra_time: 0)
       argv = [bin, *args]
       deadline = timeout + extra_time
       out, err, status = capture(argv, deadline)
       return out if status.success?
 
+      if status.exitstatus == STALE_EXIT
+        Svcdisco.warn_stale(message_of(err, status))
+        return out
+      end
       raise error_for(status, err, argv)
     end
 

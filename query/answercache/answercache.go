@@ -1,0 +1,201 @@
+// Package answercache keeps the last known good answer of every service
+// asked for, on local disk, so that a caller who allows it can still get an
+// answer while the registry cannot be reached (the whole ensemble down).
+//
+// An answer is the UNFILTERED provider set of one service as the registry
+// gave it; callers apply their own filters (--where, --latest, --at-least)
+// to it exactly as to a fresh answer. Entries are written atomically
+// (temporary file, fsync, rename) in a directory created 0700, each file
+// 0600, and are keyed by registry (its redacted URL, chroot included),
+// root, service and the view asked for (with or without providers in
+// maintenance, with or without provider data).
+//
+//	c := answercache.New(dir)
+//	err := c.Store(key, providers)        // after every successful answer
+//	e, err := c.Load(key, maxAge)         // e.Providers, e.FetchedAt, e.Age
+//
+// Load never returns an entry older than maxAge: it returns an error
+// matching ErrNoEntry when there is none, and a *TooOldError when the only
+// one is too old.
+package answercache
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/svcdisco/svcdisco/registry"
+)
+
+// Key names one answer.
+type Key struct {
+	// Registry is the registry URL with its secrets redacted
+	// (registry.Redact); the chroot is part of it.
+	Registry string `json:"registry"`
+	Root     string `json:"root"`
+	Service  string `json:"service"`
+	// IncludeMaintenance: the answer lists providers in maintenance too.
+	IncludeMaintenance bool `json:"include_maintenance,omitempty"`
+	// FieldsOnly: the answer carries service, host, port and timestamp
+	// only (registry.ListOptions.FieldsOnly). A full answer also serves a
+	// FieldsOnly Load, never the other way round.
+	FieldsOnly bool `json:"fields_only,omitempty"`
+}
+
+func (k Key) String() string {
+	return fmt.Sprintf("%s root %s service %s", k.Registry, k.Root, k.Service)
+}
+
+// Entry is a cached answer.
+type Entry struct {
+	Key       Key
+	Providers []registry.Provider
+	// FetchedAt is when the registry gave the answer.
+	FetchedAt time.Time
+	// Age is how old the answer was when loaded.
+	Age time.Duration
+}
+
+// ErrNoEntry is matched (errors.Is) when nothing usable is cached.
+var ErrNoEntry = errors.New("no cached answer")
+
+// TooOldError is returned when the cached answer is older than allowed.
+type TooOldError struct {
+	Key    Key
+	Age    time.Duration
+	MaxAge time.Duration
+}
+
+func (e *TooOldError) Error() string {
+	return fmt.Sprintf("cached answer for %s is %s old, older than the %s allowed",
+		e.Key.Service, e.Age.Round(time.Second), e.MaxAge)
+}
+
+// Is makes a too old entry match ErrNoEntry: there is nothing usable.
+func (e *TooOldError) Is(target error) bool { return target == ErrNoEntry }
+
+// Cache is a directory of answers.
+type Cache struct {
+	Dir string
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// New returns the cache in dir ("" is DefaultDir()).
+func New(dir string) *Cache {
+	if dir == "" {
+		dir = DefaultDir()
+	}
+	return &Cache{Dir: dir}
+}
+
+// DefaultDir is /var/cache/svcdisco for root (the boot hook and Chef run
+// as root), else $XDG_CACHE_HOME/svcdisco (~/.cache/svcdisco).
+func DefaultDir() string {
+	if os.Geteuid() == 0 {
+		return "/var/cache/svcdisco"
+	}
+	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "svcdisco")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".cache", "svcdisco")
+	}
+	return filepath.Join(os.TempDir(), "svcdisco-cache")
+}
+
+func (c *Cache) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+// record is a provider as stored: its JSON plus the backend's name, which
+// orders providers registered in the same millisecond.
+type record struct {
+	Provider registry.Provider `json:"provider"`
+	Name     string            `json:"name,omitempty"`
+}
+
+// file is an entry on disk.
+type file struct {
+	Key       Key       `json:"key"`
+	FetchedAt time.Time `json:"fetched_at"`
+	Providers []record  `json:"providers"`
+}
+
+// Path is the file holding key's answer.
+func (c *Cache) Path(k Key) string {
+	b, _ := json.Marshal(k)
+	sum := sha256.Sum256(b)
+	return filepath.Join(c.Dir, "answer-"+hex.EncodeToString(sum[:12])+".json")
+}
+
+// Store writes ps as key's answer, fetched now. The write is atomic: a
+// reader (or a crash) sees the old answer or the new one, never half.
+func (c *Cache) Store(k Key, ps []registry.Provider) error {
+	f := file{Key: k, FetchedAt: c.now().UTC(), Providers: make([]record, len(ps))}
+	for i, p := range ps {
+		f.Providers[i] = record{Provider: p, Name: p.Name}
+	}
+	data, err := json.Marshal(f)
+	if err != nil {
+		return fmt.Errorf("answer cache: %w", err)
+	}
+	if err := writeAtomic(c.Dir, c.Path(k), append(data, '\n')); err != nil {
+		return fmt.Errorf("answer cache: %w", err)
+	}
+	return nil
+}
+
+// Load returns key's answer if one at most maxAge old is cached. For a
+// FieldsOnly key the full answer serves too, whichever is newer.
+func (c *Cache) Load(k Key, maxAge time.Duration) (*Entry, error) {
+	e, err := c.load(k)
+	if k.FieldsOnly {
+		full := k
+		full.FieldsOnly = false
+		if fe, ferr := c.load(full); ferr == nil && (e == nil || fe.FetchedAt.After(e.FetchedAt)) {
+			e, err = fe, nil
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	e.Age = max(c.now().Sub(e.FetchedAt), 0)
+	if e.Age > maxAge {
+		return nil, &TooOldError{Key: k, Age: e.Age, MaxAge: maxAge}
+	}
+	return e, nil
+}
+
+func (c *Cache) load(k Key) (*Entry, error) {
+	path := c.Path(k)
+	data, err := readOwn(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w for %s in %s", ErrNoEntry, k.Service, c.Dir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w for %s: %v", ErrNoEntry, k.Service, err)
+	}
+	var f file
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("%w for %s: %s unreadable: %v", ErrNoEntry, k.Service, path, err)
+	}
+	if f.Key != k {
+		return nil, fmt.Errorf("%w for %s: %s was written for %s", ErrNoEntry, k.Service, path, f.Key)
+	}
+	ps := make([]registry.Provider, len(f.Providers))
+	for i, r := range f.Providers {
+		ps[i] = r.Provider
+		ps[i].Name = r.Name
+		ps[i].FieldsOnly = k.FieldsOnly
+	}
+	return &Entry{Key: k, Providers: ps, FetchedAt: f.FetchedAt}, nil
+}

@@ -1,0 +1,203 @@
+package answercache
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/svcdisco/svcdisco/registry"
+)
+
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time { return c.t }
+
+func newCache(t *testing.T) (*Cache, *clock) {
+	t.Helper()
+	clk := &clock{t: time.Date(2026, 11, 29, 6, 0, 0, 0, time.UTC)}
+	c := New(filepath.Join(t.TempDir(), "cache"))
+	c.Now = clk.now
+	return c, clk
+}
+
+var key = Key{Registry: "zk://127.0.0.1:2181/prod", Root: "/svcdisco", Service: "web"}
+
+func providers() []registry.Provider {
+	ts := time.Date(2026, 11, 22, 10, 0, 0, 123e6, time.UTC)
+	return []registry.Provider{
+		{Service: "web", ID: "web-a-80", Host: "a", Address: "10.0.0.1", Port: 80, Weight: 1, Status: "up",
+			Attributes: map[string]string{"zone": "z1"}, Endpoints: map[string]registry.Endpoint{"admin": {Host: "a", Port: 9}},
+			Timestamp: ts, Name: "a:80:1"},
+		{Service: "web", ID: "web-b-80", Host: "b", Port: 80, Weight: 2, Status: "maintenance",
+			Attributes: map[string]string{}, Endpoints: map[string]registry.Endpoint{}, Timestamp: ts, Name: "b:80:1"},
+	}
+}
+
+func TestStoreLoadRoundTrip(t *testing.T) {
+	c, clk := newCache(t)
+	if err := c.Store(key, providers()); err != nil {
+		t.Fatal(err)
+	}
+	clk.t = clk.t.Add(90 * time.Second)
+	e, err := c.Load(key, 2*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(e.Providers, providers()) {
+		t.Errorf("loaded %+v\nwant %+v", e.Providers, providers())
+	}
+	if e.Age != 90*time.Second || !e.FetchedAt.Equal(clk.t.Add(-90*time.Second)) {
+		t.Errorf("age %s fetched %s", e.Age, e.FetchedAt)
+	}
+	// An empty answer is an answer too ("nobody provides web").
+	if err := c.Store(key, nil); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := c.Load(key, time.Minute); err != nil || len(e.Providers) != 0 {
+		t.Errorf("empty answer: %+v %v", e, err)
+	}
+}
+
+func TestLoadNeverOlderThanMaxAge(t *testing.T) {
+	c, clk := newCache(t)
+	if _, err := c.Load(key, time.Hour); !errors.Is(err, ErrNoEntry) {
+		t.Errorf("nothing stored: %v, want ErrNoEntry", err)
+	}
+	if err := c.Store(key, providers()); err != nil {
+		t.Fatal(err)
+	}
+	clk.t = clk.t.Add(time.Minute + time.Millisecond)
+	_, err := c.Load(key, time.Minute)
+	var old *TooOldError
+	if !errors.As(err, &old) || !errors.Is(err, ErrNoEntry) || old.MaxAge != time.Minute {
+		t.Errorf("too old: %v", err)
+	}
+	if _, err := c.Load(key, 0); err == nil {
+		t.Error("maxAge 0 loaded an entry")
+	}
+}
+
+func TestKeysAreSeparate(t *testing.T) {
+	c, _ := newCache(t)
+	if err := c.Store(key, providers()); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []Key{
+		{Registry: "zk://127.0.0.1:2181/other", Root: key.Root, Service: "web"},
+		{Registry: key.Registry, Root: "/other", Service: "web"},
+		{Registry: key.Registry, Root: key.Root, Service: "api"},
+		{Registry: key.Registry, Root: key.Root, Service: "web", IncludeMaintenance: true},
+	} {
+		if _, err := c.Load(k, time.Hour); !errors.Is(err, ErrNoEntry) {
+			t.Errorf("%+v answered from %+v: %v", k, key, err)
+		}
+	}
+}
+
+// TestFieldsOnlyServedByFull: a full answer serves a fields-only ask (the
+// newer of the two wins), never the other way round.
+func TestFieldsOnlyServedByFull(t *testing.T) {
+	c, clk := newCache(t)
+	fk := key
+	fk.FieldsOnly = true
+	if err := c.Store(fk, providers()[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Load(key, time.Hour); !errors.Is(err, ErrNoEntry) {
+		t.Errorf("a fields-only answer served a full ask: %v", err)
+	}
+	clk.t = clk.t.Add(time.Second)
+	if err := c.Store(key, providers()); err != nil {
+		t.Fatal(err)
+	}
+	e, err := c.Load(fk, time.Hour)
+	if err != nil || len(e.Providers) != 2 || e.Key != key {
+		t.Fatalf("newer full answer not used: %+v %v", e, err)
+	}
+	clk.t = clk.t.Add(time.Second)
+	if err := c.Store(fk, providers()[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if e, err = c.Load(fk, time.Hour); err != nil || len(e.Providers) != 1 || !e.Providers[0].FieldsOnly {
+		t.Fatalf("newer fields-only answer not used: %+v %v", e, err)
+	}
+}
+
+func TestModesAndNoLeftovers(t *testing.T) {
+	c, _ := newCache(t)
+	if err := c.Store(key, providers()); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Store(key, providers()); err != nil { // replaces
+		t.Fatal(err)
+	}
+	di, err := os.Stat(c.Dir)
+	if err != nil || di.Mode().Perm() != 0o700 {
+		t.Fatalf("dir %v %v, want 0700", di.Mode(), err)
+	}
+	ents, err := os.ReadDir(c.Dir)
+	if err != nil || len(ents) != 1 {
+		t.Fatalf("dir holds %v %v, want one file", ents, err)
+	}
+	fi, err := os.Stat(c.Path(key))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("file %v %v, want 0600", fi.Mode(), err)
+	}
+}
+
+func TestUntrustedFilesRefused(t *testing.T) {
+	c, _ := newCache(t)
+	if err := c.Store(key, providers()); err != nil {
+		t.Fatal(err)
+	}
+	path := c.Path(key)
+	if err := os.Chmod(path, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Load(key, time.Hour); !errors.Is(err, ErrNoEntry) {
+		t.Errorf("world-writable file believed: %v", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(t.TempDir(), "planted")
+	if err := os.Rename(path, other); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(other, path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Load(key, time.Hour); !errors.Is(err, ErrNoEntry) {
+		t.Errorf("symlink followed: %v", err)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Load(key, time.Hour); !errors.Is(err, ErrNoEntry) {
+		t.Errorf("garbage believed: %v", err)
+	}
+}
+
+func TestDefaultDir(t *testing.T) {
+	if os.Geteuid() == 0 {
+		if got := DefaultDir(); got != "/var/cache/svcdisco" {
+			t.Errorf("root: %s", got)
+		}
+		return
+	}
+	t.Setenv("XDG_CACHE_HOME", "/x/cache")
+	if got := DefaultDir(); got != "/x/cache/svcdisco" {
+		t.Errorf("XDG: %s", got)
+	}
+	t.Setenv("XDG_CACHE_HOME", "")
+	t.Setenv("HOME", "/home/u")
+	if got := DefaultDir(); got != "/home/u/.cache/svcdisco" {
+		t.Errorf("HOME: %s", got)
+	}
+}

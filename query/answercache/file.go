@@ -1,0 +1,79 @@
+package answercache
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// maxFile bounds what Load reads: a service's answer is bounded by
+// ZooKeeper's 1 MB reply per listing plus each provider's data (at most
+// 1 MB each); 256 MiB is far past any real answer and stops a runaway file
+// from taking the process's memory.
+const maxFile = 256 << 20
+
+// writeAtomic writes data to path through a temporary file in the same
+// directory (rename is atomic only within one file system), fsynced, then
+// renamed over the old file, and the directory fsynced so the rename
+// survives a crash.
+func writeAtomic(dir, path string, data []byte) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, ".answer-*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	if d, err := os.Open(filepath.Clean(dir)); err == nil {
+		d.Sync() // best effort: the file itself is complete either way
+		d.Close()
+	}
+	return nil
+}
+
+// readOwn reads path only if it is a regular file owned by this user and
+// writable by nobody else: a stale answer decides where traffic goes, so a
+// file planted by another user (a cache directory made world-writable by
+// mistake) must not be believed. Symlinks are not followed.
+func readOwn(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	switch {
+	case !fi.Mode().IsRegular():
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	case ok && int(st.Uid) != os.Geteuid():
+		return nil, fmt.Errorf("%s is owned by uid %d, not by this user", path, st.Uid)
+	case fi.Mode().Perm()&0o022 != 0:
+		return nil, fmt.Errorf("%s is writable by others (mode %04o)", path, fi.Mode().Perm())
+	}
+	return io.ReadAll(io.LimitReader(f, maxFile))
+}
