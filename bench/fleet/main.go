@@ -30,6 +30,7 @@ import (
 type config struct {
 	nodes, calls, parallel, services, providers int
 	bin                                         string
+	churn                                       time.Duration
 }
 
 func main() {
@@ -39,6 +40,7 @@ func main() {
 	flag.IntVar(&c.parallel, "parallel", 4, "nodes converging at once")
 	flag.IntVar(&c.services, "services", 10, "services in the registry")
 	flag.IntVar(&c.providers, "providers", 5, "providers per service")
+	flag.DurationVar(&c.churn, "churn", 5*time.Second, "how long to measure the ensemble's session-churn ceiling")
 	flag.StringVar(&c.bin, "bin", "", "svcdisco binary (default: built into a temporary directory)")
 	flag.Parse()
 	if err := run(c); err != nil {
@@ -86,7 +88,30 @@ func run(c config) error {
 	if err != nil {
 		return err
 	}
+	var servers []string
+	for _, s := range ens.Servers {
+		servers = append(servers, s.Addr())
+	}
+	z0, _, err := e.counters()
+	if err != nil {
+		return err
+	}
+	ceiling, err := churn(servers, e.root+"/services/svc0", 8, c.churn)
+	if err != nil {
+		return fmt.Errorf("churn: %w", err)
+	}
+	z1, _, err := e.counters()
+	if err != nil {
+		return err
+	}
 	report(c, direct, agent)
+	fmt.Printf("\nensemble ceiling, session create + getChildren + close from 8 in-process clients for %s:\n", c.churn)
+	fmt.Printf("  %.0f sessions/s, %.0f writes/s\n", ceiling, float64(z1-z0)/c.churn.Seconds())
+	perNode := float64(c.calls) / 1800
+	fmt.Printf("  direct: each node converging every 30 min with %d calls makes %.3f sessions/s;\n", c.calls, perNode)
+	fmt.Printf("  the ceiling is reached at %.0f nodes (half of it, to leave room for registrations: %.0f)\n", ceiling/perNode, ceiling/perNode/2)
+	fmt.Printf("  agent: converges cost 0 sessions and 0 writes; each node holds 1 session and %.0f watches\n",
+		float64(agent.watches-direct.watches)/float64(c.nodes))
 	return nil
 }
 
@@ -123,7 +148,9 @@ func (e *env) populate() (func(), error) {
 	}
 	last := fmt.Sprintf("svc%d", e.c.services-1)
 	for deadline := time.Now().Add(time.Minute); ; {
-		out, _ := exec.Command(e.c.bin, e.args("query", last, "--at-least", strconv.Itoa(e.c.providers), "--wait", "10s", "-o", "lines")...).Output()
+		q := exec.Command(e.c.bin, e.args("query", last, "--at-least", strconv.Itoa(e.c.providers), "--wait", "10s", "-o", "lines")...)
+		q.Env = e.environ()
+		out, _ := q.Output()
 		if strings.Count(string(out), "\n") >= e.c.providers {
 			return stop, nil
 		}
@@ -133,10 +160,15 @@ func (e *env) populate() (func(), error) {
 	}
 }
 
+// environ keeps the calls' answer cache in the scratch directory.
+func (e *env) environ() []string {
+	return append(os.Environ(), "XDG_CACHE_HOME="+filepath.Join(e.dir, "cache"), "SVCDISCO_ANSWER_CACHE="+filepath.Join(e.dir, "answers"))
+}
+
 // start runs a long-lived svcdisco until the returned func stops it.
 func (e *env) start(a ...string) (func(), error) {
 	cmd := exec.Command(e.c.bin, e.args(a...)...)
-	cmd.Stderr = nil
+	cmd.Env = e.environ()
 	if err := cmd.Start(); err != nil {
 		return func() {}, err
 	}
@@ -276,6 +308,7 @@ func (e *env) converge(node int, sockets []string) (lat, cpu []time.Duration, to
 		t := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		cmd := exec.CommandContext(ctx, e.c.bin, e.args(a...)...)
+		cmd.Env = e.environ()
 		err := cmd.Run()
 		cancel()
 		lat = append(lat, time.Since(t))
