@@ -59,7 +59,7 @@ func (e *entry) poke() {
 // missed between them.
 func (c *Cache) follow(e *entry, service string) {
 	var changes <-chan struct{}
-	for changes == nil {
+	for {
 		ch, err := c.reg.Watch(e.ctx, service)
 		if err == nil {
 			changes = ch

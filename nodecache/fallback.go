@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"time"
 
 	"github.com/svcdisco/svcdisco/coord"
 	"github.com/svcdisco/svcdisco/registry"
@@ -167,11 +166,6 @@ func (r *Reader) UsedAgent() bool { return r.useAgent() }
 
 var _ registry.Registry = (*Reader)(nil)
 var _ registry.Registry = (*Client)(nil)
-
-// StaleWarning formats the one-line warning of a stale answer.
-func StaleWarning(service string, age time.Duration) string {
-	return "answer for " + service + " is stale: the node cache lost the registry " + age.Round(time.Millisecond).String() + " ago"
-}
 
 // detector returns the registry's leader detector (opening the registry:
 // elections are not cached by the agent).
