@@ -1,6 +1,7 @@
 package nodecache
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -77,19 +78,12 @@ func (c *Client) Providers(ctx context.Context, service string, opts registry.Li
 	if l.Stale && c.OnStale != nil {
 		c.OnStale(service, time.Duration(l.AgeMs)*time.Millisecond)
 	}
-	ps := make([]registry.Provider, 0, len(l.Providers))
-	for _, e := range l.Providers {
-		if !opts.IncludeMaintenance && e.Provider.Status == registry.StatusMaintenance {
-			continue
-		}
-		p := e.Provider
-		p.Name = e.Name
-		if opts.FieldsOnly && !l.FullFieldsOnly {
-			p = fieldsOnly(p)
-		}
-		ps = append(ps, p)
+	all := make([]registry.Provider, len(l.Providers))
+	for i, e := range l.Providers {
+		all[i] = e.Provider
+		all[i].Name = e.Name
 	}
-	return ps, nil
+	return view(all, opts, l.FullFieldsOnly), nil
 }
 
 // fieldsOnly is p as a fields-only listing of ZooKeeper or etcd gives it:
@@ -209,4 +203,46 @@ func (c *Client) get(ctx context.Context, path string, v any) error {
 		return fmt.Errorf("node cache %s: %w: %v", c.Path, ErrNoAgent, err)
 	}
 	return nil
+}
+
+// QueryError is a query request the agent answered with a failure: the
+// exit code the command would have had, and its message.
+type QueryError struct {
+	Exit  int
+	Msg   string
+	Stale bool
+}
+
+func (e *QueryError) Error() string { return e.Msg }
+
+// Query asks the agent to run a whole query command line ("query", ...)
+// and returns what the command would print. Failing to reach the agent
+// wraps ErrNoAgent; a failed query is a *QueryError.
+func (c *Client) Query(ctx context.Context, args []string) ([]byte, error) {
+	body, err := json.Marshal(QueryRequest{Args: args})
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://agent"+PathQuery, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("node cache %s: %w: %v", c.Path, ErrNoAgent, err)
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("node cache %s: %w: %v", c.Path, ErrNoAgent, err)
+	}
+	if resp.StatusCode == http.StatusOK {
+		return out, nil
+	}
+	var e Error
+	if json.Unmarshal(out, &e) != nil || e.Exit == 0 {
+		return nil, fmt.Errorf("node cache %s: %w: %s", c.Path, ErrNoAgent, resp.Status)
+	}
+	return nil, &QueryError{Exit: e.Exit, Msg: e.Error, Stale: e.Stale}
 }

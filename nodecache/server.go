@@ -1,10 +1,12 @@
 package nodecache
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -15,6 +17,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/svcdisco/svcdisco/internal/exitcode"
 	"github.com/svcdisco/svcdisco/registry"
 )
 
@@ -29,6 +32,10 @@ const firstListing = 10 * time.Second
 type Server struct {
 	Cache  *Cache
 	Logger *slog.Logger
+	// Query runs a query command line (args as given to svcdisco, "query"
+	// first) on reg and writes its output to w: the /v1/query request.
+	// Nil answers that request 404.
+	Query func(ctx context.Context, reg registry.Registry, args []string, w io.Writer) error
 }
 
 // Handler returns the HTTP handler.
@@ -38,6 +45,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET "+PathWatch+"{service}", s.watch)
 	mux.HandleFunc("GET "+PathServices, s.services)
 	mux.HandleFunc("GET "+PathStatus, s.status)
+	if s.Query != nil {
+		mux.HandleFunc("POST "+PathQuery, s.query)
+	}
 	return mux
 }
 
@@ -182,6 +192,41 @@ func (s *Server) services(w http.ResponseWriter, r *http.Request) {
 		counts = []registry.ServiceCount{}
 	}
 	writeJSON(w, http.StatusOK, Services{Services: counts})
+}
+
+// query runs a whole query command on the cache: the answer is what the
+// command prints, byte for byte, with no process started for it.
+func (s *Server) query(w http.ResponseWriter, r *http.Request) {
+	var req QueryRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
+		writeJSON(w, http.StatusBadRequest, Error{Error: fmt.Sprintf("invalid query request: %v", err), Exit: exitcode.Usage})
+		return
+	}
+	var out bytes.Buffer
+	if err := s.Query(r.Context(), s.Cache.Registry(), req.Args, &out); err != nil {
+		code := exitcode.Of(err)
+		var se *StaleError
+		if errors.As(err, &se) {
+			code = exitcode.Unreachable
+		}
+		writeJSON(w, statusOf(code), Error{Error: err.Error(), Exit: code, Stale: se != nil})
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write(out.Bytes())
+}
+
+// statusOf is the HTTP status of an exit code.
+func statusOf(code int) int {
+	switch code {
+	case exitcode.Usage:
+		return http.StatusBadRequest
+	case exitcode.NotEnough:
+		return http.StatusConflict
+	case exitcode.Unreachable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
 }
 
 func (s *Server) status(w http.ResponseWriter, _ *http.Request) {

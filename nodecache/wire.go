@@ -17,6 +17,10 @@ import (
 //	    200 Services: every service with its provider count
 //	GET /v1/status
 //	    200 Status
+//	POST /v1/query  QueryRequest {"args":["query","web","-o","json",...]}
+//	    200 exactly what `svcdisco query ...` prints; otherwise an Error
+//	    with the exit code the command would have had (400: 2, 409: 3,
+//	    503: 4, the cache stale or the registry unreachable)
 //
 // Errors are 400 (bad input), 503 (stale or registry unreachable) or 504
 // (the first listing did not arrive in time), with an Error body.
@@ -25,7 +29,15 @@ const (
 	PathWatch     = "/v1/watch/"
 	PathServices  = "/v1/services"
 	PathStatus    = "/v1/status"
+	PathQuery     = "/v1/query"
 )
+
+// QueryRequest is the body of a query request: a `svcdisco query` command
+// line without the program name. Global flags are accepted and ignored
+// (the agent's own registry settings apply).
+type QueryRequest struct {
+	Args []string `json:"args"`
+}
 
 // Listing is the body of a providers answer.
 type Listing struct {
@@ -68,4 +80,6 @@ type Error struct {
 	// Stale is set when the error is the cache's staleness (the caller may
 	// ask again allowing an older answer, or go to the registry).
 	Stale bool `json:"stale,omitempty"`
+	// Exit is the exit code the command would have had (query requests).
+	Exit int `json:"exit,omitempty"`
 }

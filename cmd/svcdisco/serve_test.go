@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,7 +54,9 @@ func TestQueryThroughAgent(t *testing.T) {
 	os.WriteFile(tmpl, []byte(`{{ range providers "web" "zone=a" }}{{ .Host }}:{{ .Port }} {{ .ID }}
 {{ end }}newest {{ (provider "web").Host }}; services {{ services }}
 `), 0o644)
-	renders := func(dest string) []string { return []string{"render", "--once", "--template", tmpl + ":" + filepath.Join(dir, dest)} }
+	renders := func(dest string) []string {
+		return []string{"render", "--once", "--template", tmpl + ":" + filepath.Join(dir, dest)}
+	}
 	queries = append(queries, renders("direct.out"))
 	want := make([]result, len(queries))
 	for i, q := range queries {
@@ -78,6 +81,27 @@ func TestQueryThroughAgent(t *testing.T) {
 			}
 		}
 	}
+	// The same command lines run by the agent itself (what the Chef
+	// library sends): the same output, the same exit code.
+	for i, q := range queries {
+		if q[0] != "query" {
+			continue
+		}
+		out, err := nodecache.NewClient(sock).Query(context.Background(), append(q, "--stale-ok", "1h"))
+		code := 0
+		var qe *nodecache.QueryError
+		if errors.As(err, &qe) {
+			code = qe.Exit
+		} else if err != nil {
+			t.Fatalf("%v: %v", q, err)
+		}
+		if string(out) != want[i].stdout || code != want[i].code {
+			t.Errorf("%v run by the agent: exit %d\n%s\ncommand: exit %d\n%s", q, code, out, want[i].code, want[i].stdout)
+		}
+	}
+	if _, err := nodecache.NewClient(sock).Query(context.Background(), []string{"query", "bad name"}); !isExit(err, 2) {
+		t.Errorf("bad service name run by the agent: %v, want exit 2", err)
+	}
 	after, err := testzk.Zxid(zkAddr)
 	if err != nil {
 		t.Fatal(err)
@@ -97,4 +121,9 @@ func TestQueryThroughAgent(t *testing.T) {
 	if got.code != 0 || got.stdout != want[0].stdout || strings.Count(got.stderr, "node cache not used") != 1 {
 		t.Errorf("agent gone: exit %d\n%s\n%s", got.code, got.stdout, got.stderr)
 	}
+}
+
+func isExit(err error, code int) bool {
+	var qe *nodecache.QueryError
+	return errors.As(err, &qe) && qe.Exit == code
 }
