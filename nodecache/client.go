@@ -30,6 +30,9 @@ type Client struct {
 	StaleOK time.Duration
 	// OnStale is called with the age of each stale answer served.
 	OnStale func(service string, age time.Duration)
+	// Registry and Root are the ones the caller is configured for; an
+	// agent serving others refuses ("" asks whatever it serves).
+	Registry, Root string
 
 	http *http.Client
 }
@@ -174,6 +177,7 @@ func (c *Client) get(ctx context.Context, path string, v any) error {
 	if err != nil {
 		return err
 	}
+	c.label(req)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -228,6 +232,7 @@ func (c *Client) Query(ctx context.Context, args []string) ([]byte, error) {
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	c.label(req)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("node cache %s: %w: %v", c.Path, ErrNoAgent, err)
@@ -245,4 +250,14 @@ func (c *Client) Query(ctx context.Context, args []string) ([]byte, error) {
 		return nil, fmt.Errorf("node cache %s: %w: %s", c.Path, ErrNoAgent, resp.Status)
 	}
 	return nil, &QueryError{Exit: e.Exit, Msg: e.Error, Stale: e.Stale}
+}
+
+// label names the registry and root the request wants answers from.
+func (c *Client) label(req *http.Request) {
+	if c.Registry != "" {
+		req.Header.Set(HeaderRegistry, c.Registry)
+	}
+	if c.Root != "" {
+		req.Header.Set(HeaderRoot, c.Root)
+	}
 }

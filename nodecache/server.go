@@ -36,19 +36,37 @@ type Server struct {
 	// first) on reg and writes its output to w: the /v1/query request.
 	// Nil answers that request 404.
 	Query func(ctx context.Context, reg registry.Registry, args []string, w io.Writer) error
+	// Registry and Root are what the cache serves. A request naming
+	// another (HeaderRegistry, HeaderRoot) is refused with 421, so a
+	// command configured for another registry never takes this one's
+	// answers; it asks its registry itself.
+	Registry, Root string
 }
 
 // Handler returns the HTTP handler.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+PathProviders+"{service}", s.providers)
-	mux.HandleFunc("GET "+PathWatch+"{service}", s.watch)
-	mux.HandleFunc("GET "+PathServices, s.services)
+	mux.HandleFunc("GET "+PathProviders+"{service}", s.same(s.providers))
+	mux.HandleFunc("GET "+PathWatch+"{service}", s.same(s.watch))
+	mux.HandleFunc("GET "+PathServices, s.same(s.services))
 	mux.HandleFunc("GET "+PathStatus, s.status)
 	if s.Query != nil {
-		mux.HandleFunc("POST "+PathQuery, s.query)
+		mux.HandleFunc("POST "+PathQuery, s.same(s.query))
 	}
 	return mux
+}
+
+// same refuses requests for another registry or root than the served one.
+func (s *Server) same(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		reg, root := r.Header.Get(HeaderRegistry), r.Header.Get(HeaderRoot)
+		if (reg != "" && s.Registry != "" && reg != s.Registry) || (root != "" && s.Root != "" && root != s.Root) {
+			writeError(w, http.StatusMisdirectedRequest, fmt.Errorf("this agent serves registry %s root %s, not %s %s",
+				registry.Redact(s.Registry), s.Root, registry.Redact(reg), root), false)
+			return
+		}
+		h(w, r)
+	}
 }
 
 // Listen creates the unix socket at path, mode 0660, owned by group when

@@ -22,7 +22,8 @@ import (
 //	    with the exit code the command would have had (400: 2, 409: 3,
 //	    503: 4, the cache stale or the registry unreachable)
 //
-// Errors are 400 (bad input), 503 (stale or registry unreachable) or 504
+// Errors are 400 (bad input), 421 (another registry or root than the
+// agent's, see HeaderRegistry), 503 (stale or registry unreachable) or 504
 // (the first listing did not arrive in time), with an Error body.
 const (
 	PathProviders = "/v1/providers/"
@@ -38,6 +39,13 @@ const (
 type QueryRequest struct {
 	Args []string `json:"args"`
 }
+
+// Headers a client sends to say which registry and root it wants answers
+// from (the agent refuses with 421 when they are not its own).
+const (
+	HeaderRegistry = "Svcdisco-Registry"
+	HeaderRoot     = "Svcdisco-Root"
+)
 
 // Listing is the body of a providers answer.
 type Listing struct {

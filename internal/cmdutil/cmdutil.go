@@ -191,6 +191,7 @@ func (f *Factory) OpenReader(ctx context.Context) (registry.Registry, error) {
 	// (--stale-ok, exit 6), so stale answers have one source and one exit
 	// code whichever path failed.
 	c := nodecache.NewClient(f.Config.AgentSocket)
+	c.Registry, c.Root = f.Config.Registry, f.Config.Root
 	open := func(ctx context.Context) (registry.Registry, error) {
 		cctx, cancel := f.Timeout(ctx)
 		defer cancel()
