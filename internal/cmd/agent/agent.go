@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -115,15 +114,6 @@ func Run(ctx context.Context, opts *Options) error {
 			return exitcode.New(exitcode.Usage, err)
 		}
 	}
-	var sock net.Listener
-	if cfg.Serve != "" {
-		l, err := nodecache.Listen(cfg.Serve, cfg.ServeGroup)
-		if err != nil {
-			return exitcode.New(exitcode.Usage, err)
-		}
-		sock = l
-		defer l.Close()
-	}
 	residentGC()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -141,7 +131,12 @@ func Run(ctx context.Context, opts *Options) error {
 		return err
 	}
 	defer reg.Close()
-	served := serve(ctx, opts, reg, sock)
+	// The socket appears once the registry answers: until then a caller
+	// finds no socket and asks the registry itself instead of waiting.
+	served, err := serve(ctx, opts, reg)
+	if err != nil {
+		return err
+	}
 	defer func() { <-served }()
 	if cacheOnly {
 		opts.F.Logger.Info("node cache only: no provider directory", "dir", opts.ConfigDir)
@@ -174,15 +169,19 @@ func missing(dir string) bool {
 	return errors.Is(err, fs.ErrNotExist)
 }
 
-// serve runs the node cache on sock (when there is one) until ctx ends;
-// the returned channel is closed once it has stopped.
-func serve(ctx context.Context, opts *Options, reg registry.Registry, sock net.Listener) <-chan struct{} {
+// serve runs the node cache on the --serve socket (when there is one)
+// until ctx ends; the returned channel is closed once it has stopped.
+func serve(ctx context.Context, opts *Options, reg registry.Registry) (<-chan struct{}, error) {
 	done := make(chan struct{})
-	if sock == nil {
-		close(done)
-		return done
-	}
 	cfg := opts.config()
+	if cfg.Serve == "" {
+		close(done)
+		return done, nil
+	}
+	sock, err := nodecache.Listen(cfg.Serve, cfg.ServeGroup)
+	if err != nil {
+		return nil, exitcode.New(exitcode.Usage, err)
+	}
 	full := strings.HasPrefix(cfg.Registry, "consul:") // Consul lists in full anyway
 	cache := nodecache.New(ctx, reg, nodecache.Options{Idle: cfg.ServeIdle, Logger: opts.F.Logger, FullFieldsOnly: full})
 	srv := &nodecache.Server{Cache: cache, Logger: opts.F.Logger, Query: runQuery(cfg.Timeout),
@@ -194,7 +193,7 @@ func serve(ctx context.Context, opts *Options, reg registry.Registry, sock net.L
 			opts.F.Logger.Error("node cache stopped", "socket", cfg.Serve, "err", err)
 		}
 	}()
-	return done
+	return done, nil
 }
 
 func validate(opts *Options, d agent.Defaults) error {
