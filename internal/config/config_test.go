@@ -126,3 +126,34 @@ func TestDurationsNeedUnits(t *testing.T) {
 		t.Errorf("--timeout over a bad SVCDISCO_TIMEOUT: %v %v", cfg, err)
 	}
 }
+
+// TestStaleSettings: stale_ok and answer_cache come from the file, the
+// environment or flags like every setting; stale_ok is a duration with a
+// unit and never negative.
+func TestStaleSettings(t *testing.T) {
+	cfg, err := load(t, nil, "stale_ok: 2h\nanswer_cache: /srv/answers\n")
+	if err != nil || cfg.StaleOK != 2*time.Hour || cfg.AnswerCache != "/srv/answers" {
+		t.Fatalf("from the file: %+v %v", cfg, err)
+	}
+	t.Setenv("SVCDISCO_STALE_OK", "30m")
+	if cfg, err = load(t, nil, "stale_ok: 2h\n"); err != nil || cfg.StaleOK != 30*time.Minute {
+		t.Errorf("env over file: %v %v", cfg.StaleOK, err)
+	}
+	if cfg, err = load(t, []string{"--stale-ok", "0s"}, ""); err != nil || cfg.StaleOK != 0 {
+		t.Errorf("flag over env: %v %v", cfg.StaleOK, err)
+	}
+	t.Setenv("SVCDISCO_STALE_OK", "")
+	os.Unsetenv("SVCDISCO_STALE_OK")
+	if cfg, err = load(t, nil, ""); err != nil || cfg.StaleOK != 0 || cfg.AnswerCache != "" {
+		t.Errorf("defaults: never stale, the default directory: %+v %v", cfg, err)
+	}
+	for _, bad := range []string{"stale_ok: 3600\n", "stale_ok: -1h\n"} {
+		if _, err := load(t, nil, bad); exitcode.Of(err) != exitcode.Usage || !strings.Contains(err.Error(), "stale_ok") {
+			t.Errorf("%q: %v, want exit 2 naming stale_ok", bad, err)
+		}
+	}
+	t.Setenv("SVCDISCO_STALE_OK", "1")
+	if _, err := load(t, nil, ""); exitcode.Of(err) != exitcode.Usage || !strings.Contains(err.Error(), "SVCDISCO_STALE_OK") {
+		t.Errorf("SVCDISCO_STALE_OK=1: %v, want exit 2 naming it", err)
+	}
+}

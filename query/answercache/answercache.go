@@ -5,8 +5,9 @@
 // An answer is the UNFILTERED provider set of one service as the registry
 // gave it; callers apply their own filters (--where, --latest, --at-least)
 // to it exactly as to a fresh answer. Entries are written atomically
-// (temporary file, fsync, rename) in a directory created 0700, each file
-// 0600, and are keyed by registry (its redacted URL, chroot included),
+// (temporary file, rename) in a directory created 0700, each file 0600;
+// an answer the registry repeats only has its file's time (which says when
+// it was fetched) brought forward. Entries are keyed by registry (its redacted URL, chroot included),
 // root, service and the view asked for (with or without providers in
 // maintenance, with or without provider data).
 //
@@ -20,6 +21,7 @@
 package answercache
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -27,6 +29,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/svcdisco/svcdisco/registry"
@@ -123,11 +126,12 @@ type record struct {
 	Name     string            `json:"name,omitempty"`
 }
 
-// file is an entry on disk.
+// file is an entry on disk. When the answer was fetched is the file's
+// modification time: an answer the registry repeats (the common case) then
+// costs a utimes, not a rewrite.
 type file struct {
-	Key       Key       `json:"key"`
-	FetchedAt time.Time `json:"fetched_at"`
-	Providers []record  `json:"providers"`
+	Key       Key      `json:"key"`
+	Providers []record `json:"providers"`
 }
 
 // Path is the file holding key's answer.
@@ -137,18 +141,28 @@ func (c *Cache) Path(k Key) string {
 	return filepath.Join(c.Dir, "answer-"+hex.EncodeToString(sum[:12])+".json")
 }
 
-// Store writes ps as key's answer, fetched now. The write is atomic: a
-// reader (or a crash) sees the old answer or the new one, never half.
+// Store records ps as key's answer, fetched now. A changed answer is
+// written atomically (a reader sees the old answer or the new one, never
+// half); an unchanged one only has its time brought forward.
 func (c *Cache) Store(k Key, ps []registry.Provider) error {
-	f := file{Key: k, FetchedAt: c.now().UTC(), Providers: make([]record, len(ps))}
-	for i, p := range ps {
+	sorted := slices.Clone(ps)
+	registry.Sort(sorted) // the same set, whatever order the backend listed it in
+	f := file{Key: k, Providers: make([]record, len(sorted))}
+	for i, p := range sorted {
 		f.Providers[i] = record{Provider: p, Name: p.Name}
 	}
 	data, err := json.Marshal(f)
 	if err != nil {
 		return fmt.Errorf("answer cache: %w", err)
 	}
-	if err := writeAtomic(c.Dir, c.Path(k), append(data, '\n')); err != nil {
+	data = append(data, '\n')
+	path, now := c.Path(k), c.now()
+	if old, _, err := readOwn(path); err != nil || !bytes.Equal(old, data) {
+		if err := writeAtomic(c.Dir, path, data); err != nil {
+			return fmt.Errorf("answer cache: %w", err)
+		}
+	}
+	if err := os.Chtimes(path, now, now); err != nil {
 		return fmt.Errorf("answer cache: %w", err)
 	}
 	return nil
@@ -177,7 +191,7 @@ func (c *Cache) Load(k Key, maxAge time.Duration) (*Entry, error) {
 
 func (c *Cache) load(k Key) (*Entry, error) {
 	path := c.Path(k)
-	data, err := readOwn(path)
+	data, mtime, err := readOwn(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%w for %s in %s", ErrNoEntry, k.Service, c.Dir)
 	}
@@ -197,5 +211,5 @@ func (c *Cache) load(k Key) (*Entry, error) {
 		ps[i].Name = r.Name
 		ps[i].FieldsOnly = k.FieldsOnly
 	}
-	return &Entry{Key: k, Providers: ps, FetchedAt: f.FetchedAt}, nil
+	return &Entry{Key: k, Providers: ps, FetchedAt: mtime.UTC()}, nil
 }

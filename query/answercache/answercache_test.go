@@ -201,3 +201,56 @@ func TestDefaultDir(t *testing.T) {
 		t.Errorf("HOME: %s", got)
 	}
 }
+
+// TestUnchangedAnswerOnlyTouched: the registry repeating an answer (in any
+// order) brings its time forward without rewriting the file; a changed
+// answer replaces it.
+func TestUnchangedAnswerOnlyTouched(t *testing.T) {
+	c, clk := newCache(t)
+	if err := c.Store(key, providers()); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.Stat(c.Path(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.t = clk.t.Add(time.Hour)
+	ps := providers()
+	ps[0], ps[1] = ps[1], ps[0]
+	if err := c.Store(key, ps); err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.Stat(c.Path(key))
+	if err != nil || !os.SameFile(before, after) {
+		t.Errorf("an unchanged answer rewrote the file: %v", err)
+	}
+	clk.t = clk.t.Add(10 * time.Second)
+	if e, err := c.Load(key, time.Minute); err != nil || e.Age != 10*time.Second || !reflect.DeepEqual(e.Providers, providers()) {
+		t.Fatalf("after a repeated answer: %+v %v, want age 10s", e, err)
+	}
+	if err := c.Store(key, providers()[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := c.Load(key, time.Minute); err != nil || len(e.Providers) != 1 || e.Age != 0 {
+		t.Fatalf("changed answer: %+v %v", e, err)
+	}
+}
+
+// BenchmarkStore is the cost a query pays to keep its answer: the usual
+// case, an answer the registry repeats, and a changed one.
+func BenchmarkStore(b *testing.B) {
+	for _, changed := range []bool{false, true} {
+		b.Run(map[bool]string{false: "unchanged", true: "changed"}[changed], func(b *testing.B) {
+			c := New(filepath.Join(b.TempDir(), "cache"))
+			ps := providers()
+			for i := 0; i < b.N; i++ {
+				if changed {
+					ps[0].Port = i
+				}
+				if err := c.Store(key, ps); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -115,7 +115,7 @@ func Run(ctx context.Context, opts *Options) error {
 	ps, err := ask(ctx, opts)
 	if err != nil {
 		ps, err = query.FromCache(opts.Query, err)
-		if ps == nil {
+		if !query.IsStale(err) {
 			return err
 		}
 	}
