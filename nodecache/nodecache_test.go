@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/svcdisco/svcdisco/internal/testconsul"
 	"github.com/svcdisco/svcdisco/internal/testenv"
 	"github.com/svcdisco/svcdisco/internal/testzk"
 	"github.com/svcdisco/svcdisco/nodecache"
@@ -21,7 +22,12 @@ import (
 	"github.com/svcdisco/svcdisco/registry/dial"
 )
 
-func TestMain(m *testing.M) { testzk.Main(m) }
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testzk.StopShared()
+	testconsul.StopShared()
+	os.Exit(code)
+}
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
@@ -36,7 +42,12 @@ type node struct {
 
 func open(t *testing.T, ctx context.Context, addr, root string) registry.Registry {
 	t.Helper()
-	reg, err := dial.Open(ctx, dial.Options{URL: "zk://" + addr, Root: root, SessionTimeout: 4 * time.Second, Logger: quiet})
+	return openURL(t, ctx, "zk://"+addr, root)
+}
+
+func openURL(t *testing.T, ctx context.Context, url, root string) registry.Registry {
+	t.Helper()
+	reg, err := dial.Open(ctx, dial.Options{URL: url, Root: root, SessionTimeout: 4 * time.Second, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,14 +58,21 @@ func open(t *testing.T, ctx context.Context, addr, root string) registry.Registr
 func startNode(t *testing.T, ctx context.Context, zkAddr, root string, idle time.Duration) *node {
 	t.Helper()
 	proxy := testzk.NewProxy(t, zkAddr)
-	reg := open(t, ctx, proxy.Addr(), root)
+	n := serveOn(t, ctx, open(t, ctx, proxy.Addr(), root), idle, false)
+	n.proxy = proxy
+	return n
+}
+
+// serveOn serves a cache of reg on a socket until the test ends.
+func serveOn(t *testing.T, ctx context.Context, reg registry.Registry, idle time.Duration, full bool) *node {
+	t.Helper()
 	sock := filepath.Join(t.TempDir(), "agent.sock")
 	l, err := nodecache.Listen(sock, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	sctx, cancel := context.WithCancel(ctx)
-	cache := nodecache.New(sctx, reg, nodecache.Options{Idle: idle, Logger: quiet})
+	cache := nodecache.New(sctx, reg, nodecache.Options{Idle: idle, Logger: quiet, FullFieldsOnly: full})
 	done := make(chan error, 1)
 	go func() { done <- (&nodecache.Server{Cache: cache, Logger: quiet}).Serve(sctx, l) }()
 	t.Cleanup(func() {
@@ -63,7 +81,7 @@ func startNode(t *testing.T, ctx context.Context, zkAddr, root string, idle time
 			t.Errorf("serve: %v", err)
 		}
 	})
-	return &node{cache: cache, socket: sock, proxy: proxy, reg: reg}
+	return &node{cache: cache, socket: sock, reg: reg}
 }
 
 // reader is a Reader on n's socket whose registry must never be opened.
@@ -121,11 +139,15 @@ func TestSocketSocketMode(t *testing.T) {
 // TestSameAnswers compares the agent's answers with the registry's on the
 // same data: filters, maintenance, latest, every output format.
 func TestSameAnswers(t *testing.T) {
-	zk := testzk.Shared(t)
+	t.Run("zookeeper", func(t *testing.T) { sameAnswers(t, testzk.Shared(t).URL(""), false) })
+	t.Run("consul", func(t *testing.T) { sameAnswers(t, testconsul.Shared(t).URL(), true) })
+}
+
+func sameAnswers(t *testing.T, url string, full bool) {
 	root := testzk.Root(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	writer := open(t, ctx, zk.ConnString(), root)
+	writer := openURL(t, ctx, url, root)
 	var regs []registry.Registration
 	for i := 1; i <= 5; i++ {
 		r, err := writer.Register(ctx, provider("web", i, map[string]string{"zone": fmt.Sprintf("z%d", i%2), "v": "1"}))
@@ -137,8 +159,8 @@ func TestSameAnswers(t *testing.T) {
 	if err := regs[1].SetStatus(ctx, registry.StatusMaintenance); err != nil {
 		t.Fatal(err)
 	}
-	direct := open(t, ctx, zk.ConnString(), root)
-	n := startNode(t, ctx, zk.ConnString(), root, time.Hour)
+	direct := openURL(t, ctx, url, root)
+	n := serveOn(t, ctx, openURL(t, ctx, url, root), time.Hour, full)
 	agent := n.reader(t)
 	z1, _ := query.ParseFilter("zone=z1")
 	notV1, _ := query.ParseFilter("v!=1")
