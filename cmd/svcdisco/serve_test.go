@@ -127,3 +127,23 @@ func isExit(err error, code int) bool {
 	var qe *nodecache.QueryError
 	return errors.As(err, &qe) && qe.Exit == code
 }
+
+// TestAgentAnswersFillTheAnswerCache: answers the agent gives on its socket
+// (the Chef library's calls) are kept as last known good answers, so
+// `--stale-ok` answers when neither the agent nor the ensemble can.
+func TestAgentAnswersFillTheAnswerCache(t *testing.T) {
+	e := newEnv(t)
+	start(t, e.args("register", "web", "--port", "8001", "--host", "h1")...).waitLine(t, "registered")
+	proxy := testzk.NewProxy(t, testzk.Shared(t).ConnString())
+	behind := env{registry: "zk://" + proxy.Addr(), root: e.root}
+	sock, _ := serveAgent(t, behind)
+	out, err := nodecache.NewClient(sock).Query(context.Background(), []string{"query", "web", "-o", "lines"})
+	if err != nil || string(out) != "h1:8001\n" {
+		t.Fatalf("through the agent: %q %v", out, err)
+	}
+	proxy.Partition()
+	got := run(t, behind.args("query", "web", "-o", "lines", "--timeout", "2s", "--stale-ok", "1h", "--agent-socket", sock)...)
+	if got.code != 6 || got.stdout != "h1:8001\n" || !strings.Contains(got.stderr, "stale answer for web") {
+		t.Errorf("ensemble and agent cut off: exit %d\n%s\n%s", got.code, got.stdout, got.stderr)
+	}
+}

@@ -184,7 +184,7 @@ func serve(ctx context.Context, opts *Options, reg registry.Registry) (<-chan st
 	}
 	full := strings.HasPrefix(cfg.Registry, "consul:") // Consul lists in full anyway
 	cache := nodecache.New(ctx, reg, nodecache.Options{Idle: cfg.ServeIdle, Logger: opts.F.Logger, FullFieldsOnly: full})
-	srv := &nodecache.Server{Cache: cache, Logger: opts.F.Logger, Query: runQuery(cfg.Timeout),
+	srv := &nodecache.Server{Cache: cache, Logger: opts.F.Logger, Query: runQuery(cfg.Timeout, opts.F.AnswersFor(cfg)),
 		Registry: cfg.Registry, Root: cfg.Root}
 	opts.F.Logger.Info("serving the node cache", "socket", cfg.Serve, "idle", cfg.ServeIdle)
 	go func() {

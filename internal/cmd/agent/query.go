@@ -17,7 +17,10 @@ import (
 // the query command's own flags (so options, validation and errors are the
 // command's), run on the node cache and printed as the command prints.
 // Global flags parse and are ignored: the agent's registry is the one asked.
-func runQuery(timeout time.Duration) func(context.Context, registry.Registry, []string, io.Writer) error {
+// Each answer is kept in the agent's answer cache (answers, as the command
+// would keep it), so a node whose calls all go through the agent still has
+// last known good answers for --stale-ok when the agent cannot help.
+func runQuery(timeout time.Duration, answers *libquery.Answers) func(context.Context, registry.Registry, []string, io.Writer) error {
 	return func(ctx context.Context, reg registry.Registry, args []string, w io.Writer) error {
 		if len(args) == 0 || args[0] != "query" {
 			return exitcode.Usagef("node cache: only query command lines are answered, got %q", args)
@@ -36,6 +39,7 @@ func runQuery(timeout time.Duration) func(context.Context, registry.Registry, []
 			}
 			return err
 		}
+		opts.Query.Answers = answers
 		ctx, cancel := context.WithTimeout(ctx, timeout+opts.Query.Wait)
 		defer cancel()
 		ps, err := libquery.Run(ctx, reg, opts.Query)
