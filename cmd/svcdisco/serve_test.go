@@ -147,3 +147,22 @@ func TestAgentAnswersFillTheAnswerCache(t *testing.T) {
 		t.Errorf("ensemble and agent cut off: exit %d\n%s\n%s", got.code, got.stdout, got.stderr)
 	}
 }
+
+func TestServeBadSocket(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	got := run(t, e.args("agent", "--serve", filepath.Join(dir, "s.sock"), "--serve-group", "no-such-group-svcdisco")...)
+	if got.code != 2 || !strings.Contains(got.stderr, "no-such-group-svcdisco") {
+		t.Errorf("unknown group: exit %d, %s", got.code, got.stderr)
+	}
+	file := filepath.Join(dir, "file")
+	os.WriteFile(file, []byte("keep"), 0o644)
+	got = run(t, e.args("agent", "--serve", file)...)
+	if b, _ := os.ReadFile(file); got.code != 2 || !strings.Contains(got.stderr, "not a socket") || string(b) != "keep" {
+		t.Errorf("a regular file as the socket: exit %d, %s", got.code, got.stderr)
+	}
+	got = run(t, e.args("agent", "--serve", filepath.Join(dir, "x.sock"), "--serve-idle", "0s")...)
+	if got.code != 2 || !strings.Contains(got.stderr, "serve_idle") {
+		t.Errorf("--serve-idle 0: exit %d, %s", got.code, got.stderr)
+	}
+}
