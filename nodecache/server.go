@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/svcdisco/svcdisco/internal/exitcode"
@@ -36,6 +37,9 @@ type Server struct {
 	// first) on reg and writes its output to w: the /v1/query request.
 	// Nil answers that request 404.
 	Query func(ctx context.Context, reg registry.Registry, args []string, w io.Writer) error
+	// waiting counts watch requests waiting for a change (Status.Waiting).
+	waiting atomic.Int64
+
 	// Registry and Root are what the cache serves. A request naming
 	// another (HeaderRegistry, HeaderRoot) is refused with 421, so a
 	// command configured for another registry never takes this one's
@@ -187,6 +191,8 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Has("index") && current == index {
 		t := time.NewTimer(wait)
 		defer t.Stop()
+		s.waiting.Add(1)
+		defer s.waiting.Add(-1)
 		select {
 		case <-changed:
 		case <-t.C:
@@ -250,7 +256,7 @@ func statusOf(code int) int {
 func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
 	watched := s.Cache.Watched()
 	sort.Strings(watched)
-	writeJSON(w, http.StatusOK, Status{Online: s.Cache.Online(), Watched: watched})
+	writeJSON(w, http.StatusOK, Status{Online: s.Cache.Online(), Watched: watched, Waiting: s.waiting.Load()})
 }
 
 // fail answers err with its status: 400 for a bad service name, 503 for

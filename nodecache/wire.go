@@ -80,6 +80,8 @@ type Services struct {
 type Status struct {
 	Online  bool     `json:"online"`
 	Watched []string `json:"watched"`
+	// Waiting is how many watch requests wait for a change right now.
+	Waiting int64 `json:"waiting"`
 }
 
 // Error is the body of every error answer.
