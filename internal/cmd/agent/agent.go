@@ -79,7 +79,10 @@ first ask of a service starts one watch on it; later asks are answered from
 memory; a service not asked for during --serve-idle loses its watch. While
 the agent's session is disconnected, the cache answers only callers that
 accept stale answers. With --serve and no --config-dir, a missing default
-directory means a pure cache node.`,
+directory means a pure cache node. The socket appears once the registry
+answers; it speaks HTTP with JSON (see the README: curl --unix-socket PATH
+http://agent/v1/status), and also runs whole query command lines for the
+Chef library (POST /v1/query) with no process per call.`,
 		Example: `  svcdisco agent --config-dir /etc/svcdisco/services.d
   svcdisco agent --serve /run/svcdisco/agent.sock --serve-group chef
   svcdisco agent --config-dir /etc/svcdisco/services.d --once   # validate only
