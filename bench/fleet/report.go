@@ -39,20 +39,7 @@ func (e *env) watches() (int64, error) {
 	return n, nil
 }
 
-func mntr(addr string) (map[string]int64, error) {
-	out, err := testzk.FourLetter(addr, "mntr", 5*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	m := map[string]int64{}
-	for _, l := range strings.Split(out, "\n") {
-		k, v, ok := strings.Cut(l, "\t")
-		if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); ok && err == nil {
-			m[k] = n
-		}
-	}
-	return m, nil
-}
+func mntr(addr string) (map[string]int64, error) { return testzk.Mntr(addr) }
 
 func pct(ds []time.Duration, p float64) time.Duration {
 	if len(ds) == 0 {

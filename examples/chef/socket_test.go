@@ -43,8 +43,19 @@ func TestConvergeThroughAgentSocket(t *testing.T) {
 	startAgent(t, r, sock)
 	zkAddr := r.zk.ConnString()
 
+	// sessions counts sessions established on the server (mntr).
+	sessions := func() int64 {
+		t.Helper()
+		m, err := testzk.Mntr(zkAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m["zk_connection_request_count"]
+	}
+	var opened []int64
 	writes := func(socket string) (int64, string) {
 		t.Helper()
+		s0 := sessions()
 		extra := map[string]any{"bin": binary, "registry": r.zk.URL(""), "agent": map[string]any{"enabled": false, "socket": socket}}
 		attrs := nodeAttrs(k, r, extra)
 		out := k.path(fmt.Sprintf("fifty-%t.txt", socket != ""))
@@ -61,6 +72,7 @@ func TestConvergeThroughAgentSocket(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		opened = append(opened, sessions()-s0)
 		return after - before, k.readFile(strings.TrimPrefix(out, k.dir+"/"))
 	}
 	// The first ask of each service starts the agent's watches (reads).
@@ -72,7 +84,11 @@ func TestConvergeThroughAgentSocket(t *testing.T) {
 	}
 	direct, want := writes("")
 	through, got := writes(sock)
-	t.Logf("ensemble writes for 50 calls: %d direct, %d through the agent socket", direct, through)
+	t.Logf("50 calls: %d ensemble writes and %d sessions directly, %d writes and %d sessions through the agent socket",
+		direct, opened[0], through, opened[1])
+	if opened[0] < 50 || opened[1] != 0 {
+		t.Errorf("sessions opened by the converge: %d directly (want one per call), %d through the agent (want 0)", opened[0], opened[1])
+	}
 	if got != want || !strings.Contains(want, "web1.example.com:8080,web2.example.com:8081") {
 		t.Errorf("answers through the agent:\n%s\ndirect:\n%s", got, want)
 	}

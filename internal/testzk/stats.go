@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -38,4 +39,22 @@ func Watches(addr string) (int, error) {
 		return 0, fmt.Errorf("%s: no total in wchs reply %q", addr, out)
 	}
 	return strconv.Atoi(m[1])
+}
+
+// Mntr returns the server's numeric `mntr` metrics by name
+// (zk_connection_request_count: sessions established, new or resumed;
+// zk_watch_count: watches held; …).
+func Mntr(addr string) (map[string]int64, error) {
+	out, err := FourLetter(addr, "mntr", 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]int64{}
+	for _, l := range strings.Split(out, "\n") {
+		k, v, ok := strings.Cut(l, "\t")
+		if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); ok && err == nil {
+			m[k] = n
+		}
+	}
+	return m, nil
 }
