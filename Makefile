@@ -5,7 +5,7 @@ BIN     := $(BINDIR)/svcdisco
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/svcdisco/svcdisco/internal/build.Version=$(VERSION)
 
-.PHONY: build test test-go lint bench demo clean consul flake fuzz man completions deb
+.PHONY: build test test-go lint bench fleet demo clean consul flake fuzz man completions deb
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/svcdisco
@@ -58,6 +58,13 @@ fuzz:
 # baseline.
 bench: consul
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./bench/
+	$(GO) run ./bench/fleet -nodes $(FLEET_NODES) -calls 50
+
+# Fleet load generator (bench/fleet): simulated nodes converging directly and
+# through node agents against a 3-node ensemble, figures side by side.
+FLEET_NODES ?= 20
+fleet:
+	$(GO) run ./bench/fleet -nodes $(FLEET_NODES) -calls 50
 
 # Man pages, one per command, generated from the command tree (section 1).
 man:

@@ -16,6 +16,7 @@ import (
 
 	"github.com/svcdisco/svcdisco/internal/config"
 	"github.com/svcdisco/svcdisco/internal/exitcode"
+	"github.com/svcdisco/svcdisco/nodecache"
 	"github.com/svcdisco/svcdisco/query"
 	"github.com/svcdisco/svcdisco/query/answercache"
 	"github.com/svcdisco/svcdisco/registry"
@@ -62,6 +63,20 @@ func New(io *IOStreams) *Factory {
 // format_path say (package registry/zk/foreign), and the services named in
 // per from their own sources (render's template stanzas).
 func (f *Factory) OpenReader(ctx context.Context, cfg *config.Config, per map[string]foreign.Source) (registry.Registry, error) {
+	if cfg == nil {
+		cfg = &config.Defaults
+	}
+	// The node cache serves svcdisco's own entries only: a reader of
+	// other systems' entries asks the registry itself.
+	if cfg.AgentSocket != "" && len(per) == 0 && cfg.Source().Own() {
+		return f.openAgentReader(cfg), nil
+	}
+	return f.OpenSourced(ctx, cfg, per)
+}
+
+// OpenSourced opens the registry itself (no node cache), reading the
+// entries of the configured sources (--format, --path, template sources).
+func (f *Factory) OpenSourced(ctx context.Context, cfg *config.Config, per map[string]foreign.Source) (registry.Registry, error) {
 	if cfg == nil {
 		cfg = &config.Defaults
 	}
@@ -145,7 +160,7 @@ func (f *Factory) AnswersFor(cfg *config.Config) *query.Answers {
 // answerSource keys answers read from another system's entries apart from
 // svcdisco's own (--format, --path).
 func answerSource(cfg *config.Config) string {
-	if cfg.Format == "" || cfg.Format == "svcdisco" {
+	if cfg.Source().Own() {
 		return ""
 	}
 	return cfg.Format + " " + cfg.FormatPath
@@ -212,4 +227,22 @@ func (f *Factory) OpenRegistryUnlessStopped(ctx context.Context, sigs <-chan os.
 		return nil, true, nil
 	}
 	return reg, false, err
+}
+
+// openAgentReader reads through the node cache of an agent's --serve socket
+// (agent_socket), falling back to the registry itself when the agent does
+// not answer.
+func (f *Factory) openAgentReader(cfg *config.Config) registry.Registry {
+	// The agent's stale answers are not asked for: a stale agent sends the
+	// command to the registry, and past that to the answer cache
+	// (--stale-ok, exit 6), so stale answers have one source and one exit
+	// code whichever path failed.
+	c := nodecache.NewClient(cfg.AgentSocket)
+	c.Registry, c.Root = cfg.Registry, cfg.Root
+	open := func(ctx context.Context) (registry.Registry, error) {
+		cctx, cancel := f.Timeout(ctx)
+		defer cancel()
+		return f.OpenRegistry(cctx)
+	}
+	return &nodecache.Reader{Agent: c, Open: open, Logger: f.Logger}
 }

@@ -64,6 +64,14 @@ type Config struct {
 	// registry/zk/foreign).
 	Format     string `mapstructure:"format"`
 	FormatPath string `mapstructure:"format_path"`
+	// AgentSocket is an agent's --serve socket that readers (query,
+	// services, render --once) ask first; "" asks the registry directly.
+	AgentSocket string `mapstructure:"agent_socket"`
+	// Serve, ServeGroup and ServeIdle are the agent's node cache socket,
+	// the group owning it, and how long an unasked service stays watched.
+	Serve      string        `mapstructure:"serve"`
+	ServeGroup string        `mapstructure:"serve_group"`
+	ServeIdle  time.Duration `mapstructure:"serve_idle"`
 	// AnswerCache is the directory of last known good answers
 	// (query/answercache; "" is its default directory).
 	AnswerCache string `mapstructure:"answer_cache"`
@@ -125,6 +133,7 @@ var Defaults = Config{
 	LogFormat:      LogFormatText,
 	ExhibitorPath:  "/exhibitor/v1",
 	ExhibitorPoll:  30 * time.Second,
+	ServeIdle:      10 * time.Minute,
 }
 
 // Flag names of the global settings, bound to their keys.
@@ -145,6 +154,10 @@ var globalFlags = map[string]string{
 	"exhibitor-path":  "exhibitor_path",
 	"exhibitor-poll":  "exhibitor_poll",
 	"ensemble-cache":  "ensemble_cache",
+	"agent-socket":    "agent_socket",
+	"serve":           "serve",
+	"serve-group":     "serve_group",
+	"serve-idle":      "serve_idle",
 	"answer-cache":    "answer_cache",
 	"stale-ok":        "stale_ok",
 }
@@ -176,6 +189,7 @@ func AddGlobalFlags(fs *pflag.FlagSet) {
 	fs.String("exhibitor-path", Defaults.ExhibitorPath, "Exhibitor's REST prefix (for an Exhibitor behind a proxy)")
 	fs.Duration("exhibitor-poll", Defaults.ExhibitorPoll, "how often long-running commands re-ask Exhibitor and follow a changed ensemble (0 never)")
 	fs.String("ensemble-cache", "", "file caching Exhibitor's last good answer (default $XDG_CACHE_HOME/svcdisco/, /var/cache/svcdisco/ for root)")
+	fs.String("agent-socket", "", "ask the node cache of `svcdisco agent --serve` on this socket first, the registry only when it does not answer (env SVCDISCO_AGENT_SOCKET)")
 	fs.String("answer-cache", "", "directory of last known good answers (default $XDG_CACHE_HOME/svcdisco, /var/cache/svcdisco for root)")
 	fs.Duration("stale-ok", 0, "when the registry cannot be reached, answer from the answer cache if its answer is at most this old (exit 6; default 0: never)")
 }
@@ -244,6 +258,10 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("ensemble_cache", Defaults.EnsembleCache)
 	v.SetDefault("format", "")
 	v.SetDefault("format_path", "")
+	v.SetDefault("agent_socket", "")
+	v.SetDefault("serve", "")
+	v.SetDefault("serve_group", "")
+	v.SetDefault("serve_idle", Defaults.ServeIdle)
 	v.SetDefault("answer_cache", Defaults.AnswerCache)
 	v.SetDefault("stale_ok", Defaults.StaleOK)
 }
@@ -282,6 +300,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ExhibitorPoll < 0 {
 		return fmt.Errorf("invalid exhibitor_poll %s: must not be negative", c.ExhibitorPoll)
+	}
+	if c.ServeIdle <= 0 {
+		return fmt.Errorf("invalid serve_idle %s: must be positive", c.ServeIdle)
 	}
 	if c.StaleOK < 0 {
 		return fmt.Errorf("invalid stale_ok %s: must not be negative", c.StaleOK)

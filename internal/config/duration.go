@@ -14,7 +14,7 @@ import (
 var durationType = reflect.TypeOf(time.Duration(0))
 
 // durationKeys are the settings that hold a duration.
-var durationKeys = []string{"session_timeout", "timeout", "exhibitor_poll", "stale_ok"}
+var durationKeys = []string{"session_timeout", "timeout", "exhibitor_poll", "serve_idle", "stale_ok"}
 
 // strictDuration decodes durations the way the flags and the environment
 // read them: a string with a unit ("5s"). A bare number in the config file

@@ -4,10 +4,13 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -17,8 +20,10 @@ import (
 	"github.com/svcdisco/svcdisco/internal/exitcode"
 	"github.com/svcdisco/svcdisco/internal/metrics"
 	"github.com/svcdisco/svcdisco/internal/sdnotify"
+	"github.com/svcdisco/svcdisco/nodecache"
 	"github.com/svcdisco/svcdisco/register"
 	"github.com/svcdisco/svcdisco/register/agent"
+	"github.com/svcdisco/svcdisco/registry"
 )
 
 // DefaultConfigDir is where Chef (or a package) drops provider files.
@@ -35,6 +40,9 @@ type Options struct {
 	Reload func() (*config.Config, error)
 	// MetricsAddr serves Prometheus metrics ("" none).
 	MetricsAddr string
+	// configDirSet: --config-dir was given (a missing default directory
+	// is fine for a pure node cache, a missing named one never is).
+	configDirSet bool
 }
 
 // NewCmdAgent parses flags into Options and hands them to runF (or Run).
@@ -81,13 +89,27 @@ STOPPING=1 when it begins to deregister, and WATCHDOG=1 every half
 WatchdogSec=. --metrics-addr serves Prometheus metrics at /metrics.
 
 --once validates the directory and exits: 0 when every file is valid,
-2 (naming each bad file) otherwise. Nothing is registered.`,
+2 (naming each bad file) otherwise. Nothing is registered.
+
+--serve PATH also runs the node cache on a unix socket (mode 0660, group
+--serve-group): query, services, render --once and the Chef helpers given
+--agent-socket PATH ask it instead of opening a registry session each. The
+first ask of a service starts one watch on it; later asks are answered from
+memory; a service not asked for during --serve-idle loses its watch. While
+the agent's session is disconnected, the cache answers only callers that
+accept stale answers. With --serve and no --config-dir, a missing default
+directory means a pure cache node. The socket appears once the registry
+answers; it speaks HTTP with JSON (see the README: curl --unix-socket PATH
+http://agent/v1/status), and also runs whole query command lines for the
+Chef library (POST /v1/query) with no process per call.`,
 		Example: `  svcdisco agent --config-dir /etc/svcdisco/services.d
+  svcdisco agent --serve /run/svcdisco/agent.sock --serve-group chef
   svcdisco agent --config-dir /etc/svcdisco/services.d --once   # validate only
   systemctl reload svcdisco-agent                              # SIGHUP: reconcile`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Reload = func() (*config.Config, error) { return config.Load(cmd.Flags()) }
+			opts.configDirSet = cmd.Flags().Changed("config-dir")
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -97,6 +119,9 @@ WatchdogSec=. --metrics-addr serves Prometheus metrics at /metrics.
 	cmd.Flags().StringVar(&opts.ConfigDir, "config-dir", DefaultConfigDir, "directory of provider files (*.json, *.yaml)")
 	cmd.Flags().BoolVar(&opts.Once, "once", false, "validate the directory and exit (registers nothing)")
 	cmd.Flags().StringVar(&opts.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics on this host:port, e.g. "+metrics.DefaultAddr+" (default: none)")
+	cmd.Flags().String("serve", "", "also answer reads from a node cache on this unix socket (config serve)")
+	cmd.Flags().String("serve-group", "", "group owning the --serve socket, mode 0660 (config serve_group)")
+	cmd.Flags().Duration("serve-idle", config.Defaults.ServeIdle, "drop a service's watch when nobody asked for it this long (config serve_idle)")
 	return cmd
 }
 
@@ -106,8 +131,12 @@ func Run(ctx context.Context, opts *Options) error {
 	if opts.Once {
 		return validate(opts, defaults)
 	}
-	if _, _, err := agent.LoadDir(opts.ConfigDir, defaults); err != nil {
-		return exitcode.New(exitcode.Usage, err)
+	cfg := opts.config()
+	cacheOnly := cfg.Serve != "" && !opts.configDirSet && missing(opts.ConfigDir)
+	if !cacheOnly {
+		if _, _, err := agent.LoadDir(opts.ConfigDir, defaults); err != nil {
+			return exitcode.New(exitcode.Usage, err)
+		}
 	}
 	residentGC()
 	hup := make(chan os.Signal, 1)
@@ -136,6 +165,19 @@ func Run(ctx context.Context, opts *Options) error {
 	w := opts.F.Mirrored(reg, opts.F.Config)
 	defer w.Close()
 	cmdutil.WatchSessionMetrics(ctx, reg)
+	// The socket appears once the registry answers: until then a caller
+	// finds no socket and asks the registry itself instead of waiting.
+	served, err := serve(ctx, opts, reg)
+	if err != nil {
+		return err
+	}
+	defer func() { <-served }()
+	if cacheOnly {
+		opts.F.Logger.Info("node cache only: no provider directory", "dir", opts.ConfigDir)
+		sd.Ready("node cache serving")
+		<-ctx.Done()
+		return nil
+	}
 	fl := &follower{f: opts.F, w: w, cur: *opts.F.Config, load: opts.Reload}
 	a := &agent.Agent{
 		Dir:        opts.ConfigDir,
@@ -154,6 +196,45 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	opts.F.Logger.Info("stopped; every provider deregistered")
 	return nil
+}
+
+func (opts *Options) config() *config.Config {
+	if opts.F.Config != nil {
+		return opts.F.Config
+	}
+	return &config.Defaults
+}
+
+func missing(dir string) bool {
+	_, err := os.Stat(dir)
+	return errors.Is(err, fs.ErrNotExist)
+}
+
+// serve runs the node cache on the --serve socket (when there is one)
+// until ctx ends; the returned channel is closed once it has stopped.
+func serve(ctx context.Context, opts *Options, reg registry.Registry) (<-chan struct{}, error) {
+	done := make(chan struct{})
+	cfg := opts.config()
+	if cfg.Serve == "" {
+		close(done)
+		return done, nil
+	}
+	sock, err := nodecache.Listen(cfg.Serve, cfg.ServeGroup)
+	if err != nil {
+		return nil, exitcode.New(exitcode.Usage, err)
+	}
+	full := strings.HasPrefix(cfg.Registry, "consul:") // Consul lists in full anyway
+	cache := nodecache.New(ctx, reg, nodecache.Options{Idle: cfg.ServeIdle, Logger: opts.F.Logger, FullFieldsOnly: full})
+	srv := &nodecache.Server{Cache: cache, Logger: opts.F.Logger, Query: runQuery(cfg.Timeout, opts.F.AnswersFor(cfg)),
+		Registry: cfg.Registry, Root: cfg.Root}
+	opts.F.Logger.Info("serving the node cache", "socket", cfg.Serve, "idle", cfg.ServeIdle)
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ctx, sock); err != nil {
+			opts.F.Logger.Error("node cache stopped", "socket", cfg.Serve, "err", err)
+		}
+	}()
+	return done, nil
 }
 
 func validate(opts *Options, d agent.Defaults) error {

@@ -146,7 +146,10 @@ func (opts *Options) engineOptions(ctx context.Context, cfg *config.Config, ts [
 			if err != nil {
 				return nil, exitcode.New(exitcode.Usage, err)
 			}
-			return opts.F.OpenReader(cctx, cfg, per)
+			if !opts.Watch { // a watching render holds its own session anyway
+				return opts.F.OpenReader(cctx, cfg, per)
+			}
+			return opts.F.OpenSourced(cctx, cfg, per)
 		},
 		Ensemble: func() (string, error) {
 			if opts.Ensemble != nil {

@@ -45,7 +45,7 @@ func NewCmdServices(f *cmdutil.Factory, runF func(context.Context, *Options) err
 func Run(ctx context.Context, opts *Options) error {
 	ctx, cancel := opts.F.Timeout(ctx)
 	defer cancel()
-	reg, err := opts.F.OpenRegistry(ctx)
+	reg, err := opts.F.OpenReader(ctx, opts.F.Config, nil)
 	if err != nil {
 		return err
 	}

@@ -49,6 +49,12 @@ default['svcdisco']['command_timeout'] = 30
 default['svcdisco']['stale_ok'] = nil
 # Run `svcdisco agent` as a systemd service (the boot hook).
 default['svcdisco']['agent']['enabled'] = true
+# A unix socket (e.g. '/run/svcdisco/agent.sock') on which the agent serves
+# its node cache; when set, every discovery call of a converge asks the agent
+# (no ZooKeeper session per call) and falls back to the registry when the
+# agent does not answer. socket_group may read and write it (mode 0660).
+default['svcdisco']['agent']['socket'] = nil
+default['svcdisco']['agent']['socket_group'] = nil
 
 # recipe[svcdisco::haproxy_example]
 default['svcdisco']['haproxy']['service'] = 'web'

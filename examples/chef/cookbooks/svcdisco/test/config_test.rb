@@ -53,6 +53,18 @@ class ConfigTest < Minitest::Test
     assert_equal [{ 'source' => 'a', 'destination' => 'b' }], Svcdisco::Config.settings(attrs)['templates']
   end
 
+  def test_agent_socket_is_served_and_asked
+    attrs = { 'agent' => { 'socket' => '/run/svcdisco/agent.sock', 'socket_group' => 'chef' } }
+    settings = Svcdisco::Config.settings(attrs, 'production')
+    assert_equal '/run/svcdisco/agent.sock', settings['serve']
+    assert_equal '/run/svcdisco/agent.sock', settings['agent_socket']
+    assert_equal 'chef', settings['serve_group']
+    env = Svcdisco::Config.env(attrs, 'production')
+    assert_equal '/run/svcdisco/agent.sock', env['SVCDISCO_AGENT_SOCKET']
+    assert_nil env['SVCDISCO_SERVE'], 'only the agent serves'
+    assert_nil Svcdisco::Config.settings({}, 'production')['agent_socket']
+  end
+
   def test_config_file_is_accepted_by_svcdisco
     register('conf', 5000, 'conf1.example.com')
     attrs = { 'zookeeper' => { 'hosts' => [ZK_HOSTS] },

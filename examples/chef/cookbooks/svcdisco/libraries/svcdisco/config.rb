@@ -58,11 +58,29 @@ module Svcdisco
       out = { 'registry' => registry_url(attrs) }
       extra = plain(attrs['config'] || {})
       extra['root'] = root(attrs, environment)
+      agent_socket(attrs).each { |key, value| extra[key] = value if extra[key].nil? }
       extra.keys.sort.each do |key|
         out[key] = extra[key] unless extra[key].nil?
       end
       out
     end
+
+    # agent_socket: with agent.socket set, the agent serves its node cache
+    # there (serve, serve_group) and every discovery call asks it
+    # (agent_socket), so a converge costs the ensemble no session.
+    def agent_socket(attrs)
+      socket = dig(attrs, 'agent', 'socket').to_s
+      return {} if socket.empty?
+
+      group = dig(attrs, 'agent', 'socket_group').to_s
+      out = { 'agent_socket' => socket, 'serve' => socket }
+      out['serve_group'] = group unless group.empty?
+      out
+    end
+
+    # Keys only the agent reads: kept out of the environment of library
+    # calls.
+    AGENT_ONLY = %w[serve serve_group serve_idle].freeze
 
     # yaml is the file the default recipe writes.
     def yaml(attrs, environment = nil)
@@ -76,6 +94,7 @@ module Svcdisco
     # maps (templates) exist only in the config file.
     def env(attrs, environment = nil)
       settings(attrs, environment).each_with_object({}) do |(key, value), env|
+        next if AGENT_ONLY.include?(key)
         next unless [String, Integer, Float, TrueClass, FalseClass].any? { |c| value.is_a?(c) }
 
         env["SVCDISCO_#{key.upcase}"] = value.to_s

@@ -7,6 +7,7 @@ require_relative 'errors'
 require_relative 'runner'
 require_relative 'config'
 require_relative 'provider_file'
+require_relative 'agent_socket'
 
 module Svcdisco
   # Discovery is what recipes, resources and templates call instead of Chef
@@ -104,7 +105,11 @@ module Svcdisco
       options = options.merge(stale_ok: stale_ok) unless options.key?(:stale_ok) || stale_ok.nil?
       args = QueryArgs.build(service, options) + extra
       wait = QueryArgs.seconds(options[:wait]) || 0
-      out = svcdisco_runner.run(args, extra_time: wait)
+      s = svcdisco_settings
+      labels = { 'Svcdisco-Registry' => s[:env]['SVCDISCO_REGISTRY'] || ENV['SVCDISCO_REGISTRY'],
+                 'Svcdisco-Root' => s[:env]['SVCDISCO_ROOT'] || ENV['SVCDISCO_ROOT'] }
+      out = AgentSocket.query(s[:agent_socket], args, s[:timeout] + wait, labels) ||
+            svcdisco_runner.run(args, extra_time: wait)
       JSON.parse(out)
     rescue JSON::ParserError => e
       raise Error.new("svcdisco: query #{service}: output is not JSON: #{e.message}", command: args)
@@ -139,7 +144,8 @@ module Svcdisco
         env: {},
         timeout: Float(env.fetch('SVCDISCO_COMMAND_TIMEOUT', DEFAULT_COMMAND_TIMEOUT)),
         services_dir: env.fetch('SVCDISCO_SERVICES_DIR', DEFAULT_SERVICES_DIR),
-        stale_ok: nil # the binary reads SVCDISCO_STALE_OK itself
+        stale_ok: nil, # the binary reads SVCDISCO_STALE_OK itself
+        agent_socket: env['SVCDISCO_AGENT_SOCKET']
       }
     end
 
@@ -155,7 +161,8 @@ module Svcdisco
         env: Config.env(attrs, environment),
         timeout: Float(attrs['command_timeout'] || DEFAULT_COMMAND_TIMEOUT),
         services_dir: (attrs['services_dir'] || DEFAULT_SERVICES_DIR).to_s,
-        stale_ok: attrs['stale_ok']
+        stale_ok: attrs['stale_ok'],
+        agent_socket: Config.settings(attrs, environment)['agent_socket']
       }
     end
   end
