@@ -22,14 +22,16 @@ const CompletionTimeout = 2 * time.Second
 // outputFormats are the -o values of every command that has -o, by
 // command path (without the program's name).
 var outputFormats = map[string][]string{
-	"query":         {"table", "json", "lines"},
-	"services":      {"table", "json"},
-	"leader":        {"text", "json", "lines"},
-	"ensemble":      {"text", "json"},
-	"chroot prime":  {"text", "json"},
-	"chroot check":  {"text", "json"},
-	"chroot export": {"text", "json"},
-	"chroot import": {"text", "json"},
+	"query":          {"table", "json", "lines"},
+	"services":       {"table", "json"},
+	"leader":         {"text", "json", "lines"},
+	"ensemble":       {"text", "json"},
+	"chroot prime":   {"text", "json"},
+	"chroot check":   {"text", "json"},
+	"chroot export":  {"text", "json"},
+	"chroot import":  {"text", "json"},
+	"migrate copy":   {"table", "json"},
+	"migrate verify": {"table", "json"},
 }
 
 // serviceArgCommands take a service name as their first argument.
