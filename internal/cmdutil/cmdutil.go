@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	gozk "github.com/go-zookeeper/zk"
+
 	"github.com/spf13/cobra"
 
 	"github.com/svcdisco/svcdisco/internal/config"
@@ -69,6 +71,7 @@ func (f *Factory) DialOptionsFor(cfg *config.Config) dial.Options {
 		SessionTimeout: cfg.SessionTimeout,
 		CreateChroot:   cfg.ChrootCreate,
 		ZKAuthFile:     cfg.ZKAuthFile,
+		ZKAdminACL:     adminACL(cfg),
 		ZKTLS:          zk.TLSFiles{CA: cfg.ZKTLSCA, Cert: cfg.ZKTLSCert, Key: cfg.ZKTLSKey},
 		Logger:         f.Logger,
 		ExhibitorCA:    cfg.ExhibitorCA,
@@ -153,4 +156,10 @@ func (f *Factory) OpenRegistryUnlessStopped(ctx context.Context, sigs <-chan os.
 		return nil, true, nil
 	}
 	return reg, false, err
+}
+
+// adminACL is the validated zk_admin_acl (Load validated it already).
+func adminACL(cfg *config.Config) []gozk.ACL {
+	acl, _ := config.ParseAdminACL(cfg.ZKAdminACL)
+	return acl
 }

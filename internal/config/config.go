@@ -13,9 +13,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-zookeeper/zk"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
+	"github.com/svcdisco/svcdisco/chroot"
 	"github.com/svcdisco/svcdisco/internal/exitcode"
 	"github.com/svcdisco/svcdisco/registry"
 )
@@ -38,6 +40,10 @@ type Config struct {
 	// ZKAuthFile names a mode-0600 file of ZooKeeper digest credentials
 	// (the credentials themselves never go in a flag or the config).
 	ZKAuthFile string `mapstructure:"zk_auth_file"`
+	// ZKAdminACL are ACL entries (scheme:id:perms, as `chroot prime --acl`)
+	// a registrant adds to its provider znodes, so that an admin identity
+	// can change any host's provider (`maintenance … --host`).
+	ZKAdminACL []string `mapstructure:"zk_admin_acl"`
 	// TLS to ZooKeeper (zk://…?tls=1): PEM CA, client certificate and key.
 	ZKTLSCA   string `mapstructure:"zk_tls_ca"`
 	ZKTLSCert string `mapstructure:"zk_tls_cert"`
@@ -103,6 +109,7 @@ var globalFlags = map[string]string{
 	"log-level":       "log_level",
 	"chroot-create":   "chroot_create",
 	"zk-auth-file":    "zk_auth_file",
+	"zk-admin-acl":    "zk_admin_acl",
 	"zk-tls-ca":       "zk_tls_ca",
 	"zk-tls-cert":     "zk_tls_cert",
 	"zk-tls-key":      "zk_tls_key",
@@ -121,6 +128,7 @@ func AddGlobalFlags(fs *pflag.FlagSet) {
 	fs.String("config", "", "config file (default "+DefaultPath+" when it exists; env SVCDISCO_CONFIG)")
 	fs.String("log-level", Defaults.LogLevel, "debug, info, warn or error (logs go to stderr)")
 	fs.String("zk-auth-file", "", "file of ZooKeeper digest credentials, user:password per line, mode 0600 (or env SVCDISCO_ZK_AUTH=user:password)")
+	fs.StringArray("zk-admin-acl", nil, "ACL entry scheme:id:perms (e.g. digest:ops:HASH:rw) added to this host's provider znodes so an admin can change them (repeatable; env SVCDISCO_ZK_ADMIN_ACL, comma-separated)")
 	fs.String("zk-tls-ca", "", "PEM CA bundle for zk://…?tls=1 (default: the system's CAs)")
 	fs.String("zk-tls-cert", "", "PEM client certificate for zk://…?tls=1 (servers with ssl.clientAuth=need)")
 	fs.String("zk-tls-key", "", "PEM private key of --zk-tls-cert")
@@ -175,6 +183,7 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("log_level", Defaults.LogLevel)
 	v.SetDefault("chroot_create", Defaults.ChrootCreate)
 	v.SetDefault("zk_auth_file", "")
+	v.SetDefault("zk_admin_acl", []string{})
 	v.SetDefault("zk_tls_ca", "")
 	v.SetDefault("zk_tls_cert", "")
 	v.SetDefault("zk_tls_key", "")
@@ -222,7 +231,28 @@ func (c *Config) Validate() error {
 	if _, err := ParseLevel(c.LogLevel); err != nil {
 		return err
 	}
+	if _, err := ParseAdminACL(c.ZKAdminACL); err != nil {
+		return err
+	}
 	return nil
+}
+
+// ParseAdminACL validates zk_admin_acl like `chroot prime --acl`. World
+// entries are refused: they would make every provider world-writable.
+func ParseAdminACL(specs []string) ([]zk.ACL, error) {
+	if len(specs) == 0 {
+		return nil, nil
+	}
+	acl, err := chroot.ParseACL(specs)
+	if err != nil {
+		return nil, fmt.Errorf("zk_admin_acl: %v", err)
+	}
+	for i, a := range acl {
+		if a.Scheme == "world" {
+			return nil, fmt.Errorf("zk_admin_acl: %q names everyone, not an admin: want e.g. digest:ops:HASH:rw", specs[i])
+		}
+	}
+	return acl, nil
 }
 
 // ParseLevel parses a log level name.

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"time"
 
+	gozk "github.com/go-zookeeper/zk"
+
 	"github.com/svcdisco/svcdisco/exhibitor"
 	"github.com/svcdisco/svcdisco/internal/exitcode"
 	"github.com/svcdisco/svcdisco/registry"
@@ -28,6 +30,9 @@ type Options struct {
 	// ZKAuthFile names ZooKeeper digest credentials (see zk.LoadAuth);
 	// zk.AuthEnv is read as well.
 	ZKAuthFile string
+	// ZKAdminACL are added to the ACL of every provider znode this client
+	// creates (see zk.Options.AdminACL).
+	ZKAdminACL []gozk.ACL
 
 	// ZKTLS are the PEM files for zk://…?tls=1.
 	ZKTLS zk.TLSFiles
@@ -161,6 +166,7 @@ func zkOptions(servers []string, chroot string, o Options) zk.Options {
 		Logger:         o.Logger,
 		CloseTimeout:   o.Timeout, // Close honours --timeout
 		Auth:           o.zkAuth,
+		AdminACL:       o.ZKAdminACL,
 		TLS:            o.zkTLS,
 	}
 }

@@ -47,7 +47,7 @@ func (r *Registry) providerACL(ctx context.Context, dir string) ([]zk.ACL, error
 	if err != nil {
 		return nil, err
 	}
-	return ProviderACL(parent, r.Identities()), nil
+	return append(ProviderACL(parent, r.Identities()), r.opts.AdminACL...), nil
 }
 
 // ProviderACL derives a provider znode's ACL from its service directory's

@@ -28,7 +28,7 @@ func (r *Registry) Watch(ctx context.Context, service string) (<-chan struct{}, 
 	if err := ctx.Err(); err != nil {
 		return nil, r.wrap("watch "+service, err)
 	}
-	w := &serviceWatch{r: r, ctx: ctx, dir: r.servicePath(service), out: make(chan struct{}, 1), fired: make(chan fired, 64)}
+	w := &serviceWatch{r: r, ctx: ctx, dir: r.servicePath(service), mdir: r.markerDir(service), out: make(chan struct{}, 1), fired: make(chan fired, 64)}
 	reconnected, unsubscribe := r.session.subscribe()
 	// Arm now, unless the connection is down: then Watch does not wait for
 	// it (a caller may be on its way out) and signals once armed instead.
@@ -60,6 +60,11 @@ type serviceWatch struct {
 	ctx context.Context // the Watch's: data-watch goroutines live as long
 	dir string
 	out chan struct{}
+
+	// mdir is the service's maintenance marker directory; maint its child
+	// (or exists) watch, re-armed by arm and when it fires.
+	mdir  string
+	maint <-chan zk.Event
 
 	sid      int64              // session the watches were set on
 	data     map[string]bool    // children with an armed data watch
@@ -107,7 +112,9 @@ func (w *serviceWatch) loop(ctx context.Context, reconnected <-chan struct{}, ch
 			if ev.Type == zk.EventNotWatching { // session gone: every watch ended
 				w.resetData()
 			}
-			changed, err = w.arm(ctx)
+			changed, err = w.armService(ctx) // the marker watch re-arms itself when it fires
+		case <-w.maint:
+			w.maint, err = w.armMarkers(ctx)
 		case f := <-w.fired:
 			if f.gen != w.dataGen || w.data == nil {
 				continue // from watches that ended with their session
@@ -144,8 +151,39 @@ func (w *serviceWatch) stopData() {
 }
 
 // arm sets a child watch on the service (or an exists watch while it does
-// not exist) and a data watch on every child that has none yet.
+// not exist), one on its marker directory, and a data watch on every child
+// that has none yet.
 func (w *serviceWatch) arm(ctx context.Context) (<-chan zk.Event, error) {
+	maint, err := w.armMarkers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	w.maint = maint
+	return w.armService(ctx)
+}
+
+// armMarkers sets a child watch on the marker directory, or an exists
+// watch while it does not exist.
+func (w *serviceWatch) armMarkers(ctx context.Context) (<-chan zk.Event, error) {
+	conn := w.r.conn
+	_, _, ch, err := zkcall.Do3(ctx, func() ([]string, *zk.Stat, <-chan zk.Event, error) { return conn.ChildrenW(w.mdir) })
+	if !errors.Is(err, zk.ErrNoNode) {
+		return ch, err
+	}
+	ok, _, ech, err := zkcall.Do3(ctx, func() (bool, *zk.Stat, <-chan zk.Event, error) { return conn.ExistsW(w.mdir) })
+	if err != nil {
+		return nil, err
+	}
+	if ok { // created meanwhile
+		c := make(chan zk.Event, 1)
+		c <- zk.Event{}
+		return c, nil
+	}
+	return ech, nil
+}
+
+// armService arms the service directory's watches (see arm).
+func (w *serviceWatch) armService(ctx context.Context) (<-chan zk.Event, error) {
 	conn := w.r.conn
 	if sid := conn.SessionID(); sid != w.sid {
 		w.resetData()

@@ -48,6 +48,11 @@ type Options struct {
 	// Auth are digest credentials added to every session before anything
 	// is read or written (see auth.go).
 	Auth []Credential
+	// AdminACL entries are added to every provider znode (and marker) this
+	// client creates when authenticated: ZooKeeper hides digest hashes from
+	// non-admins, so a registrant cannot learn the admin's from the
+	// directories and must be told it (zk_admin_acl).
+	AdminACL []zk.ACL
 }
 
 // Registry is a ZooKeeper-backed registry.Registry.
