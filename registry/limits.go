@@ -1,9 +1,6 @@
 package registry
 
-import (
-	"encoding/json"
-	"fmt"
-)
+import "fmt"
 
 // MaxProviderData is the largest provider JSON svcdisco registers, in
 // bytes. ZooKeeper refuses any request over jute.maxbuffer (1 MiB by
@@ -13,10 +10,11 @@ import (
 // znode path and the request's framing.
 const MaxProviderData = 1000 * 1000
 
-// CheckSize reports a provider whose JSON would exceed MaxProviderData,
+// CheckSize reports a provider whose data (EncodeData: attributes are
+// written twice, as Nerve's labels too) would exceed MaxProviderData,
 // naming the provider and its size.
 func (p Provider) CheckSize() error {
-	b, err := json.Marshal(p)
+	b, err := EncodeData(p)
 	if err != nil {
 		return fmt.Errorf("provider of %s: %w", p.Service, err)
 	}

@@ -100,7 +100,7 @@ func (reg *registration) SetStatus(ctx context.Context, status string) error {
 	if path == "" {
 		return nil // recorded; the next create writes it
 	}
-	data, err := json.Marshal(p)
+	data, err := registry.EncodeData(p)
 	if err != nil {
 		return err
 	}

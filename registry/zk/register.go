@@ -2,7 +2,6 @@ package zk
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -190,7 +189,7 @@ func (reg *registration) create(ctx context.Context, sid int64) error {
 		p := base
 		p.Timestamp = ts
 		p.Name = InstanceName(p.Host, p.Port, ts)
-		data, err := json.Marshal(p)
+		data, err := registry.EncodeData(p)
 		if err != nil {
 			return err
 		}
