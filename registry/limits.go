@@ -1,6 +1,9 @@
 package registry
 
-import "fmt"
+import (
+	"encoding/json"
+	"fmt"
+)
 
 // MaxProviderData is the largest provider JSON svcdisco registers, in
 // bytes. ZooKeeper refuses any request over jute.maxbuffer (1 MiB by
@@ -10,11 +13,11 @@ import "fmt"
 // znode path and the request's framing.
 const MaxProviderData = 1000 * 1000
 
-// CheckSize reports a provider whose data (EncodeData: attributes are
-// written twice, as Nerve's labels too) would exceed MaxProviderData,
-// naming the provider and its size.
+// CheckSize reports a provider whose JSON would exceed MaxProviderData,
+// naming the provider and its size. (EncodeData leaves Nerve's labels out
+// rather than exceed it.)
 func (p Provider) CheckSize() error {
-	b, err := EncodeData(p)
+	b, err := json.Marshal(p)
 	if err != nil {
 		return fmt.Errorf("provider of %s: %w", p.Service, err)
 	}

@@ -15,7 +15,9 @@ import (
 //	labels              the attributes (Nerve's labels are string pairs too)
 //
 // DecodeData ignores name and labels (the provider's own keys say the
-// same), so data written before they existed decodes as before.
+// same), so data written before they existed decodes as before. labels
+// repeats the attributes, so it is left out when the data would exceed
+// MaxProviderData with it: the size limit stays that of the provider JSON.
 func EncodeData(p Provider) ([]byte, error) {
 	b, err := p.MarshalJSON()
 	if err != nil {
@@ -40,7 +42,9 @@ func EncodeData(p Provider) ([]byte, error) {
 	out = append(out, b[:len(b)-1]...)
 	out = append(out, `,"name":`...)
 	out = append(out, name...)
-	out = append(out, `,"labels":`...)
-	out = append(out, lb...)
+	if len(out)+len(lb)+len(`,"labels":}`) <= MaxProviderData {
+		out = append(out, `,"labels":`...)
+		out = append(out, lb...)
+	}
 	return append(out, '}'), nil
 }

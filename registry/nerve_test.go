@@ -3,7 +3,9 @@ package registry
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -79,5 +81,28 @@ func TestDecodeDataOldAndNerveData(t *testing.T) {
 		if !reflect.DeepEqual(got, p) {
 			t.Errorf("DecodeData(%s)\n got %+v\nwant %+v", data, got, p)
 		}
+	}
+}
+
+// Labels repeat the attributes: a provider whose attributes fill the size
+// limit is still written, without labels.
+func TestEncodeDataLeavesLabelsOutOfLargeData(t *testing.T) {
+	p := Provider{Service: "web", ID: "web-h-80", Host: "h", Port: 80, Attributes: map[string]string{}}
+	for i := 0; i < 9; i++ {
+		p.Attributes[fmt.Sprintf("a%d", i)] = strings.Repeat("x", 100*1000)
+	}
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := EncodeData(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	if len(data) > MaxProviderData || m["labels"] != nil || string(m["name"]) != `"web-h-80"` {
+		t.Errorf("%d bytes, labels present %v, name %s", len(data), m["labels"] != nil, m["name"])
 	}
 }

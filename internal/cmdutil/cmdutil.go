@@ -66,19 +66,21 @@ func (f *Factory) DialOptionsFor(cfg *config.Config) dial.Options {
 		cfg = &config.Defaults
 	}
 	return dial.Options{
-		URL:            cfg.Registry,
-		Root:           cfg.Root,
-		SessionTimeout: cfg.SessionTimeout,
-		CreateChroot:   cfg.ChrootCreate,
-		ZKAuthFile:     cfg.ZKAuthFile,
-		ZKAdminACL:     adminACL(cfg),
-		ZKTLS:          zk.TLSFiles{CA: cfg.ZKTLSCA, Cert: cfg.ZKTLSCert, Key: cfg.ZKTLSKey},
-		Logger:         f.Logger,
-		ExhibitorCA:    cfg.ExhibitorCA,
-		ExhibitorPath:  cfg.ExhibitorPath,
-		EnsembleCache:  cfg.EnsembleCache,
-		ExhibitorPoll:  cfg.ExhibitorPoll,
-		Timeout:        cfg.Timeout,
+		URL:               cfg.Registry,
+		Root:              cfg.Root,
+		SessionTimeout:    cfg.SessionTimeout,
+		CreateChroot:      cfg.ChrootCreate,
+		ZKAuthFile:        cfg.ZKAuthFile,
+		ZKAdminACL:        adminACL(cfg),
+		ConsulTokenFile:   cfg.ConsulTokenFile,
+		ExhibitorAuthFile: cfg.ExhibitorAuthFile,
+		ZKTLS:             zk.TLSFiles{CA: cfg.ZKTLSCA, Cert: cfg.ZKTLSCert, Key: cfg.ZKTLSKey},
+		Logger:            f.Logger,
+		ExhibitorCA:       cfg.ExhibitorCA,
+		ExhibitorPath:     cfg.ExhibitorPath,
+		EnsembleCache:     cfg.EnsembleCache,
+		ExhibitorPoll:     cfg.ExhibitorPoll,
+		Timeout:           cfg.Timeout,
 	}
 }
 

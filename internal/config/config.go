@@ -44,6 +44,10 @@ type Config struct {
 	// a registrant adds to its provider znodes, so that an admin identity
 	// can change any host's provider (`maintenance … --host`).
 	ZKAdminACL []string `mapstructure:"zk_admin_acl"`
+	// ConsulTokenFile and ExhibitorAuthFile name mode-0600 files holding
+	// Consul's ACL token and Exhibitor's user:password (never in the URL).
+	ConsulTokenFile   string `mapstructure:"consul_token_file"`
+	ExhibitorAuthFile string `mapstructure:"exhibitor_auth_file"`
 	// TLS to ZooKeeper (zk://…?tls=1): PEM CA, client certificate and key.
 	ZKTLSCA   string `mapstructure:"zk_tls_ca"`
 	ZKTLSCert string `mapstructure:"zk_tls_cert"`
@@ -102,21 +106,23 @@ var Defaults = Config{
 
 // Flag names of the global settings, bound to their keys.
 var globalFlags = map[string]string{
-	"registry":        "registry",
-	"root":            "root",
-	"session-timeout": "session_timeout",
-	"timeout":         "timeout",
-	"log-level":       "log_level",
-	"chroot-create":   "chroot_create",
-	"zk-auth-file":    "zk_auth_file",
-	"zk-admin-acl":    "zk_admin_acl",
-	"zk-tls-ca":       "zk_tls_ca",
-	"zk-tls-cert":     "zk_tls_cert",
-	"zk-tls-key":      "zk_tls_key",
-	"exhibitor-ca":    "exhibitor_ca",
-	"exhibitor-path":  "exhibitor_path",
-	"exhibitor-poll":  "exhibitor_poll",
-	"ensemble-cache":  "ensemble_cache",
+	"registry":            "registry",
+	"root":                "root",
+	"session-timeout":     "session_timeout",
+	"timeout":             "timeout",
+	"log-level":           "log_level",
+	"chroot-create":       "chroot_create",
+	"zk-auth-file":        "zk_auth_file",
+	"zk-admin-acl":        "zk_admin_acl",
+	"consul-token-file":   "consul_token_file",
+	"exhibitor-auth-file": "exhibitor_auth_file",
+	"zk-tls-ca":           "zk_tls_ca",
+	"zk-tls-cert":         "zk_tls_cert",
+	"zk-tls-key":          "zk_tls_key",
+	"exhibitor-ca":        "exhibitor_ca",
+	"exhibitor-path":      "exhibitor_path",
+	"exhibitor-poll":      "exhibitor_poll",
+	"ensemble-cache":      "ensemble_cache",
 }
 
 // AddGlobalFlags defines the global flags on fs.
@@ -129,6 +135,8 @@ func AddGlobalFlags(fs *pflag.FlagSet) {
 	fs.String("log-level", Defaults.LogLevel, "debug, info, warn or error (logs go to stderr)")
 	fs.String("zk-auth-file", "", "file of ZooKeeper digest credentials, user:password per line, mode 0600 (or env SVCDISCO_ZK_AUTH=user:password)")
 	fs.StringArray("zk-admin-acl", nil, "ACL entry scheme:id:perms (e.g. digest:ops:HASH:rw) added to this host's provider znodes so an admin can change them (repeatable; env SVCDISCO_ZK_ADMIN_ACL, comma-separated)")
+	fs.String("consul-token-file", "", "file holding Consul's ACL token, mode 0600 (or env CONSUL_HTTP_TOKEN); never in the registry URL")
+	fs.String("exhibitor-auth-file", "", "file holding user:password for Exhibitor's basic auth, mode 0600 (or env SVCDISCO_EXHIBITOR_AUTH)")
 	fs.String("zk-tls-ca", "", "PEM CA bundle for zk://…?tls=1 (default: the system's CAs)")
 	fs.String("zk-tls-cert", "", "PEM client certificate for zk://…?tls=1 (servers with ssl.clientAuth=need)")
 	fs.String("zk-tls-key", "", "PEM private key of --zk-tls-cert")
@@ -184,6 +192,8 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("chroot_create", Defaults.ChrootCreate)
 	v.SetDefault("zk_auth_file", "")
 	v.SetDefault("zk_admin_acl", []string{})
+	v.SetDefault("consul_token_file", "")
+	v.SetDefault("exhibitor_auth_file", "")
 	v.SetDefault("zk_tls_ca", "")
 	v.SetDefault("zk_tls_cert", "")
 	v.SetDefault("zk_tls_key", "")

@@ -34,6 +34,11 @@ type Options struct {
 	// creates (see zk.Options.AdminACL).
 	ZKAdminACL []gozk.ACL
 
+	// ConsulTokenFile and ExhibitorAuthFile name mode-0600 credential
+	// files (consul.Options.TokenFile, exhibitor.Options.AuthFile).
+	ConsulTokenFile   string
+	ExhibitorAuthFile string
+
 	// ZKTLS are the PEM files for zk://…?tls=1.
 	ZKTLS zk.TLSFiles
 
@@ -77,7 +82,7 @@ func Open(ctx context.Context, o Options) (registry.Registry, error) {
 		if err != nil {
 			return nil, err
 		}
-		co.Root, co.TTL, co.Logger = o.Root, o.SessionTimeout, o.Logger
+		co.Root, co.TTL, co.Logger, co.TokenFile = o.Root, o.SessionTimeout, o.Logger, o.ConsulTokenFile
 		return consul.Open(ctx, co)
 	case "etcd":
 		eo, err := etcd.FromURL(u)
@@ -177,5 +182,6 @@ func resolver(u *registry.URL, o Options) (*exhibitor.Resolver, error) {
 		CachePath:  o.EnsembleCache,
 		PathPrefix: o.ExhibitorPath,
 		Logger:     o.Logger,
+		AuthFile:   o.ExhibitorAuthFile,
 	})
 }

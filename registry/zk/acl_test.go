@@ -12,6 +12,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/svcdisco/svcdisco/chroot"
+	"github.com/svcdisco/svcdisco/internal/exitcode"
 	"github.com/svcdisco/svcdisco/internal/testenv"
 	"github.com/svcdisco/svcdisco/internal/testzk"
 	"github.com/svcdisco/svcdisco/registry"
@@ -295,5 +296,28 @@ func testMaintenanceACL(t *testing.T, c aclCase) {
 	}
 	if err := c.regA.SetStatus(ctxT(t), registry.StatusUp); err != nil {
 		t.Errorf("host A ends it again: %v", err)
+	}
+}
+
+// TestChrootCreateRefusedWithAuth: --chroot-create with credentials is
+// exit 2 before connecting, naming `chroot prime`; nothing is created.
+func TestChrootCreateRefusedWithAuth(t *testing.T) {
+	zkc := testzk.Shared(t)
+	base := testzk.Root(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := Open(ctx, Options{Servers: strings.Split(zkc.ConnString(), ","), Chroot: base + "/new", Root: "/svcdisco",
+		CreateChroot: true, Auth: []Credential{hostA}, Logger: slog.New(slog.DiscardHandler)})
+	if exitcode.Of(err) != exitcode.Usage || !strings.Contains(err.Error(), "chroot prime "+base+"/new --acl") {
+		t.Fatalf("Open with --chroot-create and auth: %v, want exit 2 naming chroot prime", err)
+	}
+	anon := rawAs(t, zkc.ConnString())
+	if ok, _, err := anon.Exists(base + "/new"); err != nil || ok {
+		t.Errorf("chroot created anyway: %v %v", ok, err)
+	}
+	// Without credentials --chroot-create works as before.
+	r := openWith(t, Options{Servers: strings.Split(zkc.ConnString(), ","), Chroot: base + "/new", CreateChroot: true})
+	if ok, _, err := r.Conn().Exists(base + "/new"); err != nil || !ok {
+		t.Errorf("chroot not created without auth: %v %v", ok, err)
 	}
 }
