@@ -172,9 +172,47 @@ func CheckACL(ctx context.Context, conn *zk.Conn, chroot, root string) (*ACLRepo
 		if err != nil {
 			return nil, zkcall.Classify("", fmt.Errorf("check ACL of %s: %w", p, err))
 		}
-		rep.judge(p, acl, strings.HasPrefix(p, services+"/"))
+		serviceDir := strings.HasPrefix(p, services+"/")
+		rep.judge(p, acl, serviceDir)
+		if serviceDir && hasRegistrant(acl) {
+			if err := rep.judgeMarkers(ctx, conn, MaintenancePath(services)+"/"+path.Base(p)); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return rep, nil
+}
+
+// hasRegistrant reports an identity (not world) with CREATE but no ADMIN.
+func hasRegistrant(acl []zk.ACL) bool {
+	for _, a := range acl {
+		if a.Scheme != "world" && a.Perms&zk.PermCreate != 0 && a.Perms&zk.PermAdmin == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// judgeMarkers warns when registrants could not start and end maintenance
+// of their providers: the marker directory is missing or gives no
+// registrant CREATE and DELETE.
+func (rep *ACLReport) judgeMarkers(ctx context.Context, conn *zk.Conn, dir string) error {
+	acl, _, err := zkcall.Do2(ctx, func() ([]zk.ACL, *zk.Stat, error) { return conn.GetACL(dir) })
+	fix := fmt.Sprintf("re-run `svcdisco chroot prime --service %s --registrant USER:HASH …`", path.Base(dir))
+	if errors.Is(err, zk.ErrNoNode) {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s does not exist: registrants cannot write maintenance markers (`query -o lines` would list their providers in maintenance); %s", dir, fix))
+		return nil
+	}
+	if err != nil {
+		return zkcall.Classify("", fmt.Errorf("check ACL of %s: %w", dir, err))
+	}
+	for _, a := range acl {
+		if a.Scheme != "world" && a.Perms&(zk.PermCreate|zk.PermDelete) == zk.PermCreate|zk.PermDelete && a.Perms&zk.PermAdmin == 0 {
+			return nil
+		}
+	}
+	rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s gives no registrant CREATE and DELETE: registrants cannot start or end maintenance of their providers; %s", dir, fix))
+	return nil
 }
 
 // judge reports on one znode's ACL; serviceDir says registrants must be
