@@ -121,13 +121,13 @@ func (reg *registration) watchStatus(ctx context.Context) {
 		_, path, _ := reg.state()
 		var fired <-chan zk.Event
 		var retry <-chan time.Time
-		data, _, ch, err := zkcall.Do3(ctx, func() ([]byte, *zk.Stat, <-chan zk.Event, error) { return conn.GetW(path) })
+		_, _, ch, err := zkcall.Do3(ctx, func() ([]byte, *zk.Stat, <-chan zk.Event, error) { return conn.GetW(path) })
 		switch {
 		case ctx.Err() != nil:
 			return
 		case err == nil:
 			fired = ch
-			reg.adoptStatus(ctx, data)
+			reg.adoptStatus(ctx)
 		case errors.Is(err, zk.ErrNoNode):
 			// Being re-created: ensure kicks us when it is back.
 		default:
@@ -145,7 +145,26 @@ func (reg *registration) watchStatus(ctx context.Context) {
 
 // adoptStatus records the status found in our znode's data and moves the
 // marker to match.
-func (reg *registration) adoptStatus(ctx context.Context, data []byte) {
+func (reg *registration) adoptStatus(ctx context.Context) {
+	sctx, cancel := context.WithTimeout(ctx, reg.r.session.timeout())
+	defer cancel()
+	if err := reg.lock(sctx); err != nil {
+		return // deregistered or stuck: the next reconcile syncs the marker
+	}
+	defer reg.unlock()
+	// The data watch's read came before we held op: our own SetStatus may
+	// have written since. Read again now that nothing of ours can (one get,
+	// and only when the data changed), so a stale status is never adopted.
+	_, path, gone := reg.state()
+	if gone || path == "" {
+		return
+	}
+	conn := reg.r.conn
+	fresh, _, err := zkcall.Do2(sctx, func() ([]byte, *zk.Stat, error) { return conn.Get(path) })
+	if err != nil {
+		return // gone or unreachable: ensure or the next watch round syncs it
+	}
+	data := fresh
 	var d struct {
 		Status string `json:"status"`
 	}
@@ -153,12 +172,6 @@ func (reg *registration) adoptStatus(ctx context.Context, data []byte) {
 		reg.r.log.Warn("ignoring unreadable status in own provider znode", "service", reg.Provider().Service, "data", string(data))
 		return
 	}
-	sctx, cancel := context.WithTimeout(ctx, reg.r.session.timeout())
-	defer cancel()
-	if err := reg.lock(sctx); err != nil {
-		return // deregistered or stuck: the next reconcile syncs the marker
-	}
-	defer reg.unlock()
 	reg.mu.Lock()
 	changed := reg.p.Status != d.Status
 	reg.p.Status = d.Status
