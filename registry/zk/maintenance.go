@@ -75,6 +75,9 @@ func (r *Registry) SetStatus(ctx context.Context, p registry.Provider, status st
 		if errors.Is(err, zk.ErrBadVersion) {
 			continue // changed under us: read again
 		}
+		if errors.Is(err, zk.ErrNoAuth) {
+			return fmt.Errorf("set status %s: %w: only the provider's host may change it, or an admin it names in zk_admin_acl", znode, err)
+		}
 		return r.wrap("set status "+znode, err)
 	}
 	return fmt.Errorf("set status %s: data keeps changing", znode)
