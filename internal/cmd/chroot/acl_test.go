@@ -59,16 +59,18 @@ func TestPrimeWithACLAuthenticated(t *testing.T) {
 	}
 
 	reg := testcli.Start(t, "register", "web", "--port", "8080", "--host", "web1.example.com",
-		"--registry", zkc.URL(chroot), "--zk-auth-file", web1File)
+		"--registry", zkc.URL(chroot), "--zk-auth-file", web1File, "--zk-admin-acl", "digest:"+ops.ID()+":rw")
 	q := []string{"query", "web", "-o", "lines", "--registry", zkc.URL(chroot), "--at-least", "1", "--wait", "20s"}
 	if res := run(t, "", q...); res.Code != 0 || res.Out != "web1.example.com:8080\n" {
 		t.Fatalf("anonymous query of web1's registration: exit %d %v %q\n%s", res.Code, res.Error, res.Out, reg.Err)
 	}
-	// web1 starts and ends maintenance of its own provider.
-	maint := []string{"maintenance", "web", "on", "--host", "web1.example.com", "--registry", zkc.URL(chroot), "--zk-auth-file", web1File}
+	// The admin (named by web1's --zk-admin-acl) starts maintenance of
+	// web1's provider; web1 itself ends it.
+	maint := []string{"maintenance", "web", "on", "--host", "web1.example.com", "--registry", zkc.URL(chroot), "--zk-auth-file", opsFile}
 	if res := run(t, "", maint...); res.Code != 0 {
-		t.Fatalf("maintenance on as web1: exit %d %v", res.Code, res.Error)
+		t.Fatalf("maintenance on as ops: exit %d %v", res.Code, res.Error)
 	}
+	maint[len(maint)-1] = web1File
 	lines := []string{"query", "web", "-o", "lines", "--registry", zkc.URL(chroot)}
 	testenv.WaitFor(t, "web1 hidden from -o lines", 20*time.Second, func() bool { return run(t, "", lines...).Out == "" })
 	maint[2] = "off"
