@@ -29,6 +29,27 @@ func RegistrantACL(ids []string) ([]zk.ACL, error) {
 	return out, nil
 }
 
+// MarkerRegistrantACL turns the registrant entries of a service directory
+// into those of its maintenance marker directory: CREATE and DELETE, so a
+// registrant can start and end maintenance of its own provider. The cost,
+// accepted: it could delete another host's marker too (that host's
+// registrant re-creates it, and listings that read data hide the provider
+// by its status meanwhile).
+func MarkerRegistrantACL(registrants []zk.ACL) []zk.ACL {
+	out := make([]zk.ACL, 0, len(registrants))
+	for _, a := range registrants {
+		a.Perms |= zk.PermCreate | zk.PermDelete
+		out = append(out, a)
+	}
+	return out
+}
+
+// MaintenancePath is the maintenance marker tree beside a <root>/services
+// path (registry/zk's layout).
+func MaintenancePath(services string) string {
+	return strings.TrimSuffix(path.Dir(services), "/") + "/maintenance"
+}
+
 // CanCreate reports whether a client authenticated as the digest ids self
 // could create children under a znode with acl. Schemes it cannot judge
 // (ip, x509, sasl…) count as yes.
@@ -77,12 +98,19 @@ func PrimeLayout(ctx context.Context, conn *zk.Conn, in PrimeInput) ([]string, e
 		acls[i] = acl
 	}
 	dirACL := append(append([]zk.ACL(nil), acl...), in.Registrants...)
+	markerACL := append(append([]zk.ACL(nil), acl...), MarkerRegistrantACL(in.Registrants)...)
+	services := paths[len(paths)-1]
+	maint := MaintenancePath(services)
+	if len(in.Services) > 0 {
+		paths = append(paths, maint)
+		acls = append(acls, acl)
+	}
 	for _, svc := range in.Services {
 		if err := registry.ValidateService(svc); err != nil {
 			return nil, err
 		}
-		paths = append(paths, paths[len(acls)-1]+"/"+svc)
-		acls = append(acls, dirACL)
+		paths = append(paths, services+"/"+svc, maint+"/"+svc)
+		acls = append(acls, dirACL, markerACL)
 	}
 	var created []string
 	for i, p := range paths {
@@ -144,9 +172,47 @@ func CheckACL(ctx context.Context, conn *zk.Conn, chroot, root string) (*ACLRepo
 		if err != nil {
 			return nil, zkcall.Classify("", fmt.Errorf("check ACL of %s: %w", p, err))
 		}
-		rep.judge(p, acl, strings.HasPrefix(p, services+"/"))
+		serviceDir := strings.HasPrefix(p, services+"/")
+		rep.judge(p, acl, serviceDir)
+		if serviceDir && hasRegistrant(acl) {
+			if err := rep.judgeMarkers(ctx, conn, MaintenancePath(services)+"/"+path.Base(p)); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return rep, nil
+}
+
+// hasRegistrant reports an identity (not world) with CREATE but no ADMIN.
+func hasRegistrant(acl []zk.ACL) bool {
+	for _, a := range acl {
+		if a.Scheme != "world" && a.Perms&zk.PermCreate != 0 && a.Perms&zk.PermAdmin == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// judgeMarkers warns when registrants could not start and end maintenance
+// of their providers: the marker directory is missing or gives no
+// registrant CREATE and DELETE.
+func (rep *ACLReport) judgeMarkers(ctx context.Context, conn *zk.Conn, dir string) error {
+	acl, _, err := zkcall.Do2(ctx, func() ([]zk.ACL, *zk.Stat, error) { return conn.GetACL(dir) })
+	fix := fmt.Sprintf("re-run `svcdisco chroot prime --service %s --registrant USER:HASH …`", path.Base(dir))
+	if errors.Is(err, zk.ErrNoNode) {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s does not exist: registrants cannot write maintenance markers (`query -o lines` would list their providers in maintenance); %s", dir, fix))
+		return nil
+	}
+	if err != nil {
+		return zkcall.Classify("", fmt.Errorf("check ACL of %s: %w", dir, err))
+	}
+	for _, a := range acl {
+		if a.Scheme != "world" && a.Perms&(zk.PermCreate|zk.PermDelete) == zk.PermCreate|zk.PermDelete && a.Perms&zk.PermAdmin == 0 {
+			return nil
+		}
+	}
+	rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s gives no registrant CREATE and DELETE: registrants cannot start or end maintenance of their providers; %s", dir, fix))
+	return nil
 }
 
 // judge reports on one znode's ACL; serviceDir says registrants must be

@@ -154,7 +154,7 @@ func (c *Client) fetchOne(ctx context.Context, host string) ([]string, error) {
 	}
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		hint := "set credentials in the registry URL (exhibitor://user:pass@host) or SVCDISCO_EXHIBITOR_AUTH"
+		hint := "give user:password in a mode-0600 file named by --exhibitor-auth-file, or in SVCDISCO_EXHIBITOR_AUTH"
 		if c.User != nil {
 			hint = "check the credentials"
 		}

@@ -24,8 +24,10 @@ const (
 	SourceStatic    = "static" // a zk:// URL: nothing to resolve
 )
 
-// AuthEnv holds user:password for Exhibitor's basic auth when the registry
-// URL carries none (keeps the password out of config files and ps).
+// AuthEnv holds user:password for Exhibitor's basic auth, unless
+// Options.AuthFile is given. Credentials never come from the registry URL
+// (registry.ParseURL refuses them), where ps, shell history and config
+// files would show them.
 const AuthEnv = "SVCDISCO_EXHIBITOR_AUTH"
 
 // Ensemble is a resolved ZooKeeper ensemble.
@@ -51,11 +53,14 @@ type Options struct {
 	PathPrefix     string // "" = DefaultPath
 	RequestTimeout time.Duration
 	Logger         *slog.Logger
+	// AuthFile names a mode-0600 file holding user:password for basic
+	// auth (--exhibitor-auth-file); it wins over AuthEnv.
+	AuthFile string
 }
 
 // New builds the resolver an exhibitor:// registry URL describes:
 //
-//	exhibitor://[user:pass@]e1:8080,e2:8080[/chroot][?backup=h1:2181,h2:2181][&scheme=https]
+//	exhibitor://e1:8080,e2:8080[/chroot][?backup=h1:2181,h2:2181][&scheme=https]
 func New(u *registry.URL, o Options) (*Resolver, error) {
 	if u.Scheme != "exhibitor" {
 		return nil, fmt.Errorf("not an exhibitor:// URL: %s", u.Scheme)
@@ -80,12 +85,9 @@ func New(u *registry.URL, o Options) (*Resolver, error) {
 		}
 		backup = sortedUnique(hosts)
 	}
-	user := u.User
-	if user == nil {
-		if a := os.Getenv(AuthEnv); a != "" {
-			name, pass, _ := strings.Cut(a, ":")
-			user = url.UserPassword(name, pass)
-		}
+	user, err := basicAuth(o.AuthFile)
+	if err != nil {
+		return nil, err
 	}
 	hc, err := NewHTTPClient(o.CAFile)
 	if err != nil {
@@ -212,4 +214,24 @@ func sortedUnique(hosts []string) []string {
 	out := append([]string(nil), hosts...)
 	sort.Strings(out)
 	return slices.Compact(out)
+}
+
+// basicAuth reads Exhibitor's user:password from file, else AuthEnv; nil
+// when neither is set.
+func basicAuth(file string) (*url.Userinfo, error) {
+	a := os.Getenv(AuthEnv)
+	if file != "" {
+		var err error
+		if a, err = registry.ReadSecretFile("--exhibitor-auth-file", file); err != nil {
+			return nil, exitcode.New(exitcode.Usage, err)
+		}
+		if !strings.Contains(a, ":") {
+			return nil, exitcode.Usagef("--exhibitor-auth-file %s: want one user:password line", file)
+		}
+	}
+	if a == "" {
+		return nil, nil
+	}
+	name, pass, _ := strings.Cut(a, ":")
+	return url.UserPassword(name, pass), nil
 }

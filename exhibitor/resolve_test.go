@@ -119,9 +119,23 @@ func TestBasicAuth(t *testing.T) {
 	ex := testexhibitor.Start(t)
 	ex.RequireAuth("ops", "s3cret")
 	ex.JSON(2181, "zk1")
-	r := resolver(t, "exhibitor://ops:s3cret@"+ex.Host(), Options{})
+	file := filepath.Join(t.TempDir(), "auth")
+	if err := os.WriteFile(file, []byte("ops:s3cret\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	u, err := registry.ParseURL("exhibitor://" + ex.Host())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(u, Options{AuthFile: file}); exitcode.Of(err) != exitcode.Usage || !strings.Contains(err.Error(), "chmod 600") {
+		t.Fatalf("auth file mode 0644: %v, want exit 2 saying chmod 600", err)
+	}
+	if err := os.Chmod(file, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := resolver(t, "exhibitor://"+ex.Host(), Options{AuthFile: file})
 	if e, err := r.Resolve(ctx5(t)); err != nil || e.Source != SourceExhibitor {
-		t.Fatalf("URL credentials: %+v, %v", e, err)
+		t.Fatalf("--exhibitor-auth-file: %+v, %v", e, err)
 	}
 	t.Setenv(AuthEnv, "ops:s3cret")
 	r = resolver(t, "exhibitor://"+ex.Host(), Options{})

@@ -14,7 +14,8 @@ import (
 const MaxProviderData = 1000 * 1000
 
 // CheckSize reports a provider whose JSON would exceed MaxProviderData,
-// naming the provider and its size.
+// naming the provider and its size. (EncodeData leaves Nerve's labels out
+// rather than exceed it.)
 func (p Provider) CheckSize() error {
 	b, err := json.Marshal(p)
 	if err != nil {

@@ -78,7 +78,10 @@ func ValidateStatus(s string) error {
 	return nil
 }
 
-// ServiceCount is one line of `svcdisco services`.
+// ServiceCount is one line of `svcdisco services`. Providers means the
+// same on every backend: how many providers a plain `query SERVICE` lists
+// right now, so providers in maintenance (and, on Consul, instances whose
+// checks do not pass) are not counted.
 type ServiceCount struct {
 	Service   string `json:"service"`
 	Providers int    `json:"providers"`

@@ -22,7 +22,7 @@ func TestParseURL(t *testing.T) {
 		{in: "ZK://[::1]:2181", scheme: "zk", hosts: []string{"[::1]:2181"}},
 		{in: "exhibitor://e1,e2:8181/c?backup=h1:2181", scheme: "exhibitor", hosts: []string{"e1:8080", "e2:8181"}, chroot: "/c"},
 		{in: "consul://127.0.0.1:8500", scheme: "consul", hosts: []string{"127.0.0.1:8500"}},
-		{in: "consul://c1?token=t&dc=dc2", scheme: "consul", hosts: []string{"c1:8500"}},
+		{in: "consul://c1?dc=dc2", scheme: "consul", hosts: []string{"c1:8500"}},
 		{in: "consul://", scheme: "consul"}, // CONSUL_HTTP_ADDR
 		{in: "127.0.0.1:2181", err: "want scheme://"},
 		{in: "http://h1", err: "unknown scheme"},
@@ -53,9 +53,31 @@ func TestParseURL(t *testing.T) {
 			}
 		})
 	}
-	u, _ := ParseURL("exhibitor://bob:s%40cret@e1/c?backup=h1:2181,h2")
-	if pw, _ := u.User.Password(); u.User.Username() != "bob" || pw != "s@cret" || u.Query.Get("backup") != "h1:2181,h2" {
-		t.Errorf("userinfo/query not parsed: %+v", u)
+	u, _ := ParseURL("exhibitor://e1/c?backup=h1:2181,h2")
+	if u.Query.Get("backup") != "h1:2181,h2" {
+		t.Errorf("query not parsed: %+v", u)
+	}
+}
+
+// Credentials never come from a URL: every scheme refuses them with a
+// usage error saying where they go, without quoting them.
+func TestParseURLRefusesCredentials(t *testing.T) {
+	for in, where := range map[string]string{
+		"zk://bob:s3cretpw@h1/c":                  "--zk-auth-file",
+		"exhibitor://bob:s3cretpw@e1/c?backup=h1": "--exhibitor-auth-file",
+		"exhibitor://bob@e1/c":                    "--exhibitor-auth-file",
+		"consul://bob:s3cretpw@c1":                "--consul-token-file",
+		"consul://c1?token=s3cretpw&dc=dc2":       "--consul-token-file",
+		"consul://c1?dc=dc2&token=s3cretpw":       "CONSUL_HTTP_TOKEN",
+	} {
+		_, err := ParseURL(in)
+		if err == nil || !strings.Contains(err.Error(), "credentials do not go in the URL") || !strings.Contains(err.Error(), where) {
+			t.Errorf("ParseURL(%q) = %v, want an error saying credentials go in %s", in, err, where)
+			continue
+		}
+		if strings.Contains(err.Error(), "s3cretpw") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("ParseURL(%q) error quotes the secret or spans lines: %v", in, err)
+		}
 	}
 }
 

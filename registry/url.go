@@ -25,14 +25,14 @@ var defaultPorts = map[string]string{
 //
 //	zk://h1:2181,h2:2181/chroot
 //	exhibitor://e1:8080,e2:8080/chroot?backup=h1:2181,h2:2181
-//	consul://127.0.0.1:8500?token=…&dc=…   (consul:// alone: CONSUL_HTTP_ADDR)
+//	consul://127.0.0.1:8500?dc=…   (consul:// alone: CONSUL_HTTP_ADDR)
 //	etcd://127.0.0.1:2379
 //
 // Hosts are comma separated (url.Parse cannot take that form, so svcdisco
 // parses it itself). Hosts without a port get the scheme's default port.
 type URL struct {
 	Scheme string
-	User   *url.Userinfo // exhibitor basic auth, if given
+	User   *url.Userinfo // parsed only to be refused: credentials never come from a URL
 	Hosts  []string      // host:port
 	Chroot string        // "" or a ZooKeeper path like "/a/b"
 	Query  url.Values
@@ -97,9 +97,9 @@ func ParseURL(raw string) (*URL, error) {
 		return fail("a chroot path is only supported for zk and exhibitor")
 	}
 	u.Chroot = chroot
-	if u.User != nil && (scheme == "zk" || scheme == "consul") {
+	if hint, ok := credentialsHint[scheme]; ok && (u.User != nil || scheme == "consul" && u.Query.Has("token")) {
 		// A password here would sit in ps, shell history and config files.
-		return fail("credentials do not go in the URL: %s", credentialsHint[scheme])
+		return fail("credentials do not go in the URL: %s", hint)
 	}
 	if scheme == "exhibitor" && u.Query.Has("tls") {
 		// exhibitor:// passes its other parameters to package exhibitor.
@@ -142,9 +142,11 @@ func withoutTLS(q url.Values) url.Values {
 }
 
 // credentialsHint says where a scheme's credentials go instead of the URL.
+// (etcd:// says so itself, naming its variables.)
 var credentialsHint = map[string]string{
-	"zk":     "put user:password lines in a mode-0600 file named by --zk-auth-file, or in SVCDISCO_ZK_AUTH",
-	"consul": "give the ACL token in CONSUL_HTTP_TOKEN or CONSUL_HTTP_TOKEN_FILE",
+	"zk":        "put user:password lines in a mode-0600 file named by --zk-auth-file, or in SVCDISCO_ZK_AUTH",
+	"consul":    "put the ACL token in a mode-0600 file named by --consul-token-file, or in CONSUL_HTTP_TOKEN (or CONSUL_HTTP_TOKEN_FILE)",
+	"exhibitor": "put user:password in a mode-0600 file named by --exhibitor-auth-file, or in SVCDISCO_EXHIBITOR_AUTH",
 }
 
 func firstKey(q url.Values) string {

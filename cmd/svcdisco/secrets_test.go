@@ -90,20 +90,27 @@ func TestNoSecretPrinted(t *testing.T) {
 		_, out, errOut := runEnv(t, env, args...)
 		assertNoSecret(t, args, out, errOut)
 	}
-	// An Exhibitor refusing the password (401), given in the URL or the
-	// environment.
+	// An Exhibitor refusing the password (401), given in the URL (refused
+	// before any request), the environment or --exhibitor-auth-file.
 	ex := testexhibitor.Start(t)
 	ex.RequireAuth("ops", "the-right-one")
+	authFile := filepath.Join(t.TempDir(), "exhibitor-auth")
+	if err := os.WriteFile(authFile, []byte("ops:"+s+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
-		url string
-		env []string
+		url   string
+		env   []string
+		extra []string
 	}{
-		{"exhibitor://ops:" + s + "@" + ex.Host() + "/prod", nil},
-		{"exhibitor://" + ex.Host() + "/prod", []string{"SVCDISCO_EXHIBITOR_AUTH=ops:" + s}},
+		{"exhibitor://ops:" + s + "@" + ex.Host() + "/prod", nil, nil},
+		{"exhibitor://" + ex.Host() + "/prod", []string{"SVCDISCO_EXHIBITOR_AUTH=ops:" + s}, nil},
+		{"exhibitor://" + ex.Host() + "/prod", nil, []string{"--exhibitor-auth-file", authFile}},
 	} {
 		for _, cmd := range [][]string{{"ensemble", "-o", "json"}, {"query", "web"}} {
 			args := append([]string{"--registry", c.url, "--timeout", "2s", "--log-level", "debug",
-				"--ensemble-cache", filepath.Join(t.TempDir(), "cache")}, cmd...)
+				"--ensemble-cache", filepath.Join(t.TempDir(), "cache")}, c.extra...)
+			args = append(args, cmd...)
 			code, out, errOut := runEnv(t, c.env, args...)
 			if code == 0 {
 				t.Errorf("%v: exit 0 with a refused password", args)

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	gozk "github.com/go-zookeeper/zk"
+
 	"github.com/spf13/cobra"
 
 	"github.com/svcdisco/svcdisco/internal/config"
@@ -109,18 +111,21 @@ func (f *Factory) DialOptionsFor(cfg *config.Config) dial.Options {
 		cfg = &config.Defaults
 	}
 	return dial.Options{
-		URL:            cfg.Registry,
-		Root:           cfg.Root,
-		SessionTimeout: cfg.SessionTimeout,
-		CreateChroot:   cfg.ChrootCreate,
-		ZKAuthFile:     cfg.ZKAuthFile,
-		ZKTLS:          zk.TLSFiles{CA: cfg.ZKTLSCA, Cert: cfg.ZKTLSCert, Key: cfg.ZKTLSKey},
-		Logger:         f.Logger,
-		ExhibitorCA:    cfg.ExhibitorCA,
-		ExhibitorPath:  cfg.ExhibitorPath,
-		EnsembleCache:  cfg.EnsembleCache,
-		ExhibitorPoll:  cfg.ExhibitorPoll,
-		Timeout:        cfg.Timeout,
+		URL:               cfg.Registry,
+		Root:              cfg.Root,
+		SessionTimeout:    cfg.SessionTimeout,
+		CreateChroot:      cfg.ChrootCreate,
+		ZKAuthFile:        cfg.ZKAuthFile,
+		ZKAdminACL:        adminACL(cfg),
+		ConsulTokenFile:   cfg.ConsulTokenFile,
+		ExhibitorAuthFile: cfg.ExhibitorAuthFile,
+		ZKTLS:             zk.TLSFiles{CA: cfg.ZKTLSCA, Cert: cfg.ZKTLSCert, Key: cfg.ZKTLSKey},
+		Logger:            f.Logger,
+		ExhibitorCA:       cfg.ExhibitorCA,
+		ExhibitorPath:     cfg.ExhibitorPath,
+		EnsembleCache:     cfg.EnsembleCache,
+		ExhibitorPoll:     cfg.ExhibitorPoll,
+		Timeout:           cfg.Timeout,
 	}
 }
 
@@ -245,4 +250,10 @@ func (f *Factory) openAgentReader(cfg *config.Config) registry.Registry {
 		return f.OpenRegistry(cctx)
 	}
 	return &nodecache.Reader{Agent: c, Open: open, Logger: f.Logger}
+}
+
+// adminACL is the validated zk_admin_acl (Load validated it already).
+func adminACL(cfg *config.Config) []gozk.ACL {
+	acl, _ := config.ParseAdminACL(cfg.ZKAdminACL)
+	return acl
 }

@@ -15,9 +15,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-zookeeper/zk"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
+	"github.com/svcdisco/svcdisco/chroot"
 	"github.com/svcdisco/svcdisco/internal/exitcode"
 	"github.com/svcdisco/svcdisco/registry"
 	"github.com/svcdisco/svcdisco/registry/zk/foreign"
@@ -47,6 +49,14 @@ type Config struct {
 	// ZKAuthFile names a mode-0600 file of ZooKeeper digest credentials
 	// (the credentials themselves never go in a flag or the config).
 	ZKAuthFile string `mapstructure:"zk_auth_file"`
+	// ZKAdminACL are ACL entries (scheme:id:perms, as `chroot prime --acl`)
+	// a registrant adds to its provider znodes, so that an admin identity
+	// can change any host's provider (`maintenance … --host`).
+	ZKAdminACL []string `mapstructure:"zk_admin_acl"`
+	// ConsulTokenFile and ExhibitorAuthFile name mode-0600 files holding
+	// Consul's ACL token and Exhibitor's user:password (never in the URL).
+	ConsulTokenFile   string `mapstructure:"consul_token_file"`
+	ExhibitorAuthFile string `mapstructure:"exhibitor_auth_file"`
 	// TLS to ZooKeeper (zk://…?tls=1): PEM CA, client certificate and key.
 	ZKTLSCA   string `mapstructure:"zk_tls_ca"`
 	ZKTLSCert string `mapstructure:"zk_tls_cert"`
@@ -138,28 +148,31 @@ var Defaults = Config{
 
 // Flag names of the global settings, bound to their keys.
 var globalFlags = map[string]string{
-	"registry":        "registry",
-	"mirror":          "mirror",
-	"root":            "root",
-	"session-timeout": "session_timeout",
-	"timeout":         "timeout",
-	"log-level":       "log_level",
-	"log-format":      "log_format",
-	"chroot-create":   "chroot_create",
-	"zk-auth-file":    "zk_auth_file",
-	"zk-tls-ca":       "zk_tls_ca",
-	"zk-tls-cert":     "zk_tls_cert",
-	"zk-tls-key":      "zk_tls_key",
-	"exhibitor-ca":    "exhibitor_ca",
-	"exhibitor-path":  "exhibitor_path",
-	"exhibitor-poll":  "exhibitor_poll",
-	"ensemble-cache":  "ensemble_cache",
-	"agent-socket":    "agent_socket",
-	"serve":           "serve",
-	"serve-group":     "serve_group",
-	"serve-idle":      "serve_idle",
-	"answer-cache":    "answer_cache",
-	"stale-ok":        "stale_ok",
+	"registry":            "registry",
+	"mirror":              "mirror",
+	"root":                "root",
+	"session-timeout":     "session_timeout",
+	"timeout":             "timeout",
+	"log-level":           "log_level",
+	"log-format":          "log_format",
+	"chroot-create":       "chroot_create",
+	"zk-auth-file":        "zk_auth_file",
+	"zk-admin-acl":        "zk_admin_acl",
+	"consul-token-file":   "consul_token_file",
+	"exhibitor-auth-file": "exhibitor_auth_file",
+	"zk-tls-ca":           "zk_tls_ca",
+	"zk-tls-cert":         "zk_tls_cert",
+	"zk-tls-key":          "zk_tls_key",
+	"exhibitor-ca":        "exhibitor_ca",
+	"exhibitor-path":      "exhibitor_path",
+	"exhibitor-poll":      "exhibitor_poll",
+	"ensemble-cache":      "ensemble_cache",
+	"agent-socket":        "agent_socket",
+	"serve":               "serve",
+	"serve-group":         "serve_group",
+	"serve-idle":          "serve_idle",
+	"answer-cache":        "answer_cache",
+	"stale-ok":            "stale_ok",
 }
 
 // readerFlags are the flags of the commands that read providers (query,
@@ -181,6 +194,9 @@ func AddGlobalFlags(fs *pflag.FlagSet) {
 	fs.String("log-level", Defaults.LogLevel, "debug, info, warn or error (logs go to stderr)")
 	fs.String("log-format", Defaults.LogFormat, "text or json (one JSON object per log line on stderr)")
 	fs.String("zk-auth-file", "", "file of ZooKeeper digest credentials, user:password per line, mode 0600 (or env SVCDISCO_ZK_AUTH=user:password)")
+	fs.StringArray("zk-admin-acl", nil, "ACL entry scheme:id:perms (e.g. digest:ops:HASH:rw) added to this host's provider znodes so an admin can change them (repeatable; env SVCDISCO_ZK_ADMIN_ACL, comma-separated)")
+	fs.String("consul-token-file", "", "file holding Consul's ACL token, mode 0600 (or env CONSUL_HTTP_TOKEN); never in the registry URL")
+	fs.String("exhibitor-auth-file", "", "file holding user:password for Exhibitor's basic auth, mode 0600 (or env SVCDISCO_EXHIBITOR_AUTH)")
 	fs.String("zk-tls-ca", "", "PEM CA bundle for zk://…?tls=1 (default: the system's CAs)")
 	fs.String("zk-tls-cert", "", "PEM client certificate for zk://…?tls=1 (servers with ssl.clientAuth=need)")
 	fs.String("zk-tls-key", "", "PEM private key of --zk-tls-cert")
@@ -249,6 +265,9 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("log_format", Defaults.LogFormat)
 	v.SetDefault("chroot_create", Defaults.ChrootCreate)
 	v.SetDefault("zk_auth_file", "")
+	v.SetDefault("zk_admin_acl", []string{})
+	v.SetDefault("consul_token_file", "")
+	v.SetDefault("exhibitor_auth_file", "")
 	v.SetDefault("zk_tls_ca", "")
 	v.SetDefault("zk_tls_cert", "")
 	v.SetDefault("zk_tls_key", "")
@@ -322,6 +341,9 @@ func (c *Config) Validate() error {
 	if c.LogFormat != LogFormatText && c.LogFormat != LogFormatJSON {
 		return fmt.Errorf("invalid log_format %q: want text or json", c.LogFormat)
 	}
+	if _, err := ParseAdminACL(c.ZKAdminACL); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -377,6 +399,24 @@ func NewLogger(w io.Writer, level slog.Level, format string) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, o))
 	}
 	return slog.New(slog.NewTextHandler(w, o))
+}
+
+// ParseAdminACL validates zk_admin_acl like `chroot prime --acl`. World
+// entries are refused: they would make every provider world-writable.
+func ParseAdminACL(specs []string) ([]zk.ACL, error) {
+	if len(specs) == 0 {
+		return nil, nil
+	}
+	acl, err := chroot.ParseACL(specs)
+	if err != nil {
+		return nil, fmt.Errorf("zk_admin_acl: %v", err)
+	}
+	for i, a := range acl {
+		if a.Scheme == "world" {
+			return nil, fmt.Errorf("zk_admin_acl: %q names everyone, not an admin: want e.g. digest:ops:HASH:rw", specs[i])
+		}
+	}
+	return acl, nil
 }
 
 // ParseLevel parses a log level name.

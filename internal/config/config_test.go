@@ -173,3 +173,31 @@ func TestSameRegistry(t *testing.T) {
 		}
 	}
 }
+
+// zk_admin_acl comes from the file, the environment (comma-separated) or
+// repeated flags, validated like `chroot prime --acl`.
+func TestAdminACL(t *testing.T) {
+	const hash = "AAAAAAAAAAAAAAAAAAAAAAAAAAA=" // base64 of a 20-byte SHA-1
+	ops, dev := "digest:ops:"+hash+":rw", "digest:dev:"+hash+":r"
+	cfg, err := load(t, nil, "zk_admin_acl: [\""+ops+"\"]\n")
+	if err != nil || len(cfg.ZKAdminACL) != 1 || cfg.ZKAdminACL[0] != ops {
+		t.Fatalf("from the file: %+v, %v", cfg, err)
+	}
+	t.Setenv("SVCDISCO_ZK_ADMIN_ACL", ops+","+dev)
+	if cfg, err = load(t, nil, ""); err != nil || len(cfg.ZKAdminACL) != 2 {
+		t.Fatalf("from the environment: %v, %v", cfg.ZKAdminACL, err)
+	}
+	if cfg, err = load(t, []string{"--zk-admin-acl", dev}, ""); err != nil || len(cfg.ZKAdminACL) != 1 || cfg.ZKAdminACL[0] != dev {
+		t.Fatalf("flag over environment: %v, %v", cfg.ZKAdminACL, err)
+	}
+	acl, err := ParseAdminACL(cfg.ZKAdminACL)
+	if err != nil || len(acl) != 1 || acl[0].ID != "dev:"+hash || acl[0].Perms != 1 {
+		t.Errorf("ParseAdminACL: %+v, %v", acl, err)
+	}
+	for _, bad := range []string{"world:anyone:rw", "digest:ops:nothash:rw", "digest:ops:" + hash} {
+		t.Setenv("SVCDISCO_ZK_ADMIN_ACL", bad)
+		if _, err := load(t, nil, ""); exitcode.Of(err) != exitcode.Usage || !strings.Contains(err.Error(), "zk_admin_acl") {
+			t.Errorf("zk_admin_acl %q: %v, want exit 2 naming zk_admin_acl", bad, err)
+		}
+	}
+}

@@ -6,7 +6,7 @@ import (
 )
 
 // aclHint says how to fix an empty answer that ACLs may have emptied.
-const aclHint = "give a token that may read the service and its nodes (service:read, node:read) with ?token= or CONSUL_HTTP_TOKEN"
+const aclHint = "give a token that may read the service and its nodes (service:read, node:read) with --consul-token-file or CONSUL_HTTP_TOKEN"
 
 // aclHidden decides whether an empty listing of service can be trusted.
 // Consul filters what a token may not read out of answers, and says so

@@ -37,8 +37,12 @@ import (
 // CONSUL_CLIENT_CERT, CONSUL_CLIENT_KEY, CONSUL_TLS_SERVER_NAME,
 // CONSUL_HTTP_SSL_VERIFY), read by api.DefaultConfig.
 type Options struct {
-	Address    string // host:port of the agent; "" = CONSUL_HTTP_ADDR, else 127.0.0.1:8500
-	Token      string // ACL token; "" = CONSUL_HTTP_TOKEN(_FILE)
+	Address string // host:port of the agent; "" = CONSUL_HTTP_ADDR, else 127.0.0.1:8500
+	Token   string // ACL token; "" = TokenFile, else CONSUL_HTTP_TOKEN(_FILE)
+	// TokenFile names a mode-0600 file holding the ACL token
+	// (--consul-token-file); it wins over CONSUL_HTTP_TOKEN. A token never
+	// comes from the registry URL.
+	TokenFile  string
 	Datacenter string // for queries; "" = the agent's own
 	TLS        bool   // use https (also CONSUL_HTTP_SSL=true or an https:// CONSUL_HTTP_ADDR)
 	// Root namespaces svcdisco's providers: each carries it in Meta, and
@@ -69,8 +73,9 @@ type Registry struct {
 
 var _ registry.Registry = (*Registry)(nil)
 
-// FromURL turns the query of a consul:// URL into Options: token, dc and
-// tls. Anything else is a usage error, so a typo is not silently ignored.
+// FromURL turns the query of a consul:// URL into Options: dc and tls
+// (registry.ParseURL refuses a token there). Anything else is a usage
+// error, so a typo is not silently ignored.
 func FromURL(u *registry.URL) (Options, error) {
 	var o Options
 	if len(u.Hosts) > 1 {
@@ -82,8 +87,6 @@ func FromURL(u *registry.URL) (Options, error) {
 	for key, vals := range u.Query {
 		v := vals[len(vals)-1]
 		switch key {
-		case "token":
-			o.Token = v
 		case "dc":
 			o.Datacenter = v
 		case "tls":
@@ -93,7 +96,7 @@ func FromURL(u *registry.URL) (Options, error) {
 			}
 			o.TLS = b
 		default:
-			return o, exitcode.Usagef("registry %s: unknown parameter %q (want token, dc or tls)", u.Original, key)
+			return o, exitcode.Usagef("registry %s: unknown parameter %q (want dc or tls)", u.Original, key)
 		}
 	}
 	return o, nil
@@ -117,6 +120,13 @@ func Open(ctx context.Context, opts Options) (*Registry, error) {
 	cfg := api.DefaultConfig()
 	if opts.Address != "" {
 		cfg.Address = opts.Address
+	}
+	if opts.Token == "" && opts.TokenFile != "" {
+		tok, err := registry.ReadSecretFile("--consul-token-file", opts.TokenFile)
+		if err != nil {
+			return nil, exitcode.New(exitcode.Usage, err)
+		}
+		opts.Token = tok
 	}
 	if opts.Token != "" {
 		cfg.Token, cfg.TokenFile = opts.Token, ""

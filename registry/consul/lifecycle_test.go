@@ -3,6 +3,8 @@ package consul
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -45,15 +47,31 @@ func TestACLToken(t *testing.T) {
 		t.Fatalf("register without a token: %v (exit %d), want a 403 failure", err, exitcode.Of(err))
 	}
 
-	// Token in the URL.
+	// Never in the URL: exit 2 naming where the token goes.
 	ctx := ctxT(t)
-	r, err := openURL(ctx, a.URL()+"?token="+testconsul.ManagementToken, "/acl")
+	if _, err := openURL(ctx, a.URL()+"?token="+testconsul.ManagementToken, "/acl"); exitcode.Of(err) != exitcode.Usage ||
+		!strings.Contains(err.Error(), "--consul-token-file") || strings.Contains(err.Error(), testconsul.ManagementToken) {
+		t.Fatalf("?token= in the URL: %v, want exit 2 naming --consul-token-file, without the token", err)
+	}
+	// From a token file, which must be mode 0600.
+	file := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(file, []byte("# ops token\n"+testconsul.ManagementToken+"\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(ctx, Options{Address: a.Addr(), Root: "/acl", TokenFile: file}); exitcode.Of(err) != exitcode.Usage ||
+		!strings.Contains(err.Error(), "chmod 600") {
+		t.Fatalf("token file mode 0640: %v, want exit 2 saying chmod 600", err)
+	}
+	if err := os.Chmod(file, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(ctx, Options{Address: a.Addr(), Root: "/acl", TokenFile: file})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
 	if _, err := r.Register(ctx, p); err != nil {
-		t.Fatalf("register with ?token=: %v", err)
+		t.Fatalf("register with --consul-token-file: %v", err)
 	}
 
 	// Token from Consul's own variable; an anonymous reader sees nothing

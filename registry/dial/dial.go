@@ -10,6 +10,8 @@ import (
 	"slices"
 	"time"
 
+	gozk "github.com/go-zookeeper/zk"
+
 	"github.com/svcdisco/svcdisco/exhibitor"
 	"github.com/svcdisco/svcdisco/internal/exitcode"
 	"github.com/svcdisco/svcdisco/registry"
@@ -28,6 +30,14 @@ type Options struct {
 	// ZKAuthFile names ZooKeeper digest credentials (see zk.LoadAuth);
 	// zk.AuthEnv is read as well.
 	ZKAuthFile string
+	// ZKAdminACL are added to the ACL of every provider znode this client
+	// creates (see zk.Options.AdminACL).
+	ZKAdminACL []gozk.ACL
+
+	// ConsulTokenFile and ExhibitorAuthFile name mode-0600 credential
+	// files (consul.Options.TokenFile, exhibitor.Options.AuthFile).
+	ConsulTokenFile   string
+	ExhibitorAuthFile string
 
 	// ZKTLS are the PEM files for zk://…?tls=1.
 	ZKTLS zk.TLSFiles
@@ -72,7 +82,7 @@ func Open(ctx context.Context, o Options) (registry.Registry, error) {
 		if err != nil {
 			return nil, err
 		}
-		co.Root, co.TTL, co.Logger = o.Root, o.SessionTimeout, o.Logger
+		co.Root, co.TTL, co.Logger, co.TokenFile = o.Root, o.SessionTimeout, o.Logger, o.ConsulTokenFile
 		return consul.Open(ctx, co)
 	case "etcd":
 		eo, err := etcd.FromURL(u)
@@ -161,6 +171,7 @@ func zkOptions(servers []string, chroot string, o Options) zk.Options {
 		Logger:         o.Logger,
 		CloseTimeout:   o.Timeout, // Close honours --timeout
 		Auth:           o.zkAuth,
+		AdminACL:       o.ZKAdminACL,
 		TLS:            o.zkTLS,
 	}
 }
@@ -171,5 +182,6 @@ func resolver(u *registry.URL, o Options) (*exhibitor.Resolver, error) {
 		CachePath:  o.EnsembleCache,
 		PathPrefix: o.ExhibitorPath,
 		Logger:     o.Logger,
+		AuthFile:   o.ExhibitorAuthFile,
 	})
 }

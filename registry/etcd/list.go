@@ -87,9 +87,9 @@ func (r *Registry) merge(key string, p registry.Provider, value []byte) registry
 	return merged
 }
 
-// Services counts the providers of every service under the root with one
-// keys-only range read. Providers in maintenance are counted: they are
-// registered (as on ZooKeeper).
+// Services counts, per service, the providers a plain query lists
+// (registry.ServiceCount), with one keys-only range read: providers with a
+// maintenance marker are not counted.
 func (r *Registry) Services(ctx context.Context) ([]registry.ServiceCount, error) {
 	prefix := r.servicesPrefix()
 	resp, err := r.client.Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithKeysOnly())
@@ -98,15 +98,22 @@ func (r *Registry) Services(ctx context.Context) ([]registry.ServiceCount, error
 	}
 	now := time.Now()
 	counts := map[string]int{}
+	maint := map[string]bool{} // service/name of providers in maintenance
 	for _, kv := range resp.Kvs {
-		service, name, ok := strings.Cut(string(kv.Key[len(prefix):]), "/")
+		if key, ok := strings.CutSuffix(string(kv.Key[len(prefix):]), MarkerSuffix); ok {
+			maint[key] = true
+		}
+	}
+	for _, kv := range resp.Kvs {
+		key := string(kv.Key[len(prefix):])
+		service, name, ok := strings.Cut(key, "/")
 		if !ok || registry.ValidateService(service) != nil {
 			continue
 		}
 		if _, seen := counts[service]; !seen {
 			counts[service] = 0
 		}
-		if strings.HasSuffix(name, MarkerSuffix) {
+		if strings.HasSuffix(name, MarkerSuffix) || maint[key] {
 			continue
 		}
 		if _, err := keyOf(service, name, now); err == nil {

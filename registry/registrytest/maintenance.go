@@ -58,6 +58,10 @@ func (s *suite) testMaintenance(t *testing.T) {
 	if err != nil || len(ps) != 2 {
 		t.Fatalf("IncludeMaintenance: %+v, %v", ps, err)
 	}
+	// services counts what a plain query lists, on every backend.
+	if svcs, err := other.Services(ctxT(t)); err != nil || !hasCount(svcs, "web", 1) {
+		t.Errorf("Services with one of two providers in maintenance = %+v, %v; want web with 1", svcs, err)
+	}
 	registry.Sort(ps)
 	if ps[0].Host != "h1" || ps[0].Status != registry.StatusMaintenance || ps[1].Status != registry.StatusUp {
 		t.Errorf("statuses: %s=%s %s=%s", ps[0].Host, ps[0].Status, ps[1].Host, ps[1].Status)
@@ -72,6 +76,9 @@ func (s *suite) testMaintenance(t *testing.T) {
 	testenv.WaitFor(t, "the provider listed again", 10*time.Second, func() bool {
 		return count(registry.ListOptions{}) == 2 && count(registry.ListOptions{FieldsOnly: true}) == 2
 	})
+	if svcs, err := other.Services(ctxT(t)); err != nil || !hasCount(svcs, "web", 2) {
+		t.Errorf("Services after maintenance off = %+v, %v; want web with 2", svcs, err)
+	}
 
 	if err := reg.SetStatus(ctxT(t), "sleeping"); exitcode.Of(err) != exitcode.Usage {
 		t.Errorf("SetStatus(sleeping) = %v, want a usage error", err)

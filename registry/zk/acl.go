@@ -47,12 +47,13 @@ func (r *Registry) providerACL(ctx context.Context, dir string) ([]zk.ACL, error
 	if err != nil {
 		return nil, err
 	}
-	return ProviderACL(parent, r.Identities()), nil
+	return ProviderACL(parent, r.Identities(), r.opts.AdminACL...), nil
 }
 
 // ProviderACL derives a provider znode's ACL from its service directory's
-// ACL and the digest ids of its creator.
-func ProviderACL(dirACL []zk.ACL, self []string) []zk.ACL {
+// ACL and the digest ids of its creator, plus the admin entries the
+// creator was configured with (zk_admin_acl), each identity once.
+func ProviderACL(dirACL []zk.ACL, self []string, admin ...zk.ACL) []zk.ACL {
 	var out []zk.ACL
 	seen := map[string]bool{}
 	add := func(a zk.ACL) {
@@ -71,6 +72,9 @@ func ProviderACL(dirACL []zk.ACL, self []string) []zk.ACL {
 			continue
 		}
 		a.Perms &= providerPerms
+		add(a)
+	}
+	for _, a := range admin {
 		add(a)
 	}
 	return out

@@ -12,6 +12,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/svcdisco/svcdisco/chroot"
+	"github.com/svcdisco/svcdisco/internal/exitcode"
 	"github.com/svcdisco/svcdisco/internal/testenv"
 	"github.com/svcdisco/svcdisco/internal/testzk"
 	"github.com/svcdisco/svcdisco/registry"
@@ -31,13 +32,18 @@ func openAs(t *testing.T, servers, chrootPath string, creds ...Credential) *Regi
 
 func openAsTimeout(t *testing.T, servers, chrootPath string, timeout time.Duration, creds ...Credential) *Registry {
 	t.Helper()
+	return openWith(t, Options{Servers: strings.Split(servers, ","), Chroot: chrootPath, SessionTimeout: timeout, Auth: creds})
+}
+
+// openWith opens a Registry with opts (root /svcdisco, no logs).
+func openWith(t *testing.T, opts Options) *Registry {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	r, err := Open(ctx, Options{
-		Servers: strings.Split(servers, ","), Chroot: chrootPath, Root: "/svcdisco",
-		SessionTimeout: timeout, Auth: creds,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	opts.Root = "/svcdisco"
+	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	creds := opts.Auth
+	r, err := Open(ctx, opts)
 	if err != nil {
 		t.Fatalf("Open as %v: %v", creds, err)
 	}
@@ -73,7 +79,11 @@ func TestACLThreeIdentities(t *testing.T) {
 		t.Fatalf("prime as admin: %v", err)
 	}
 
-	ra := openAs(t, servers, base, hostA)
+	// Host A names the admin in its providers' ACLs (zk_admin_acl); host B
+	// does not.
+	adminRW := []zk.ACL{{Scheme: "digest", ID: admin.ID(), Perms: zk.PermRead | zk.PermWrite}}
+	ra := openWith(t, Options{Servers: strings.Split(servers, ","), Chroot: base, SessionTimeout: 10 * time.Second,
+		Auth: []Credential{hostA}, AdminACL: adminRW})
 	rb := openAs(t, servers, base, hostB)
 	regA, err := ra.Register(ctxT(t), web("a.example.com", 80))
 	if err != nil {
@@ -136,7 +146,10 @@ func TestACLThreeIdentities(t *testing.T) {
 	if _, _, err := anon.Get(nodeA); err != nil {
 		t.Errorf("anonymous reads a provider: %v", err)
 	}
-	ok("host A changes its own provider's status", regA.SetStatus(ctxT(t), registry.StatusMaintenance))
+	testMaintenanceACL(t, aclCase{
+		adm: openAs(t, servers, base, admin), ra: ra, rb: rb, regA: regA, anon: anon, rawB: rawB,
+		markers: base + "/svcdisco/maintenance/web",
+	})
 	ok("host A rewrites its own provider", set(rawA, nodeA))
 	noAuth("host A creates a service directory", create(rawA, services+"/db"))
 	if _, err := ra.Register(ctxT(t), registry.Provider{Service: "db", Host: "a.example.com", Port: 5432}); !errors.Is(err, zk.ErrNoAuth) ||
@@ -144,10 +157,11 @@ func TestACLThreeIdentities(t *testing.T) {
 		t.Errorf("host A registers an unprimed service: %v, want NoAuth naming `chroot prime --service db`", err)
 	}
 	ok("admin creates a service directory", create(rawAdm, services+"/db"))
-	// By design (README "ZooKeeper ACLs"): a provider's data is its host's
-	// alone; ZooKeeper hides the admin's digest hash from registrants, so
-	// they cannot name it in their providers' ACL.
-	noAuth("admin rewrites host B's provider", set(rawAdm, nodeB))
+	// A provider's data is its host's alone unless the host names the
+	// admin (zk_admin_acl): ZooKeeper hides the admin's digest hash from
+	// registrants, so they cannot copy it from the directories.
+	noAuth("admin rewrites host B's provider (no zk_admin_acl)", set(rawAdm, nodeB))
+	ok("admin rewrites host A's provider (zk_admin_acl)", set(rawAdm, nodeA))
 	ok("admin deletes host B's provider", del(rawAdm, nodeB))
 	ok("admin creates under the root", create(rawAdm, base+"/svcdisco/locks"))
 	ok("admin deletes a service directory", del(rawAdm, services+"/db"))
@@ -222,4 +236,88 @@ func hasID(acl []zk.ACL, prefix string, perms int32) bool {
 		}
 	}
 	return false
+}
+
+// aclCase is what testMaintenanceACL works with.
+type aclCase struct {
+	adm, ra, rb *Registry
+	regA        registry.Registration
+	anon, rawB  *zk.Conn
+	markers     string // <root>/maintenance/web
+}
+
+// testMaintenanceACL: an admin puts host A's provider into maintenance
+// (host A named the admin in zk_admin_acl), host B cannot, host A's
+// registrant follows with its marker, and host A ends maintenance of its
+// own provider (CREATE and DELETE on the marker directory).
+func testMaintenanceACL(t *testing.T, c aclCase) {
+	t.Helper()
+	provA := c.regA.Provider()
+	if err := c.rb.SetStatus(ctxT(t), provA, registry.StatusMaintenance); !errors.Is(err, zk.ErrNoAuth) {
+		t.Errorf("host B sets maintenance on host A's provider: %v, want NoAuth", err)
+	}
+	if err := c.adm.SetStatus(ctxT(t), provA, registry.StatusMaintenance); err != nil {
+		t.Fatalf("admin sets maintenance on host A's provider: %v", err)
+	}
+	fieldsOnly := func() int {
+		ps, err := c.rb.Providers(ctxT(t), "web", registry.ListOptions{FieldsOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ps)
+	}
+	testenv.WaitFor(t, "host A's registrant to write its marker", 10*time.Second, func() bool { return fieldsOnly() == 1 })
+	if markers, _, err := c.anon.Children(c.markers); err != nil || len(markers) != 1 || markers[0] != provA.Name {
+		t.Errorf("markers = %v, %v; want [%s]", markers, err, provA.Name)
+	}
+	// Host A ends maintenance of its own provider: its marker delete needs
+	// DELETE on the marker directory.
+	if err := c.regA.SetStatus(ctxT(t), registry.StatusUp); err != nil {
+		t.Fatalf("host A ends its own maintenance: %v", err)
+	}
+	if n := fieldsOnly(); n != 2 {
+		t.Errorf("fields-only listing after host A ended maintenance: %d providers, want 2", n)
+	}
+	if markers, _, err := c.anon.Children(c.markers); err != nil || len(markers) != 0 {
+		t.Errorf("markers after maintenance off = %v, %v; want none", markers, err)
+	}
+	// Forbidden around the marker tree.
+	if err := c.anon.Delete(c.markers, -1); !errors.Is(err, zk.ErrNoAuth) {
+		t.Errorf("anonymous deletes the marker directory: %v, want NoAuth", err)
+	}
+	if err := c.rawB.Delete(c.markers, -1); !errors.Is(err, zk.ErrNoAuth) {
+		t.Errorf("host B deletes the marker directory: %v, want NoAuth", err)
+	}
+	if _, err := c.anon.Create(c.markers+"/x", nil, zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); !errors.Is(err, zk.ErrNoAuth) {
+		t.Errorf("anonymous creates a marker: %v, want NoAuth", err)
+	}
+	if err := c.regA.SetStatus(ctxT(t), registry.StatusMaintenance); err != nil {
+		t.Errorf("host A starts maintenance of its own provider: %v", err)
+	}
+	if err := c.regA.SetStatus(ctxT(t), registry.StatusUp); err != nil {
+		t.Errorf("host A ends it again: %v", err)
+	}
+}
+
+// TestChrootCreateRefusedWithAuth: --chroot-create with credentials is
+// exit 2 before connecting, naming `chroot prime`; nothing is created.
+func TestChrootCreateRefusedWithAuth(t *testing.T) {
+	zkc := testzk.Shared(t)
+	base := testzk.Root(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := Open(ctx, Options{Servers: strings.Split(zkc.ConnString(), ","), Chroot: base + "/new", Root: "/svcdisco",
+		CreateChroot: true, Auth: []Credential{hostA}, Logger: slog.New(slog.DiscardHandler)})
+	if exitcode.Of(err) != exitcode.Usage || !strings.Contains(err.Error(), "chroot prime "+base+"/new --acl") {
+		t.Fatalf("Open with --chroot-create and auth: %v, want exit 2 naming chroot prime", err)
+	}
+	anon := rawAs(t, zkc.ConnString())
+	if ok, _, err := anon.Exists(base + "/new"); err != nil || ok {
+		t.Errorf("chroot created anyway: %v %v", ok, err)
+	}
+	// Without credentials --chroot-create works as before.
+	r := openWith(t, Options{Servers: strings.Split(zkc.ConnString(), ","), Chroot: base + "/new", CreateChroot: true})
+	if ok, _, err := r.Conn().Exists(base + "/new"); err != nil || !ok {
+		t.Errorf("chroot not created without auth: %v %v", ok, err)
+	}
 }

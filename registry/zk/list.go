@@ -30,18 +30,17 @@ func (r *Registry) Providers(ctx context.Context, service string, opts registry.
 		return nil, err
 	}
 	dir := r.servicePath(service)
-	names, _, err := zkcall.Do2(ctx, func() ([]string, *zk.Stat, error) { return r.conn.Children(dir) })
-	if errors.Is(err, zk.ErrNoNode) {
-		return nil, nil
-	}
+	l, err := r.list(ctx, service)
 	if err != nil {
 		return nil, r.wrap("list "+service, err)
 	}
-	names, maint := splitMarkers(names)
-	ps := r.fromNames(service, dir, names)
-	if len(maint) > 0 {
+	if l.missing {
+		return nil, nil
+	}
+	ps := r.fromNames(service, dir, l.names)
+	if len(l.maint) > 0 {
 		for i := range ps {
-			if maint[ps[i].Name] {
+			if l.maint[ps[i].Name] {
 				ps[i].Status = registry.StatusMaintenance
 			}
 		}
@@ -57,24 +56,6 @@ func (r *Registry) Providers(ctx context.Context, service string, opts registry.
 	// Full listings go by the data (the truth), fields-only ones by the
 	// markers; see maintenance.go.
 	return dropMaintenance(ps), nil
-}
-
-// splitMarkers is splitNames for a listing: it filters names in place (the
-// getChildren reply is ours) and allocates the marker set only when there
-// are markers.
-func splitMarkers(names []string) (instances []string, maint map[string]bool) {
-	instances = names[:0]
-	for _, n := range names {
-		if isMarker(n) {
-			if maint == nil {
-				maint = map[string]bool{}
-			}
-			maint[strings.TrimSuffix(n, MarkerSuffix)] = true
-			continue
-		}
-		instances = append(instances, n)
-	}
-	return instances, maint
 }
 
 // dropMaintenance removes providers in maintenance, moving providers only
@@ -275,10 +256,10 @@ func (r *Registry) merge(znode string, key registry.Provider, data []byte) regis
 	return p
 }
 
-// Services counts providers per service: one getChildren plus one pipelined
-// getChildren per service. (NumChildren from an exists would be smaller but
-// would count maintenance markers as providers.) Providers in maintenance
-// are counted: they are registered.
+// Services counts, per service, the providers a plain `query -o lines`
+// lists (registry.ServiceCount): the names the entry rule makes providers,
+// less those with a maintenance marker. One getChildren, then per service
+// the two pipelined getChildren of a fields-only listing.
 func (r *Registry) Services(ctx context.Context) ([]registry.ServiceCount, error) {
 	names, _, err := zkcall.Do2(ctx, func() ([]string, *zk.Stat, error) { return r.conn.Children(r.servicesPath()) })
 	if errors.Is(err, zk.ErrNoNode) {
@@ -293,13 +274,9 @@ func (r *Registry) Services(ctx context.Context) ([]registry.ServiceCount, error
 	var wg sync.WaitGroup
 	for i, name := range names {
 		wg.Go(func() {
-			children, _, err := zkcall.Do2(ctx, func() ([]string, *zk.Stat, error) { return r.conn.Children(r.servicePath(name)) })
 			counts[i].Service = name
-			if errors.Is(err, zk.ErrNoNode) {
-				err = nil
-			}
-			instances, _ := splitNames(children)
-			counts[i].Providers = countProviders(instances, now)
+			l, err := r.list(ctx, name)
+			counts[i].Providers = countProviders(l, now)
 			errs[i] = err
 		})
 	}
@@ -311,13 +288,13 @@ func (r *Registry) Services(ctx context.Context) ([]registry.ServiceCount, error
 	return counts, nil
 }
 
-// countProviders counts the names the entry rule makes providers, as
-// Providers lists them (maintenance markers already split off).
-func countProviders(names []string, now time.Time) int {
+// countProviders counts the names the entry rule makes providers and that
+// have no maintenance marker, as a fields-only Providers lists them.
+func countProviders(l listing, now time.Time) int {
 	n := 0
-	for _, name := range names {
+	for _, name := range l.names {
 		var p registry.Provider
-		if err := parseKey(&p, "", name, now); err == nil {
+		if err := parseKey(&p, "", name, now); err == nil && !l.maint[name] {
 			n++
 		}
 	}

@@ -5,24 +5,24 @@ package zk
 // A provider in maintenance stays registered (its znode is not deleted) but
 // is hidden from queries unless they ask for it. The status lives in the
 // provider's JSON data, yet a fields-only listing (`query -o lines`) must
-// stay ONE getChildren round trip that reads no data. So the names alone
-// must tell which providers are in maintenance:
+// stay one round trip that reads no data. So names alone must tell which
+// providers are in maintenance:
 //
 //   - The data is the truth. `svcdisco maintenance` (Registry.SetStatus)
 //     only does a versioned setData of "status" — it may run anywhere and
-//     cannot create ephemeral znodes in the registrant's session.
+//     needs only WRITE on the provider znode.
 //   - The REGISTRANT follows it: every registration keeps a data watch on
 //     its own znode. When the status in the data changes, it records the
 //     status (so it survives re-registration after session expiry) and
-//     creates or deletes an EPHEMERAL sibling marker
-//     "<instance-name>~maintenance" in its own session. The marker dies with
-//     the session, exactly like the instance it describes.
-//   - ParseInstanceName rejects marker names ("~maintenance" is not part of
-//     a millisecond timestamp), so tools that do not know markers skip them,
-//     and listing and Services count only instance names.
-//   - A registration that starts in maintenance (an agent file with
-//     `maintenance: true`) creates znode and marker in one multi-op, so no
-//     listing ever sees it without its marker.
+//     creates or deletes an EPHEMERAL marker in its own session, in a tree
+//     of its own beside the services (see marker.go):
+//     <root>/maintenance/<service>/<instance-name>. Service directories
+//     hold provider znodes only, so readers that iterate them (kazoo,
+//     Synapse, Curator) see nothing but providers.
+//   - A listing reads both directories with two pipelined getChildren: one
+//     round trip of latency still.
+//   - A registration that starts in maintenance creates znode and marker in
+//     one multi-op, so no listing ever sees it without its marker.
 //
 // The cost: a fields-only listing learns of a flip one watch round trip
 // after the data changed, and a provider written by another tool (no
@@ -34,7 +34,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -43,26 +42,6 @@ import (
 	"github.com/svcdisco/svcdisco/internal/zkcall"
 	"github.com/svcdisco/svcdisco/registry"
 )
-
-// MarkerSuffix turns an instance name into its maintenance marker's name.
-const MarkerSuffix = "~maintenance"
-
-func isMarker(name string) bool { return strings.HasSuffix(name, MarkerSuffix) }
-
-// splitNames separates instance names from maintenance markers; maint holds
-// the instance names that have a marker.
-func splitNames(names []string) (instances []string, maint map[string]bool) {
-	instances = make([]string, 0, len(names))
-	maint = map[string]bool{}
-	for _, n := range names {
-		if isMarker(n) {
-			maint[strings.TrimSuffix(n, MarkerSuffix)] = true
-			continue
-		}
-		instances = append(instances, n)
-	}
-	return instances, maint
-}
 
 // SetStatus is `svcdisco maintenance`: a versioned read-modify-write of the
 // provider's data, keeping fields this version does not know. The
@@ -96,6 +75,9 @@ func (r *Registry) SetStatus(ctx context.Context, p registry.Provider, status st
 		if errors.Is(err, zk.ErrBadVersion) {
 			continue // changed under us: read again
 		}
+		if errors.Is(err, zk.ErrNoAuth) {
+			return fmt.Errorf("set status %s: %w: only the provider's host may change it, or an admin it names in zk_admin_acl", znode, err)
+		}
 		return r.wrap("set status "+znode, err)
 	}
 	return fmt.Errorf("set status %s: data keeps changing", znode)
@@ -122,7 +104,7 @@ func (reg *registration) SetStatus(ctx context.Context, status string) error {
 	if path == "" {
 		return nil // recorded; the next create writes it
 	}
-	data, err := json.Marshal(p)
+	data, err := registry.EncodeData(p)
 	if err != nil {
 		return err
 	}
@@ -134,48 +116,6 @@ func (reg *registration) SetStatus(ctx context.Context, status string) error {
 	return reg.r.wrap("set status of "+p.Service, reg.syncMarker(ctx))
 }
 
-// syncMarker makes the marker's presence match the provider's status.
-// Called with reg.op held.
-func (reg *registration) syncMarker(ctx context.Context) error {
-	p, path, gone := reg.state()
-	if gone || path == "" {
-		return nil
-	}
-	conn := reg.r.conn
-	marker := path + MarkerSuffix
-	ok, st, err := zkcall.Do2(ctx, func() (bool, *zk.Stat, error) { return conn.Exists(marker) })
-	if err != nil {
-		return err
-	}
-	want := p.Status == registry.StatusMaintenance
-	sid := conn.SessionID()
-	switch {
-	case want && ok && st.EphemeralOwner == sid:
-		return nil
-	case !want && !ok:
-		return nil
-	case ok: // unwanted, or left by an old session of ours
-		_, err := zkcall.Do1(ctx, func() (struct{}, error) { return struct{}{}, conn.Delete(marker, -1) })
-		if err != nil && !errors.Is(err, zk.ErrNoNode) {
-			return err
-		}
-		if !want {
-			return nil
-		}
-	}
-	acl, err := reg.r.providerACL(ctx, parentOf(marker))
-	if err != nil {
-		return err
-	}
-	_, err = zkcall.Do1(ctx, func() (string, error) {
-		return conn.Create(marker, nil, zk.FlagEphemeral, acl)
-	})
-	if errors.Is(err, zk.ErrNodeExists) {
-		return nil
-	}
-	return err
-}
-
 // watchStatus keeps a data watch on our own znode and adopts status changes
 // made by others (see the comment at the top of this file). It runs until
 // the registration is deregistered.
@@ -185,13 +125,13 @@ func (reg *registration) watchStatus(ctx context.Context) {
 		_, path, _ := reg.state()
 		var fired <-chan zk.Event
 		var retry <-chan time.Time
-		data, _, ch, err := zkcall.Do3(ctx, func() ([]byte, *zk.Stat, <-chan zk.Event, error) { return conn.GetW(path) })
+		_, _, ch, err := zkcall.Do3(ctx, func() ([]byte, *zk.Stat, <-chan zk.Event, error) { return conn.GetW(path) })
 		switch {
 		case ctx.Err() != nil:
 			return
 		case err == nil:
 			fired = ch
-			reg.adoptStatus(ctx, data)
+			reg.adoptStatus(ctx)
 		case errors.Is(err, zk.ErrNoNode):
 			// Being re-created: ensure kicks us when it is back.
 		default:
@@ -209,7 +149,26 @@ func (reg *registration) watchStatus(ctx context.Context) {
 
 // adoptStatus records the status found in our znode's data and moves the
 // marker to match.
-func (reg *registration) adoptStatus(ctx context.Context, data []byte) {
+func (reg *registration) adoptStatus(ctx context.Context) {
+	sctx, cancel := context.WithTimeout(ctx, reg.r.session.timeout())
+	defer cancel()
+	if err := reg.lock(sctx); err != nil {
+		return // deregistered or stuck: the next reconcile syncs the marker
+	}
+	defer reg.unlock()
+	// The data watch's read came before we held op: our own SetStatus may
+	// have written since. Read again now that nothing of ours can (one get,
+	// and only when the data changed), so a stale status is never adopted.
+	_, path, gone := reg.state()
+	if gone || path == "" {
+		return
+	}
+	conn := reg.r.conn
+	fresh, _, err := zkcall.Do2(sctx, func() ([]byte, *zk.Stat, error) { return conn.Get(path) })
+	if err != nil {
+		return // gone or unreachable: ensure or the next watch round syncs it
+	}
+	data := fresh
 	var d struct {
 		Status string `json:"status"`
 	}
@@ -217,12 +176,6 @@ func (reg *registration) adoptStatus(ctx context.Context, data []byte) {
 		reg.r.log.Warn("ignoring unreadable status in own provider znode", "service", reg.Provider().Service, "data", string(data))
 		return
 	}
-	sctx, cancel := context.WithTimeout(ctx, reg.r.session.timeout())
-	defer cancel()
-	if err := reg.lock(sctx); err != nil {
-		return // deregistered or stuck: the next reconcile syncs the marker
-	}
-	defer reg.unlock()
 	reg.mu.Lock()
 	changed := reg.p.Status != d.Status
 	reg.p.Status = d.Status

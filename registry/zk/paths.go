@@ -25,7 +25,7 @@ func (r *Registry) WatchPath(ctx context.Context, dir string) (<-chan struct{}, 
 	if err := registry.ValidatePath(dir); err != nil {
 		return nil, err
 	}
-	return r.watchDir(ctx, dir, dir)
+	return r.watchDir(ctx, dir, "", dir)
 }
 
 // IsMarker reports whether a child of a service's znode is a maintenance

@@ -2,7 +2,6 @@ package zk
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -209,7 +208,7 @@ func (reg *registration) create(ctx context.Context, sid int64) error {
 		if reg.pinned {
 			p.Name = base.Name
 		}
-		data, err := json.Marshal(p)
+		data, err := registry.EncodeData(p)
 		if err != nil {
 			return err
 		}
@@ -268,10 +267,23 @@ func (reg *registration) createNode(ctx context.Context, path string, data []byt
 		_, err := zkcall.Do1(ctx, func() (string, error) { return conn.Create(path, data, zk.FlagEphemeral, acl) })
 		return err
 	}
+	svc, name := reg.r.serviceOf(path)
+	if err := reg.r.ensureMarkerDir(ctx, svc); err != nil {
+		// The data says maintenance, so listings that read data hide it;
+		// the marker is tried again at every reconcile.
+		reg.r.log.Warn("registering in maintenance without a maintenance marker: fields-only listings show it until the marker can be created",
+			"service", svc, "err", err)
+		_, err := zkcall.Do1(ctx, func() (string, error) { return conn.Create(path, data, zk.FlagEphemeral, acl) })
+		return err
+	}
+	macl, err := reg.r.providerACL(ctx, reg.r.markerDir(svc))
+	if err != nil {
+		return err
+	}
 	res, err := zkcall.Do1(ctx, func() ([]zk.MultiResponse, error) {
 		return conn.Multi(
 			&zk.CreateRequest{Path: path, Data: data, Acl: acl, Flags: zk.FlagEphemeral},
-			&zk.CreateRequest{Path: path + MarkerSuffix, Acl: acl, Flags: zk.FlagEphemeral},
+			&zk.CreateRequest{Path: reg.r.markerOf(svc, name), Acl: macl, Flags: zk.FlagEphemeral},
 		)
 	})
 	return multiErr(res, err)
@@ -368,7 +380,8 @@ func (reg *registration) deleteNodes(ctx context.Context, path string) error {
 		return err
 	}
 	ops := []any{&zk.DeleteRequest{Path: path, Version: -1}}
-	marker := path + MarkerSuffix
+	svc, name := reg.r.serviceOf(path)
+	marker := reg.r.markerOf(svc, name)
 	mok, mst, err := zkcall.Do2(ctx, func() (bool, *zk.Stat, error) { return conn.Exists(marker) })
 	if err != nil {
 		return err

@@ -51,7 +51,8 @@ func TestThousandProvidersSurviveFiveExpiries(t *testing.T) {
 		// reconcile that did it has finished.
 		testenv.WaitFor(t, fmt.Sprintf("all %d back after expiry %d", n, i), 120*time.Second, func() bool {
 			children, _, err := watcher.conn.Children(root + "/services/web")
-			return r.conn.SessionID() != sid && err == nil && len(children) == n+n/10 && len(all()) == n
+			markers, _, merr := watcher.conn.Children(root + "/maintenance/web")
+			return r.conn.SessionID() != sid && err == nil && merr == nil && len(children) == n && len(markers) == n/10 && len(all()) == n
 		})
 		// Nothing more appears: a further reconcile pass finds every
 		// provider in place.

@@ -25,16 +25,18 @@ import (
 // the server), and a new session ends them all (EventNotWatching), which is
 // when they are set again.
 func (r *Registry) Watch(ctx context.Context, service string) (<-chan struct{}, error) {
-	return r.watchDir(ctx, r.servicePath(service), service)
+	return r.watchDir(ctx, r.servicePath(service), r.markerDir(service), service)
 }
 
-// watchDir is Watch on any znode's children; what names it in errors.
-func (r *Registry) watchDir(ctx context.Context, dir, what string) (<-chan struct{}, error) {
+// watchDir is Watch on any znode's children, and on the children of mdir,
+// its maintenance markers ("" for none: other systems' entries); what names
+// it in errors.
+func (r *Registry) watchDir(ctx context.Context, dir, mdir, what string) (<-chan struct{}, error) {
 	service := what
 	if err := ctx.Err(); err != nil {
 		return nil, r.wrap("watch "+service, err)
 	}
-	w := &serviceWatch{r: r, ctx: ctx, dir: dir, out: make(chan struct{}, 1), fired: make(chan fired, 64)}
+	w := &serviceWatch{r: r, ctx: ctx, dir: dir, mdir: mdir, out: make(chan struct{}, 1), fired: make(chan fired, 64)}
 	reconnected, unsubscribe := r.session.subscribe()
 	// Arm now, unless the connection is down: then Watch does not wait for
 	// it (a caller may be on its way out) and signals once armed instead.
@@ -66,6 +68,11 @@ type serviceWatch struct {
 	ctx context.Context // the Watch's: data-watch goroutines live as long
 	dir string
 	out chan struct{}
+
+	// mdir is the service's maintenance marker directory; maint its child
+	// (or exists) watch, re-armed by arm and when it fires.
+	mdir  string
+	maint <-chan zk.Event
 
 	sid      int64              // session the watches were set on
 	data     map[string]bool    // children with an armed data watch
@@ -113,7 +120,9 @@ func (w *serviceWatch) loop(ctx context.Context, reconnected <-chan struct{}, ch
 			if ev.Type == zk.EventNotWatching { // session gone: every watch ended
 				w.resetData()
 			}
-			changed, err = w.arm(ctx)
+			changed, err = w.armService(ctx) // the marker watch re-arms itself when it fires
+		case <-w.maint:
+			w.maint, err = w.armMarkers(ctx)
 		case f := <-w.fired:
 			if f.gen != w.dataGen || w.data == nil {
 				continue // from watches that ended with their session
@@ -150,8 +159,42 @@ func (w *serviceWatch) stopData() {
 }
 
 // arm sets a child watch on the service (or an exists watch while it does
-// not exist) and a data watch on every child that has none yet.
+// not exist), one on its marker directory, and a data watch on every child
+// that has none yet.
 func (w *serviceWatch) arm(ctx context.Context) (<-chan zk.Event, error) {
+	maint, err := w.armMarkers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	w.maint = maint
+	return w.armService(ctx)
+}
+
+// armMarkers sets a child watch on the marker directory, or an exists
+// watch while it does not exist.
+func (w *serviceWatch) armMarkers(ctx context.Context) (<-chan zk.Event, error) {
+	if w.mdir == "" {
+		return nil, nil // a nil channel never fires
+	}
+	conn := w.r.conn
+	_, _, ch, err := zkcall.Do3(ctx, func() ([]string, *zk.Stat, <-chan zk.Event, error) { return conn.ChildrenW(w.mdir) })
+	if !errors.Is(err, zk.ErrNoNode) {
+		return ch, err
+	}
+	ok, _, ech, err := zkcall.Do3(ctx, func() (bool, *zk.Stat, <-chan zk.Event, error) { return conn.ExistsW(w.mdir) })
+	if err != nil {
+		return nil, err
+	}
+	if ok { // created meanwhile
+		c := make(chan zk.Event, 1)
+		c <- zk.Event{}
+		return c, nil
+	}
+	return ech, nil
+}
+
+// armService arms the service directory's watches (see arm).
+func (w *serviceWatch) armService(ctx context.Context) (<-chan zk.Event, error) {
 	conn := w.r.conn
 	if sid := conn.SessionID(); sid != w.sid {
 		w.resetData()

@@ -63,9 +63,11 @@ func TestWatchReconnectsKeepCountsFlat(t *testing.T) {
 		t.Fatal(err)
 	}
 	sid := r.conn.SessionID()
-	// wchc lists data watches: one per provider (the child watch is not
-	// listed).
-	testenv.WaitFor(t, "the watches to be set", 10*time.Second, func() bool { return sessionWatches(t, zkc, sid) == 5 })
+	// wchc lists data watches: one per provider, and the exists watch on
+	// the marker directory, which does not exist yet (child watches are
+	// not listed).
+	const watches = 5 + 1
+	testenv.WaitFor(t, "the watches to be set", 10*time.Second, func() bool { return sessionWatches(t, zkc, sid) == watches })
 	before := runtime.NumGoroutine()
 
 	for i := 0; i < 20; i++ {
@@ -78,8 +80,8 @@ func TestWatchReconnectsKeepCountsFlat(t *testing.T) {
 		t.Fatalf("session changed %x -> %x: the test needs reconnects on one session", sid, got)
 	}
 	// go-zookeeper sets the watches again right after each reconnect.
-	testenv.WaitFor(t, "the server to hold the same 5 watches", 10*time.Second, func() bool {
-		return sessionWatches(t, zkc, sid) == 5
+	testenv.WaitFor(t, "the server to hold the same watches", 10*time.Second, func() bool {
+		return sessionWatches(t, zkc, sid) == watches
 	})
 	// Goroutines of the dropped connections end a moment later: wait for
 	// the count to come back, failing if it does not.

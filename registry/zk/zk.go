@@ -48,6 +48,11 @@ type Options struct {
 	// Auth are digest credentials added to every session before anything
 	// is read or written (see auth.go).
 	Auth []Credential
+	// AdminACL entries are added to every provider znode (and marker) this
+	// client creates when authenticated: ZooKeeper hides digest hashes from
+	// non-admins, so a registrant cannot learn the admin's from the
+	// directories and must be told it (zk_admin_acl).
+	AdminACL []zk.ACL
 }
 
 // Registry is a ZooKeeper-backed registry.Registry.
@@ -85,6 +90,9 @@ func Open(ctx context.Context, opts Options) (*Registry, error) {
 	}
 	if err := registry.ValidatePath(opts.Root); err != nil {
 		return nil, exitcode.Usagef("invalid root: %v", err)
+	}
+	if err := checkChrootCreate(opts); err != nil {
+		return nil, err
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -229,6 +237,18 @@ func (r *Registry) checkChroot(ctx context.Context) error {
 	}
 	return exitcode.Unreachablef("zk %s: chroot %s does not exist; create it with `svcdisco chroot prime %s` (or pass --chroot-create)",
 		strings.Join(r.opts.Servers, ","), r.opts.Chroot, r.opts.Chroot)
+}
+
+// checkChrootCreate refuses --chroot-create with authentication: the
+// chroot would be created world:anyone:cdrwa (or with the ACL of its
+// parent, usually the same), under a tree whose ACLs are the point. The
+// chroot's ACL is the operator's to choose, with `chroot prime --acl`.
+func checkChrootCreate(opts Options) error {
+	if !opts.CreateChroot || len(opts.Auth) == 0 || opts.Chroot == "" {
+		return nil
+	}
+	return exitcode.Usagef("--chroot-create with ZooKeeper authentication would create %s world-writable; create it with its ACL as an admin: `svcdisco chroot prime %s --acl …`",
+		opts.Chroot, opts.Chroot)
 }
 
 // ensurePath creates every missing persistent component of p.

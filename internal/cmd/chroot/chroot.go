@@ -46,11 +46,13 @@ before the chroot exists.
                  created, nothing when run again. --acl sets the ACL of
                  what it creates (zkCli form, repeatable); --service NAME
                  also creates PATH<root>/services/NAME, where each
-                 --registrant USER:HASH gets CREATE, and only that
-                 (README "ZooKeeper ACLs").
+                 --registrant USER:HASH gets CREATE, and only that, and
+                 PATH<root>/maintenance/NAME (maintenance markers), where
+                 registrants get CREATE and DELETE (README "ZooKeeper ACLs").
   check PATH     exit 0 if PATH exists, 4 (with a hint) if not; warns
-                 about world-writable znodes, exit 1 when registrants
-                 could not create providers under PATH<root>/services.
+                 about world-writable znodes and marker directories
+                 registrants cannot use, exit 1 when registrants could
+                 not create providers under PATH<root>/services.
   export PATH    write the persistent subtree as JSON to stdout: path,
                  data (base64) and ACL of every znode. Ephemeral znodes
                  (live registrations) are skipped and counted on stderr.
@@ -60,7 +62,8 @@ before the chroot exists.
                  unless --overwrite. --dry-run reports and changes nothing.
 
 Commands using a registry URL whose chroot does not exist exit 4 with the
-hint to run 'svcdisco chroot prime'; --chroot-create makes them prime it.`
+hint to run 'svcdisco chroot prime'; --chroot-create makes them prime it (refused with ZooKeeper credentials:
+prime it with its ACL instead).`
 
 // NewCmdChroot returns the chroot command group.
 func NewCmdChroot(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
@@ -134,8 +137,8 @@ func newVerb(f *cmdutil.Factory, verb string, runF func(context.Context, *Option
 	switch verb {
 	case "prime":
 		fs.StringArrayVar(&opts.ACL, "acl", nil, "ACL scheme:id:perms for the znodes created (repeatable; default world:anyone:cdrwa)")
-		fs.StringArrayVar(&opts.Services, "service", nil, "also create the service directory NAME under <root>/services (repeatable)")
-		fs.StringArrayVar(&opts.Registrants, "registrant", nil, "digest id USER:HASH allowed to register the --service directories: CREATE only (repeatable)")
+		fs.StringArrayVar(&opts.Services, "service", nil, "also create the service directory NAME under <root>/services, and its maintenance marker directory (repeatable)")
+		fs.StringArrayVar(&opts.Registrants, "registrant", nil, "digest id USER:HASH allowed to register the --service directories: CREATE only there, CREATE and DELETE on their maintenance markers (repeatable)")
 	case "import":
 		fs.BoolVar(&opts.Overwrite, "overwrite", false, "replace the data of existing znodes that differ from the dump")
 		fs.BoolVar(&opts.DryRun, "dry-run", false, "report what would be done, change nothing")

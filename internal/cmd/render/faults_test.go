@@ -104,9 +104,9 @@ func TestWatchLogsConsulOutageOnce(t *testing.T) {
 func TestRenderRefusesWhatACLsEmptied(t *testing.T) {
 	a := testconsul.Start(t, testconsul.Options{ACL: true})
 	e := newConsulEnv(t, a)
-	e.url = a.URL() + "?token=" + testconsul.ManagementToken
+	t.Setenv("CONSUL_HTTP_TOKEN", testconsul.ManagementToken) // never in the URL
 	e.register(e.registry(), "web", "web1", 8080, nil)
-	e.url = a.URL() // the anonymous token from here on
+	// The anonymous token from here on.
 	src := e.file("web.tmpl", webTmpl, 0o644)
 	dest := filepath.Join(e.dir, "web.conf")
 	t.Setenv("CONSUL_HTTP_TOKEN", "")

@@ -24,6 +24,10 @@ func NewCmdServices(f *cmdutil.Factory, runF func(context.Context, *Options) err
 	cmd := &cobra.Command{
 		Use:   "services",
 		Short: "List every service with its provider count",
+		Long: `List every service with its provider count: how many providers a plain
+` + "`svcdisco query SERVICE`" + ` lists right now, on every backend. Providers in
+maintenance (and, on Consul, instances whose checks do not pass) are not
+counted; ` + "`query SERVICE --include-maintenance`" + ` lists them.`,
 		Example: `  svcdisco services
   svcdisco services -o json | jq -r '.[].service'`,
 		Args: cmdutil.NoArgs,
