@@ -14,7 +14,7 @@ GO=${GO:-go}
 count=${FLAKE_COUNT:-10}
 pkgs=${FLAKE_PKGS:-$($GO list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' ./... |
 	xargs -r $GO list -f '{{.ImportPath}} {{join .Deps " "}} {{join .TestImports " "}} {{join .XTestImports " "}}' |
-	awk '/internal\/test(zk|consul|exhibitor)/ {print $1}')}
+	awk '/internal\/test(zk|consul|exhibitor|etcd)/ {print $1}')}
 run=()
 [ -n "${FLAKE_RUN:-}" ] && run=(-run "$FLAKE_RUN")
 export SVCDISCO_REQUIRE_INTEGRATION=${SVCDISCO_REQUIRE_INTEGRATION:-1}

@@ -118,6 +118,17 @@ func (o *observer) has(svc, name string) bool {
 	return st != nil
 }
 
+// marked reports whether name has its maintenance marker
+// (<root>/maintenance/<svc>/<name>).
+func (o *observer) marked(svc, name string) bool {
+	o.t.Helper()
+	ok, _, err := o.r.Conn().Exists(o.root + "/maintenance/" + svc + "/" + name)
+	if err != nil {
+		o.t.Fatal(err)
+	}
+	return ok
+}
+
 func (o *observer) czxid(svc, name string) int64 {
 	o.t.Helper()
 	_, st := o.node(svc, name)

@@ -170,7 +170,7 @@ func TestMirrorStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	ob.waitFor("maintenance on B", func() bool {
-		return ob.status("web", name) == registry.StatusMaintenance && ob.has("web", name+"~maintenance")
+		return ob.status("web", name) == registry.StatusMaintenance && ob.marked("web", name)
 	})
 	// `svcdisco maintenance` run against the primary alone.
 	other := mustOpen(t, a.ConnString(), root, 10*time.Second)
@@ -179,7 +179,7 @@ func TestMirrorStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	ob.waitFor("up again on B", func() bool {
-		return ob.status("web", name) == registry.StatusUp && !ob.has("web", name+"~maintenance")
+		return ob.status("web", name) == registry.StatusUp && !ob.marked("web", name)
 	})
 	// Registry.SetStatus (the maintenance command through the mirror).
 	if err := w.SetStatus(ctxT(t), reg.Provider(), registry.StatusMaintenance); err != nil {
@@ -193,7 +193,7 @@ func TestMirrorStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	ob.waitFor("B back in maintenance, as the primary says", func() bool {
-		return ob.status("web", name) == registry.StatusMaintenance && ob.has("web", name+"~maintenance")
+		return ob.status("web", name) == registry.StatusMaintenance && ob.marked("web", name)
 	})
 }
 
