@@ -1,0 +1,154 @@
+package zk
+
+import (
+	"context"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/svcdisco/svcdisco/coord"
+	"github.com/svcdisco/svcdisco/internal/testenv"
+	"github.com/svcdisco/svcdisco/internal/testzk"
+)
+
+// Two "ensembles" are two roots of the shared server: each election
+// directory has its own sequence counter, which is what matters here, and
+// the server's single zxid order tells which of two deletions came first.
+
+func mirroredCampaign(t *testing.T, primary *Registry, mirrorAddr, mirrorRoot string, i int, w io.Writer) coord.Candidacy {
+	t.Helper()
+	e := &MirroredElector{
+		Primary: primary, Origin: "zk://primary", Retry: 100 * time.Millisecond,
+		Mirror: func(ctx context.Context) (*Registry, error) {
+			return Open(ctx, Options{Servers: []string{mirrorAddr}, Root: mirrorRoot, SessionTimeout: 4 * time.Second,
+				Logger: primary.log})
+		},
+	}
+	c, err := e.Campaign(ctxT(t), "sched", contender(i))
+	if err != nil {
+		t.Fatalf("Campaign %d: %v", i, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c.Resign(ctx)
+	})
+	return c
+}
+
+// leaderID is what det names as the leader of sched, "" for nobody.
+func leaderID(t *testing.T, det *Registry) string {
+	t.Helper()
+	lc, err := det.Leader(ctxT(t), "sched")
+	if err != nil {
+		t.Fatalf("Leader: %v", err)
+	}
+	if !lc.OK {
+		return ""
+	}
+	return lc.Leader.ID
+}
+
+func childrenOf(t *testing.T, r *Registry, dir string) []string {
+	t.Helper()
+	kids, _, err := r.conn.Children(dir)
+	if err != nil && err != zk.ErrNoNode {
+		t.Fatalf("children %s: %v", dir, err)
+	}
+	return kids
+}
+
+// TestMirroredElectionNamesSameLeader: three mirrored contenders; the
+// mirror holds the leader's member alone, same name and data, and a
+// detector there names the primary's leader term after term. A resigned
+// leader's copy is deleted before its primary member (zxid order).
+func TestMirroredElectionNamesSameLeader(t *testing.T) {
+	zkc := testzk.Shared(t)
+	rootA, rootB := testzk.Root(t), testzk.Root(t)
+	addr := zkc.ConnString()
+	cs := make([]coord.Candidacy, 3)
+	for i := range cs {
+		cs[i] = mirroredCampaign(t, open(t, addr, rootA, 4*time.Second, nil), addr, rootB, i, nil)
+	}
+	detA, detB := open(t, addr, rootA, 4*time.Second, nil), open(t, addr, rootB, 4*time.Second, nil)
+	dirA, dirB := detA.ElectionPath("sched"), detB.ElectionPath("sched")
+	for round := 0; round < 3; round++ {
+		i, term := nextTerm(t, cs)
+		want := contender(i).ID
+		testenv.WaitFor(t, "the mirror to name "+want, 20*time.Second, func() bool { return leaderID(t, detB) == want })
+		if got := leaderID(t, detA); got != want {
+			t.Fatalf("round %d: primary names %q, contender %s leads", round, got, want)
+		}
+		kidsB := childrenOf(t, detB, dirB)
+		ms := members(kidsB)
+		if len(ms) != 1 || len(kidsB) != 2 {
+			t.Fatalf("round %d: mirror holds %v, want the leader's member and its marker", round, kidsB)
+		}
+		dataA, stA, errA := detA.conn.Get(dirA + "/" + ms[0].Name)
+		dataB, stB, errB := detB.conn.Get(dirB + "/" + ms[0].Name)
+		if errA != nil || errB != nil || string(dataA) != string(dataB) {
+			t.Fatalf("round %d: %s differs: primary %v %q, mirror %v %q", round, ms[0].Name, errA, dataA, errB, dataB)
+		}
+		if stB.EphemeralOwner == 0 || stB.EphemeralOwner == stA.EphemeralOwner {
+			t.Fatalf("round %d: mirror copy owner 0x%x, primary 0x%x: want an ephemeral of the mirror session", round, stB.EphemeralOwner, stA.EphemeralOwner)
+		}
+		if err := term.Release(ctxT(t)); err != nil {
+			t.Fatal(err)
+		}
+		cs[i] = nil
+	}
+	// Nobody left: both sides empty, and the mirror's last change (the
+	// copy's and marker's deletion) came before the primary's.
+	testenv.WaitFor(t, "both elections empty", 20*time.Second, func() bool {
+		return len(childrenOf(t, detA, dirA)) == 0 && len(childrenOf(t, detB, dirB)) == 0
+	})
+	_, sa, _ := detA.conn.Exists(dirA)
+	_, sb, _ := detB.conn.Exists(dirB)
+	if sb.Pzxid >= sa.Pzxid {
+		t.Fatalf("mirror's last deletion at zxid 0x%x, primary's at 0x%x: the copy must go first", sb.Pzxid, sa.Pzxid)
+	}
+}
+
+// TestMirroredCopyGoesFirstOnPartition: a leader cut off from the primary
+// deletes its mirrored copy when its guard ends the term, before the
+// primary expires its member and elects another (zxid order). The next
+// leader's mirror is down meanwhile: it leads on the primary all the same,
+// and its copy appears once the mirror answers.
+func TestMirroredCopyGoesFirstOnPartition(t *testing.T) {
+	zkc := testzk.Shared(t)
+	rootA, rootB := testzk.Root(t), testzk.Root(t)
+	addr := zkc.ConnString()
+	toA := testzk.NewProxy(t, addr)  // c0's primary connection
+	toB1 := testzk.NewProxy(t, addr) // c1's mirror connection
+	leader := mirroredCampaign(t, open(t, toA.Addr(), rootA, 4*time.Second, nil), addr, rootB, 0, nil)
+	term := <-leader.Terms()
+	detA, detB := open(t, addr, rootA, 4*time.Second, nil), open(t, addr, rootB, 4*time.Second, nil)
+	testenv.WaitFor(t, "the mirror to name c0", 20*time.Second, func() bool { return leaderID(t, detB) == "c0" })
+	toB1.Partition()
+	follower := mirroredCampaign(t, open(t, addr, rootA, 4*time.Second, nil), toB1.Addr(), rootB, 1, nil)
+
+	toA.Partition()
+	<-term.Lost()
+	second := <-follower.Terms() // c1 leads on A although its mirror is down
+	_, stA, err := detA.conn.Exists(detA.ElectionPath("sched"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirB := detB.ElectionPath("sched")
+	kidsB, stB, err := detB.conn.Children(dirB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(kidsB) != 0 || stB.Pzxid >= stA.Pzxid {
+		t.Fatalf("when c1 was elected the mirror held %v (last change at zxid 0x%x, c0's primary member expired at 0x%x): c0's copy must be gone first",
+			kidsB, stB.Pzxid, stA.Pzxid)
+	}
+	toB1.Heal()
+	testenv.WaitFor(t, "the mirror to name c1", 20*time.Second, func() bool { return leaderID(t, detB) == "c1" })
+	toA.Heal()
+	if second.Token() <= term.Token() {
+		t.Fatalf("token %d after %d", second.Token(), term.Token())
+	}
+}

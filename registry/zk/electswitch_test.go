@@ -1,0 +1,159 @@
+package zk
+
+import (
+	"context"
+	"path"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/svcdisco/svcdisco/coord"
+	"github.com/svcdisco/svcdisco/internal/testenv"
+	"github.com/svcdisco/svcdisco/internal/testzk"
+)
+
+// churn makes the primary's sequence counter run ahead of the mirror's, as
+// on a real ensemble that has seen years of elections.
+func churn(t *testing.T, r *Registry, n int) {
+	t.Helper()
+	dir := r.ElectionPath("sched")
+	if err := r.ensurePath(ctxT(t), dir); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		p, err := r.conn.Create(dir+"/"+memberLabel, nil, zk.FlagEphemeral|zk.FlagSequence, zk.WorldACL(zk.PermAll))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.conn.Delete(p, -1); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestSwitchBadOrderNoSecondLeader: a contender started on the new
+// ensemble (registry B, no mirror) while the old ensemble's leader is
+// still mirrored there. B's own counter would give it a LOWER sequence
+// than the mirrored member (shown with a raw create), so it would lead
+// beside the old leader; instead it joins only once the last contender of
+// the old ensemble has stopped, and then leads alone.
+func TestSwitchBadOrderNoSecondLeader(t *testing.T) {
+	zkc := testzk.Shared(t)
+	rootA, rootB := testzk.Root(t), testzk.Root(t)
+	addr := zkc.ConnString()
+	regA := open(t, addr, rootA, 4*time.Second, nil)
+	churn(t, regA, 20)
+	old := mirroredCampaign(t, regA, addr, rootB, 0, nil)
+	oldTerm := <-old.Terms()
+	detB := open(t, addr, rootB, 4*time.Second, nil)
+	dirB := detB.ElectionPath("sched")
+	testenv.WaitFor(t, "the mirror to name c0", 20*time.Second, func() bool { return leaderID(t, detB) == "c0" })
+	mirrored := members(childrenOf(t, detB, dirB))[0]
+
+	// Without the rule: B's counter is behind, a member joining now
+	// would be the lowest.
+	raw, err := detB.conn.Create(dirB+"/"+memberLabel, nil, zk.FlagEphemeral|zk.FlagSequence, zk.WorldACL(zk.PermAll))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := parseMember(path.Base(raw)); m.Seq >= mirrored.Seq {
+		t.Fatalf("B's counter gave %s after the mirrored %s: the test does not reproduce the hazard", raw, mirrored.Name)
+	}
+	if err := detB.conn.Delete(raw, -1); err != nil {
+		t.Fatal(err)
+	}
+
+	var logB testenv.Buffer
+	newc, err := open(t, addr, rootB, 4*time.Second, &logB).Campaign(ctxT(t), "sched", contender(5))
+	if err != nil {
+		t.Fatalf("Campaign on B: %v", err)
+	}
+	defer newc.Resign(context.Background())
+	testenv.WaitFor(t, "the new contender to say why it waits (or to join)", 20*time.Second, func() bool {
+		return strings.Contains(logB.String(), "mirrored from another ensemble") || len(members(childrenOf(t, detB, dirB))) > 1
+	})
+	if ms := members(childrenOf(t, detB, dirB)); len(ms) != 1 || ms[0].Name != mirrored.Name {
+		t.Fatalf("B holds members %v while the old leader is mirrored: want %s alone", ms, mirrored.Name)
+	}
+	select {
+	case term := <-newc.Terms():
+		t.Fatalf("the new contender leads (token %d) while c0 leads on A", term.Token())
+	default:
+	}
+	if leaderID(t, detB) != "c0" {
+		t.Fatalf("B names %q while c0 leads", leaderID(t, detB))
+	}
+	// The old group stops: its copy goes, then the new contender joins
+	// and leads — after c0's term ended.
+	if err := old.Resign(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	var term *coord.Term
+	select {
+	case term = <-newc.Terms():
+	case <-time.After(30 * time.Second):
+		t.Fatal("the new contender never led after the old group stopped")
+	}
+	if !oldTerm.Ended() {
+		t.Fatal("the new contender leads while c0's term lasts")
+	}
+	if got := leaderID(t, detB); got != "c5" || term.Token() == 0 {
+		t.Fatalf("B names %q, want c5", got)
+	}
+}
+
+// TestMirrorRefusesElectionWithOwnContenders: the converse. An election
+// on B that has contenders of its own is never mirrored into (a copy with
+// a lower name would make two leaders there); the primary leads as usual.
+func TestMirrorRefusesElectionWithOwnContenders(t *testing.T) {
+	zkc := testzk.Shared(t)
+	rootA, rootB := testzk.Root(t), testzk.Root(t)
+	addr := zkc.ConnString()
+	native := campaign(t, open(t, addr, rootB, 4*time.Second, nil), "sched", 5)
+	<-native.Terms()
+	var logA testenv.Buffer
+	regA := open(t, addr, rootA, 4*time.Second, &logA)
+	c := mirroredCampaign(t, regA, addr, rootB, 0, nil)
+	<-c.Terms() // the primary is not held up
+	testenv.WaitFor(t, "the mirror's refusal", 20*time.Second, func() bool {
+		return strings.Contains(logA.String(), "has a contender of its own")
+	})
+	detB := open(t, addr, rootB, 4*time.Second, nil)
+	if kids := childrenOf(t, detB, detB.ElectionPath("sched")); len(kids) != 1 {
+		t.Fatalf("B holds %v: want its own contender alone", kids)
+	}
+}
+
+// TestNewLeaderDeletesStaleMirroredCopies: a leader killed without a
+// chance to delete its copy leaves it until its mirror session expires;
+// the next leader deletes it (and its marker) as it publishes its own, so
+// the mirror names the new leader at once.
+func TestNewLeaderDeletesStaleMirroredCopies(t *testing.T) {
+	zkc := testzk.Shared(t)
+	rootA, rootB := testzk.Root(t), testzk.Root(t)
+	addr := zkc.ConnString()
+	detB := open(t, addr, rootB, 4*time.Second, nil)
+	dirB := detB.ElectionPath("sched")
+	if err := detB.ensurePath(ctxT(t), dirB); err != nil {
+		t.Fatal(err)
+	}
+	// A dead leader's copy, on a session that is still alive.
+	dead := rawConn(t, addr)
+	data, _ := encodeMember(contender(9))
+	acl := zk.WorldACL(zk.PermAll)
+	for _, n := range []string{MirrorMarker("json.info_0000000000"), "json.info_0000000000"} {
+		if _, err := dead.Create(dirB+"/"+n, data, zk.FlagEphemeral, acl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	regA := open(t, addr, rootA, 4*time.Second, nil)
+	churn(t, regA, 3)
+	c := mirroredCampaign(t, regA, addr, rootB, 0, nil)
+	<-c.Terms()
+	testenv.WaitFor(t, "the mirror to name c0", 20*time.Second, func() bool { return leaderID(t, detB) == "c0" })
+	if kids := childrenOf(t, detB, dirB); len(kids) != 2 || dead.State() != zk.StateHasSession {
+		t.Fatalf("mirror holds %v (dead leader's session %v): want c0's copy and marker alone", kids, dead.State())
+	}
+}
