@@ -29,7 +29,10 @@ const EnvPrefix = "SVCDISCO"
 // Config is every setting. Each field's mapstructure tag is its key in the
 // config file and, upper-cased with the prefix, its environment variable.
 type Config struct {
-	Registry       string        `mapstructure:"registry"`
+	Registry string `mapstructure:"registry"`
+	// Mirror is a second ZooKeeper registry (zk:// or exhibitor://) that
+	// register, agent and maintenance also write to (registry/mirror).
+	Mirror         string        `mapstructure:"mirror"`
 	Root           string        `mapstructure:"root"`
 	SessionTimeout time.Duration `mapstructure:"session_timeout"`
 	Timeout        time.Duration `mapstructure:"timeout"`
@@ -97,6 +100,7 @@ var Defaults = Config{
 // Flag names of the global settings, bound to their keys.
 var globalFlags = map[string]string{
 	"registry":        "registry",
+	"mirror":          "mirror",
 	"root":            "root",
 	"session-timeout": "session_timeout",
 	"timeout":         "timeout",
@@ -115,6 +119,7 @@ var globalFlags = map[string]string{
 // AddGlobalFlags defines the global flags on fs.
 func AddGlobalFlags(fs *pflag.FlagSet) {
 	fs.String("registry", Defaults.Registry, "registry URL: zk://h1:2181,h2:2181/chroot, exhibitor://e1:8080/chroot?backup=h1:2181, consul://127.0.0.1:8500 (env SVCDISCO_REGISTRY)")
+	fs.String("mirror", "", "second ZooKeeper registry (zk:// or exhibitor://) that register, agent and maintenance also write to, for moving a live fleet between ensembles (env SVCDISCO_MIRROR)")
 	fs.String("root", Defaults.Root, "path under the chroot that namespaces everything svcdisco writes")
 	fs.Duration("session-timeout", Defaults.SessionTimeout, "crash-detection time: the ZooKeeper session timeout, or the Consul TTL check's TTL (how long a crashed registrant stays listed)")
 	fs.Duration("timeout", Defaults.Timeout, "deadline for reaching the registry and answering (exit 4 when it passes)")
@@ -169,6 +174,7 @@ func Load(fs *pflag.FlagSet) (*Config, error) {
 
 func setDefaults(v *viper.Viper) {
 	v.SetDefault("registry", Defaults.Registry)
+	v.SetDefault("mirror", "")
 	v.SetDefault("root", Defaults.Root)
 	v.SetDefault("session_timeout", Defaults.SessionTimeout)
 	v.SetDefault("timeout", Defaults.Timeout)
@@ -202,6 +208,9 @@ func configPath(fs *pflag.FlagSet) string {
 // Validate checks values that parse but make no sense.
 func (c *Config) Validate() error {
 	if _, err := registry.ParseURL(c.Registry); err != nil {
+		return err
+	}
+	if err := c.validateMirror(); err != nil {
 		return err
 	}
 	if err := registry.ValidatePath(c.Root); err != nil || c.Root == "/" {
@@ -245,4 +254,28 @@ func inFile(path string) string {
 func oneLine(err error) string {
 	s := strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", " ")), " ")
 	return strings.TrimPrefix(s, "decoding failed due to the following error(s): ")
+}
+
+// validateMirror checks the mirror: ZooKeeper on both sides (the copy is
+// the same znode), and not the registry itself.
+func (c *Config) validateMirror() error {
+	if c.Mirror == "" {
+		return nil
+	}
+	m, err := registry.ParseURL(c.Mirror)
+	if err != nil {
+		return fmt.Errorf("mirror: %w", err)
+	}
+	r, _ := registry.ParseURL(c.Registry)
+	zkFamily := func(s string) bool { return s == "zk" || s == "exhibitor" }
+	if !zkFamily(m.Scheme) {
+		return fmt.Errorf("invalid mirror %q: want a zk:// or exhibitor:// URL", m.Original)
+	}
+	if !zkFamily(r.Scheme) {
+		return fmt.Errorf("invalid mirror %q: mirroring needs a zk:// or exhibitor:// registry, not %s://", m.Original, r.Scheme)
+	}
+	if m.Original == r.Original {
+		return fmt.Errorf("invalid mirror %q: it is the registry itself", m.Original)
+	}
+	return nil
 }

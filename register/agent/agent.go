@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -27,6 +28,11 @@ type Agent struct {
 	// reads the directory (DefaultQuiet when zero).
 	Quiet  time.Duration
 	Logger *slog.Logger
+	// Reload, when set, is called on SIGHUP and once ConfigFile changes
+	// (debounced like the directory), before the directory is reconciled:
+	// the agent's own settings (the registry's mirror) are re-read there.
+	Reload     func(ctx context.Context)
+	ConfigFile string
 
 	running map[string]*entry // by file path
 }
@@ -187,6 +193,14 @@ func (a *Agent) Run(ctx context.Context, reload <-chan os.Signal) error {
 	if err := w.Add(a.Dir); err != nil {
 		return err
 	}
+	if a.ConfigFile != "" {
+		// Its directory, not the file: editors and config management
+		// replace the file by a rename, which ends a watch on the file.
+		if err := w.Add(filepath.Dir(a.ConfigFile)); err != nil {
+			a.Logger.Warn("not watching the config file; SIGHUP reloads it", "file", a.ConfigFile, "err", err)
+		}
+	}
+	configChanged := false
 	// Providers outlive Run's ctx only until StopAll; their own contexts
 	// are not derived from ctx so that StopAll deregisters in order.
 	pctx, cancel := context.WithCancel(context.Background())
@@ -204,9 +218,14 @@ func (a *Agent) Run(ctx context.Context, reload <-chan os.Signal) error {
 		case <-reload:
 			a.Logger.Info("SIGHUP: reloading", "dir", a.Dir)
 			d.stop()
+			configChanged = false
+			a.reloadConfig(ctx)
 			a.reconcile(pctx, ctx)
 		case ev, ok := <-w.Events:
-			if ok && IsProviderFile(ev.Name) {
+			if ok && a.isConfigFile(ev.Name) {
+				configChanged = true
+				d.event(a.quiet())
+			} else if ok && IsProviderFile(ev.Name) && filepath.Dir(ev.Name) == filepath.Clean(a.Dir) {
 				d.event(a.quiet())
 			}
 		case err, ok := <-w.Errors:
@@ -215,9 +234,11 @@ func (a *Agent) Run(ctx context.Context, reload <-chan os.Signal) error {
 			}
 		case <-d.quietC():
 			d.stop()
+			a.reloadIf(ctx, &configChanged)
 			a.reconcile(pctx, ctx)
 		case <-d.limitC():
 			d.stop()
+			a.reloadIf(ctx, &configChanged)
 			a.reconcile(pctx, ctx)
 		}
 	}
@@ -228,6 +249,25 @@ func (a *Agent) quiet() time.Duration {
 		return a.Quiet
 	}
 	return DefaultQuiet
+}
+
+func (a *Agent) reloadConfig(ctx context.Context) {
+	if a.Reload != nil {
+		a.Reload(ctx)
+	}
+}
+
+// reloadIf reloads the configuration when its file changed.
+func (a *Agent) reloadIf(ctx context.Context, changed *bool) {
+	if *changed {
+		*changed = false
+		a.Logger.Info("config file changed: reloading", "file", a.ConfigFile)
+		a.reloadConfig(ctx)
+	}
+}
+
+func (a *Agent) isConfigFile(name string) bool {
+	return a.ConfigFile != "" && filepath.Clean(name) == filepath.Clean(a.ConfigFile)
 }
 
 func (a *Agent) reconcile(ctx, stop context.Context) {

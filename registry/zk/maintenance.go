@@ -118,6 +118,7 @@ func (reg *registration) SetStatus(ctx context.Context, status string) error {
 	reg.p.Status = status
 	p, path := reg.p, reg.path
 	reg.mu.Unlock()
+	notify(reg.changed)
 	if path == "" {
 		return nil // recorded; the next create writes it
 	}
@@ -229,6 +230,7 @@ func (reg *registration) adoptStatus(ctx context.Context, data []byte) {
 	reg.mu.Unlock()
 	if changed {
 		reg.r.log.Info("provider status changed", "service", p.Service, "id", p.ID, "status", d.Status)
+		notify(reg.changed)
 	}
 	if err := reg.syncMarker(sctx); err != nil && ctx.Err() == nil {
 		reg.r.log.Warn("could not update maintenance marker", "service", p.Service, "err", err)

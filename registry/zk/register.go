@@ -39,17 +39,28 @@ type registration struct {
 	// data watch on the new znode; stop ends watchStatus.
 	recreated chan struct{}
 	stop      context.CancelFunc
+
+	// pinned keeps the name and timestamp the provider came with across
+	// re-creation (RegisterPinned); changed is signalled whenever
+	// Provider() may have changed (Changed).
+	pinned  bool
+	changed chan struct{}
 }
 
 // Register creates p's ephemeral znode and keeps it: after a reconnect the
 // znode is checked, after session expiry it is re-created (with a new
 // timestamp) on the new session, and never twice.
 func (r *Registry) Register(ctx context.Context, p registry.Provider) (registry.Registration, error) {
+	return r.register(ctx, p, false)
+}
+
+func (r *Registry) register(ctx context.Context, p registry.Provider, pinned bool) (registry.Registration, error) {
 	p = withDefaults(p)
 	if err := p.Validate(); err != nil {
 		return nil, exitcode.New(exitcode.Usage, fmt.Errorf("register: %w", err))
 	}
 	reg := newRegistration(r, p)
+	reg.pinned = pinned
 	r.mu.Lock()
 	r.regs[reg] = struct{}{}
 	r.mu.Unlock()
@@ -79,7 +90,7 @@ func (r *Registry) Register(ctx context.Context, p registry.Provider) (registry.
 }
 
 func newRegistration(r *Registry, p registry.Provider) *registration {
-	return &registration{r: r, p: p, op: make(chan struct{}, 1), recreated: make(chan struct{}, 1)}
+	return &registration{r: r, p: p, op: make(chan struct{}, 1), recreated: make(chan struct{}, 1), changed: make(chan struct{}, 1)}
 }
 
 // lock takes op, or fails when ctx ends first.
@@ -186,16 +197,25 @@ func (reg *registration) create(ctx context.Context, sid int64) error {
 	base, _, _ := reg.state()
 	parent := reg.r.servicePath(base.Service)
 	ts := now().UTC().Truncate(time.Millisecond)
+	if reg.pinned {
+		ts = base.Timestamp
+	}
 	for attempt := 0; attempt < 100; attempt++ {
 		p := base
 		p.Timestamp = ts
 		p.Name = InstanceName(p.Host, p.Port, ts)
+		if reg.pinned {
+			p.Name = base.Name
+		}
 		data, err := json.Marshal(p)
 		if err != nil {
 			return err
 		}
 		path := parent + "/" + p.Name
 		if !reg.r.claim(reg, path) { // another registration of ours has this name
+			if reg.pinned {
+				return fmt.Errorf("znode %s: %w (held by another registration of this process)", path, zk.ErrNodeExists)
+			}
 			ts = ts.Add(time.Millisecond)
 			continue
 		}
@@ -205,6 +225,7 @@ func (reg *registration) create(ctx context.Context, sid int64) error {
 		case err == nil:
 			reg.setProvider(p)
 			notify(reg.recreated)
+			notify(reg.changed)
 			return nil
 		case errors.Is(err, zk.ErrNoNode):
 			if err := reg.r.ensureServiceDir(ctx, parent); err != nil {
@@ -218,7 +239,11 @@ func (reg *registration) create(ctx context.Context, sid int64) error {
 			if ok && st.EphemeralOwner == sid { // our own create, retried
 				reg.setProvider(p)
 				notify(reg.recreated)
+				notify(reg.changed)
 				return reg.syncMarker(ctx)
+			}
+			if reg.pinned { // the name is not ours to change: retried at the next reconcile
+				return fmt.Errorf("znode %s: %w, owned by another session", path, zk.ErrNodeExists)
 			}
 			ts = ts.Add(time.Millisecond) // same host:port in the same ms: next ms
 		default:

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/svcdisco/svcdisco/internal/cmdutil"
+	"github.com/svcdisco/svcdisco/internal/config"
 	"github.com/svcdisco/svcdisco/internal/exitcode"
 	"github.com/svcdisco/svcdisco/register"
 	"github.com/svcdisco/svcdisco/register/agent"
@@ -26,6 +27,10 @@ type Options struct {
 	F         *cmdutil.Factory
 	ConfigDir string
 	Once      bool
+	// Reload re-reads the configuration (SIGHUP, config file change):
+	// a changed mirror is followed, and a registry that was the mirror
+	// promotes it.
+	Reload func() (*config.Config, error)
 }
 
 // NewCmdAgent parses flags into Options and hands them to runF (or Run).
@@ -67,6 +72,7 @@ deregisters everything, then exits 0.
   systemctl reload svcdisco-agent                              # SIGHUP: reconcile`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Reload = func() (*config.Config, error) { return config.Load(cmd.Flags()) }
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -103,13 +109,20 @@ func Run(ctx context.Context, opts *Options) error {
 		}
 		return err
 	}
-	defer reg.Close()
+	// Always wrapped, so that a mirror can be added by a reload.
+	w := opts.F.Mirrored(reg, opts.F.Config)
+	defer w.Close()
+	fl := &follower{f: opts.F, w: w, cur: *opts.F.Config, load: opts.Reload}
 	a := &agent.Agent{
-		Dir:      opts.ConfigDir,
-		Registry: reg,
-		Defaults: defaults,
-		Timeout:  opts.F.TimeoutValue(),
-		Logger:   opts.F.Logger,
+		Dir:        opts.ConfigDir,
+		Registry:   w,
+		Defaults:   defaults,
+		Timeout:    opts.F.TimeoutValue(),
+		Logger:     opts.F.Logger,
+		ConfigFile: opts.F.Config.File,
+	}
+	if opts.Reload != nil {
+		a.Reload = fl.reload
 	}
 	if err := a.Run(ctx, hup); err != nil {
 		return fmt.Errorf("agent: %w", err)

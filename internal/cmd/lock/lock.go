@@ -134,6 +134,9 @@ func (opts *Options) validate() error {
 
 // Run connects, then hands over to lock.Run.
 func Run(ctx context.Context, opts *Options) error {
+	if m := opts.F.MirrorConfigured(); m != "" {
+		return exitcode.Usagef("lock: --mirror %s: a lock has one home and is never mirrored (two ensembles could each grant it); unset mirror for lock", registry.Redact(m))
+	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, child.Signals...)
 	defer signal.Stop(sigs)

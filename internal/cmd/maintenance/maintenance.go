@@ -84,7 +84,7 @@ func Run(ctx context.Context, opts *Options) error {
 		return err
 	}
 	registry.Sort(ps)
-	n := 0
+	var done []registry.Provider
 	for _, p := range ps {
 		if (opts.ID != "" && p.ID != opts.ID) || (opts.Host != "" && p.Host != opts.Host) {
 			continue
@@ -93,12 +93,35 @@ func Run(ctx context.Context, opts *Options) error {
 			return err
 		}
 		fmt.Fprintf(opts.F.IO.Out, "%s %s %s\n", p.ID, p.Addr(), opts.Status)
-		n++
+		done = append(done, p)
 	}
-	if n == 0 {
+	if len(done) == 0 {
 		return fmt.Errorf("maintenance: no provider of %s%s", opts.Service, which(opts))
 	}
+	mirrorStatus(ctx, opts, done)
 	return nil
+}
+
+// mirrorStatus sets the status on the mirror's copies too (--mirror),
+// once the primary has it everywhere. The mirror never fails the command:
+// what it misses is reported on stderr (a mirrored registrant copies the
+// primary's status to its copy anyway).
+func mirrorStatus(ctx context.Context, opts *Options, ps []registry.Provider) {
+	url := opts.F.MirrorConfigured()
+	if url == "" {
+		return
+	}
+	m, err := opts.F.MirrorOpener(opts.F.Config)(ctx)
+	if err != nil {
+		opts.F.Logger.Warn("mirror: not reached; the status is set on the primary only", "mirror", registry.Redact(url), "err", err)
+		return
+	}
+	defer m.Close()
+	for _, p := range ps {
+		if err := m.SetStatus(ctx, p, opts.Status); err != nil {
+			opts.F.Logger.Warn("mirror: status not set there", "mirror", registry.Redact(url), "id", p.ID, "err", err)
+		}
+	}
 }
 
 func which(opts *Options) string {

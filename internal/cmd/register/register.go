@@ -185,6 +185,9 @@ func Run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
+	if opts.F.MirrorConfigured() != "" {
+		reg = opts.F.Mirrored(reg, opts.F.Config)
+	}
 	defer reg.Close()
 	in := register.KeepInput{
 		Registry: reg,

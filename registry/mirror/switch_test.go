@@ -1,0 +1,99 @@
+package mirror
+
+import (
+	"testing"
+	"time"
+
+	"github.com/svcdisco/svcdisco/internal/testzk"
+	"github.com/svcdisco/svcdisco/registry"
+)
+
+// TestSetMirrorKeepsPrimary: a mirror added, moved to another root and
+// removed while a provider is held; the primary znode is the same one
+// throughout (same czxid), and each old copy goes away.
+func TestSetMirrorKeepsPrimary(t *testing.T) {
+	a, b := ensembles(t)
+	root, root2 := testzk.Root(t), testzk.Root(t)
+	w := setup(t, a.ConnString(), "", root, 10*time.Second, nil)
+	reg, err := w.Register(ctxT(t), web("h1", 80))
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := reg.Provider().Name
+	oa, ob, ob2 := observe(t, a, root), observe(t, b, root), observe(t, b, root2)
+	czxid := oa.czxid("web", name)
+
+	w.SetMirror("B", opener(b.ConnString(), root, 10*time.Second, nil))
+	ob.waitFor("the copy once the mirror is added", func() bool { return ob.has("web", name) })
+	w.SetMirror("B2", opener(b.ConnString(), root2, 10*time.Second, nil))
+	if ob.has("web", name) {
+		t.Fatal("copy left on the replaced mirror")
+	}
+	ob2.waitFor("the copy on the new mirror", func() bool { return ob2.has("web", name) })
+	w.SetMirror("", nil)
+	if ob2.has("web", name) {
+		t.Fatal("copy left on the removed mirror")
+	}
+	if got := oa.czxid("web", name); got != czxid {
+		t.Fatalf("primary znode re-created by mirror changes (czxid %x -> %x)", czxid, got)
+	}
+	if w.MirrorURL() != "" || w.Mirror() != nil {
+		t.Fatal("mirror still set after removal")
+	}
+}
+
+// TestPromote: the mirror becomes the primary. The copies on B are the
+// very znodes the mirror created (same czxid), nothing is left on A, and
+// the promoted registrations deregister from B.
+func TestPromote(t *testing.T) {
+	a, b := ensembles(t)
+	root := testzk.Root(t)
+	w := setup(t, a.ConnString(), b.ConnString(), root, 10*time.Second, nil)
+	var names []string
+	var regs []registry.Registration
+	for _, h := range []string{"h1", "h2", "h3"} {
+		reg, err := w.Register(ctxT(t), web(h, 80))
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, reg.Provider().Name)
+		regs = append(regs, reg)
+	}
+	oa, ob := observe(t, a, root), observe(t, b, root)
+	ob.waitFor("every copy on B", func() bool { return len(ob.children("web")) == 3 })
+	czxids := map[string]int64{}
+	for _, n := range names {
+		czxids[n] = ob.czxid("web", n)
+	}
+	mirror := w.Mirror()
+	if err := w.Promote(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if w.Primary() != mirror || w.Mirror() != nil {
+		t.Fatal("the mirror is not the primary after Promote")
+	}
+	if got := oa.children("web"); len(got) != 0 {
+		t.Fatalf("A still lists %v after promotion", got)
+	}
+	for _, n := range names {
+		if got := ob.czxid("web", n); got != czxids[n] {
+			t.Fatalf("%s re-created on B (czxid %x -> %x)", n, czxids[n], got)
+		}
+	}
+	ps, err := w.Providers(ctxT(t), "web", registry.ListOptions{IncludeMaintenance: true})
+	if err != nil || len(ps) != 3 {
+		t.Fatalf("Providers after promotion: %d, %v; want 3", len(ps), err)
+	}
+	if err := regs[0].Deregister(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if ob.has("web", names[0]) || len(ob.children("web")) != 2 {
+		t.Fatalf("B lists %v after deregistering %s", ob.children("web"), names[0])
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := ob.children("web"); len(got) != 0 {
+		t.Fatalf("B still lists %v after Close", got)
+	}
+}
