@@ -19,6 +19,7 @@ import (
 	"github.com/svcdisco/svcdisco/register"
 	"github.com/svcdisco/svcdisco/register/child"
 	"github.com/svcdisco/svcdisco/registry"
+	"github.com/svcdisco/svcdisco/registry/zk"
 )
 
 // Options is everything `elect` needs, parsed from flags.
@@ -156,6 +157,11 @@ func Run(ctx context.Context, opts *Options) error {
 	if !ok {
 		return errors.New("elect: this registry backend has no elections")
 	}
+	if m := opts.F.MirrorConfigured(); m != "" {
+		if el, err = mirrored(opts.F, reg, m); err != nil {
+			return err
+		}
+	}
 	in := elect.Input{
 		Elector: el, Group: opts.Group, Me: opts.Me, Command: opts.Command,
 		Grace: opts.Grace, Signals: sigs, Out: opts.F.IO.Out,
@@ -172,4 +178,32 @@ func Run(ctx context.Context, opts *Options) error {
 		return exitcode.New(res.ExitCode, fmt.Errorf("%s exited with code %d", opts.Command[0], res.ExitCode))
 	}
 	return nil
+}
+
+// mirrored contends on the primary and copies the leader's member into the
+// mirror (zk.MirroredElector); both must be ZooKeeper.
+func mirrored(f *cmdutil.Factory, reg registry.Registry, mirrorURL string) (coord.Elector, error) {
+	primary, ok := reg.(*zk.Registry)
+	if !ok {
+		return nil, exitcode.Usagef("elect: --mirror %s: elections are mirrored between ZooKeeper registries only", registry.Redact(mirrorURL))
+	}
+	open := f.MirrorOpener(f.Config)
+	return &zk.MirroredElector{
+		Primary: primary,
+		Origin:  registry.Redact(f.Config.Registry),
+		Mirror: func(ctx context.Context) (*zk.Registry, error) {
+			r, err := open(ctx)
+			if err != nil {
+				return nil, err
+			}
+			if w, ok := r.(interface{ Current() registry.Registry }); ok {
+				r = w.Current() // an exhibitor:// mirror: its ensemble now
+			}
+			if z, ok := r.(*zk.Registry); ok {
+				return z, nil
+			}
+			r.Close()
+			return nil, fmt.Errorf("mirror %s is not ZooKeeper", registry.Redact(mirrorURL))
+		},
+	}, nil
 }
