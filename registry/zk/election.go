@@ -65,6 +65,7 @@ func (r *Registry) campaign(ctx context.Context, group string, me registry.Provi
 		}
 	}
 	if mirror != nil {
+		mirror.joined(c.node, c.data)
 		mirror.start()
 	}
 	lctx, cancel := context.WithCancel(context.Background())
@@ -196,12 +197,16 @@ func (c *candidacy) findOwn(ctx context.Context) (string, bool) {
 // until the term ends, step down, join again.
 func (c *candidacy) run(ctx context.Context) {
 	defer func() {
-		if c.mirror != nil { // the copy goes before the member does
+		if c.mirror == nil {
+			c.leave()
+		} else {
+			// The copy goes before the member, the marker after it.
 			sctx, cancel := context.WithTimeout(context.Background(), c.r.opts.SessionTimeout/4)
+			c.mirror.withdraw(sctx)
+			c.leave()
 			c.mirror.stop(sctx)
 			cancel()
 		}
-		c.leave()
 		close(c.terms)
 		close(c.done)
 	}()
@@ -216,6 +221,9 @@ func (c *candidacy) run(ctx context.Context) {
 				c.pause(ctx)
 			}
 			continue
+		}
+		if c.mirror != nil {
+			c.mirror.joined(c.node, c.data)
 		}
 		lead, st, ev, err := c.evaluate(ctx)
 		switch {

@@ -29,7 +29,7 @@ func (c *candidacy) lead(ctx context.Context, st *zk.Stat) {
 	}
 	c.r.log.Info("elected leader", "group", c.group, "znode", c.dir+"/"+c.node, "token", st.Czxid)
 	if c.mirror != nil {
-		c.mirror.publish(c.node, c.data)
+		c.mirror.publish()
 	}
 	reason := c.holdTerm(ctx, g)
 	g.Fail(reason) // stops the guard's timer

@@ -72,8 +72,10 @@ func (e *MirroredElector) Campaign(ctx context.Context, group string, me registr
 	return e.Primary.campaign(ctx, group, me, m)
 }
 
-// electionMirror keeps the mirror in step with the candidacy: a copy of
-// our member while we lead, nothing otherwise.
+// electionMirror keeps the mirror in step with the candidacy: a marker
+// for our member for as long as the candidacy lives (it holds the mirror's
+// own contenders back, see electswitch.go), and a copy of the member
+// beside it while we lead.
 type electionMirror struct {
 	open   func(ctx context.Context) (*Registry, error)
 	origin string
@@ -81,25 +83,23 @@ type electionMirror struct {
 	retry  time.Duration
 	log    *slog.Logger
 
-	mu   sync.Mutex
-	want *mirrorCopy // nil: no copy
-	dst  *Registry   // nil until opened
+	mu      sync.Mutex
+	member  string // our member's name on the primary, "" when none
+	seq     int64
+	data    []byte
+	leading bool
+	dst     *Registry // nil until opened
 
 	// syncing is held (a one-slot semaphore, so a waiter can give up)
-	// while the mirror is written; it guards published and sid.
-	syncing   chan struct{}
-	published *mirrorCopy // what we created on the mirror, on session sid
-	sid       int64
+	// while the mirror is written; it guards the fields below.
+	syncing chan struct{}
+	marker  string // the member our marker on the mirror stands for
+	copied  string // the member copied on the mirror
+	sid     int64  // the mirror session both were created on
 
 	kick   chan struct{}
 	cancel context.CancelFunc
 	done   chan struct{}
-}
-
-type mirrorCopy struct {
-	name string
-	seq  int64
-	data []byte
 }
 
 // start runs the background loop until stop.
@@ -109,11 +109,23 @@ func (m *electionMirror) start() {
 	go m.run(ctx)
 }
 
-// publish asks for a copy of our member name (data) on the mirror.
-func (m *electionMirror) publish(name string, data []byte) {
+// joined records our member's name on the primary ("" when we have none);
+// the marker follows it.
+func (m *electionMirror) joined(name string, data []byte) {
 	mb, _ := parseMember(name)
 	m.mu.Lock()
-	m.want = &mirrorCopy{name: name, seq: mb.Seq, data: data}
+	changed := m.member != name
+	m.member, m.seq, m.data = name, mb.Seq, data
+	m.mu.Unlock()
+	if changed {
+		notify(m.kick)
+	}
+}
+
+// publish asks for a copy of our member (we lead).
+func (m *electionMirror) publish() {
+	m.mu.Lock()
+	m.leading = true
 	m.mu.Unlock()
 	notify(m.kick)
 }
@@ -121,30 +133,39 @@ func (m *electionMirror) publish(name string, data []byte) {
 // withdraw deletes our copy from the mirror now, when the mirror has a
 // session, within ctx; otherwise the copy goes with the mirror session (or
 // is deleted by the next leader). It never waits for a mirror that is
-// down.
+// down. The marker stays.
 func (m *electionMirror) withdraw(ctx context.Context) {
 	m.mu.Lock()
-	m.want = nil
+	m.leading = false
 	dst := m.dst
 	m.mu.Unlock()
+	m.syncNow(ctx, dst)
+}
+
+func (m *electionMirror) syncNow(ctx context.Context, dst *Registry) {
 	if dst == nil || !dst.session.connected() {
 		notify(m.kick)
 		return
 	}
 	if err := m.sync(ctx, dst); err != nil {
-		m.log.Warn("mirror: could not delete the mirrored member; it goes with the mirror session",
+		m.log.Warn("mirror: could not update the mirrored election; what is left goes with the mirror session",
 			"err", err)
 		notify(m.kick)
 	}
 }
 
-// stop withdraws the copy, ends the loop and closes the mirror session.
+// stop deletes the marker (call it once the primary member is gone), ends
+// the loop and closes the mirror session.
 func (m *electionMirror) stop(ctx context.Context) {
-	m.withdraw(ctx)
+	m.mu.Lock()
+	m.leading, m.member = false, ""
+	dst := m.dst
+	m.mu.Unlock()
+	m.syncNow(ctx, dst)
 	m.cancel()
 	<-m.done
 	m.mu.Lock()
-	dst := m.dst
+	dst = m.dst
 	m.mu.Unlock()
 	if dst != nil {
 		if err := dst.CloseContext(ctx); err != nil {
@@ -219,7 +240,9 @@ func (m *electionMirror) connect(ctx context.Context) *Registry {
 	}
 }
 
-// sync makes the mirror match what is wanted, one caller at a time.
+// sync makes the mirror match what is wanted, one caller at a time: the
+// copy goes first, the new marker comes before the old one goes (so the
+// mirror's contenders never see a gap), the copy comes last.
 func (m *electionMirror) sync(ctx context.Context, dst *Registry) error {
 	select {
 	case m.syncing <- struct{}{}:
@@ -228,98 +251,134 @@ func (m *electionMirror) sync(ctx context.Context, dst *Registry) error {
 	}
 	defer func() { <-m.syncing }()
 	m.mu.Lock()
-	want := m.want
+	member, seq, data, leading := m.member, m.seq, m.data, m.leading
 	m.mu.Unlock()
 	dir := dst.ElectionPath(m.group)
-	sid := dst.conn.SessionID()
-	if m.published != nil && m.sid != sid {
-		m.published = nil // went with the old mirror session
+	if sid := dst.conn.SessionID(); m.sid != sid {
+		m.marker, m.copied, m.sid = "", "", sid // gone with the old mirror session
 	}
-	if m.published != nil && (want == nil || want.name != m.published.name) {
-		if err := deleteMirrored(ctx, dst, dir, m.published.name, true); err != nil {
+	if m.copied != "" && (!leading || m.copied != member) {
+		if err := deleteOwn(ctx, dst, dir+"/"+m.copied); err != nil {
 			return err
 		}
-		m.log.Info("mirror: mirrored member deleted", "znode", dir+"/"+m.published.name)
-		m.published = nil
+		m.log.Info("mirror: mirrored member deleted", "znode", dir+"/"+m.copied)
+		m.copied = ""
 	}
-	if want == nil || m.published != nil {
+	if m.marker != member {
+		if member != "" {
+			if err := m.createMarker(ctx, dst, dir, member); err != nil {
+				return err
+			}
+		}
+		if m.marker != "" {
+			if err := deleteOwn(ctx, dst, dir+"/"+MirrorMarker(m.marker)); err != nil {
+				return err
+			}
+		}
+		m.marker = member
+	}
+	if !leading || member == "" || m.copied != "" {
 		return nil
 	}
-	if err := m.create(ctx, dst, dir, *want); err != nil {
+	if err := m.createCopy(ctx, dst, dir, member, seq, data); err != nil {
 		return err
 	}
-	m.published, m.sid = want, sid
-	m.log.Info("mirror: leader's member mirrored", "znode", dir+"/"+want.name)
+	m.copied = member
+	m.log.Info("mirror: leader's member mirrored", "znode", dir+"/"+member)
 	return nil
 }
 
-// create writes the copy and its marker in one transaction, after
-// checking that the mirror's election has no contenders of its own (a
-// copy beside them could make two leaders there) and deleting the copies
-// of earlier leaders.
-func (m *electionMirror) create(ctx context.Context, dst *Registry, dir string, c mirrorCopy) error {
+func (m *electionMirror) createMarker(ctx context.Context, dst *Registry, dir, member string) error {
 	if err := dst.ensurePath(ctx, dir); err != nil {
 		return dst.wrap("create election "+dir, err)
 	}
+	p := dir + "/" + MirrorMarker(member)
+	body := []byte(fmt.Sprintf(`{"mirror_of":%q,"member":%q}`, m.origin, member))
+	_, err := zkcall.Do1(ctx, func() (string, error) {
+		return dst.conn.Create(p, body, zk.FlagEphemeral, zk.WorldACL(zk.PermAll))
+	})
+	if errors.Is(err, zk.ErrNodeExists) {
+		// Left by a create whose reply was lost (ours) or by a session
+		// of ours that is gone: replace it on this session.
+		if err := deleteNode(ctx, dst, p); err != nil {
+			return err
+		}
+		return fmt.Errorf("mirror %s: replaced a stale marker", p)
+	}
+	return dst.wrap("mirror "+p, err)
+}
+
+// createCopy writes the copy after checking that the mirror's election
+// has no contenders of its own (a copy beside them could make two leaders
+// there) and deleting the copies of earlier leaders.
+func (m *electionMirror) createCopy(ctx context.Context, dst *Registry, dir, member string, seq int64, data []byte) error {
 	children, _, err := zkcall.Do2(ctx, func() ([]string, *zk.Stat, error) { return dst.conn.Children(dir) })
 	if err != nil {
 		return dst.wrap("read election "+dir, err)
 	}
-	marked := map[string]bool{}
-	for _, ch := range children {
-		if strings.HasPrefix(ch, MirrorMarkerPrefix) {
-			marked[ch] = true
-		}
-	}
 	for _, mb := range members(children) {
+		copied, err := isCopy(ctx, dst, dir, mb.Name)
 		switch {
-		case !marked[MirrorMarker(mb.Name)]:
+		case err != nil:
+			return err
+		case !copied:
 			return fmt.Errorf("%s has a contender of its own (%s): not mirroring into it, a second leader could follow", dir, mb.Name)
-		case mb.Name == c.name: // ours, or a stale copy under our name
-		case mb.Seq < c.seq:
-			if err := deleteMirrored(ctx, dst, dir, mb.Name, false); err != nil {
+		case mb.Name == member: // a stale copy under our name
+			if err := deleteNode(ctx, dst, dir+"/"+mb.Name); err != nil {
 				return err
+			}
+		case mb.Seq < seq:
+			// An earlier leader's: the primary has replaced it.
+			for _, n := range []string{mb.Name, MirrorMarker(mb.Name)} {
+				if err := deleteNode(ctx, dst, dir+"/"+n); err != nil {
+					return err
+				}
 			}
 			m.log.Info("mirror: deleted the mirrored member of an earlier leader", "znode", dir+"/"+mb.Name)
 		}
 	}
-	marker := []byte(fmt.Sprintf(`{"mirror_of":%q,"member":%q}`, m.origin, c.name))
-	acl := zk.WorldACL(zk.PermAll)
-	_, err = zkcall.Do1(ctx, func() ([]zk.MultiResponse, error) {
-		return dst.conn.Multi(
-			&zk.CreateRequest{Path: dir + "/" + MirrorMarker(c.name), Data: marker, Acl: acl, Flags: zk.FlagEphemeral},
-			&zk.CreateRequest{Path: dir + "/" + c.name, Data: c.data, Acl: acl, Flags: zk.FlagEphemeral},
-		)
+	p := dir + "/" + member
+	_, err = zkcall.Do1(ctx, func() (string, error) {
+		return dst.conn.Create(p, data, zk.FlagEphemeral, zk.WorldACL(zk.PermAll))
 	})
-	if errors.Is(err, zk.ErrNodeExists) {
-		// A copy of ours a cut-off create left, or a stale one: start over.
-		if err := deleteMirrored(ctx, dst, dir, c.name, false); err != nil {
-			return err
-		}
-		return fmt.Errorf("mirror %s/%s: replaced a stale copy: %w", dir, c.name, err)
-	}
+	return dst.wrap("mirror "+p, err)
+}
+
+// deleteOwn deletes p if the mirror's current session owns it.
+func deleteOwn(ctx context.Context, dst *Registry, p string) error {
+	_, st, err := zkcall.Do2(ctx, func() (bool, *zk.Stat, error) { return dst.conn.Exists(p) })
 	if err != nil {
-		return dst.wrap("mirror "+dir+"/"+c.name, err)
+		return dst.wrap("read "+p, err)
+	}
+	if st == nil || st.EphemeralOwner != dst.conn.SessionID() {
+		return nil
+	}
+	return deleteNode(ctx, dst, p)
+}
+
+func deleteNode(ctx context.Context, dst *Registry, p string) error {
+	_, err := zkcall.Do1(ctx, func() (struct{}, error) { return struct{}{}, dst.conn.Delete(p, -1) })
+	if err != nil && !errors.Is(err, zk.ErrNoNode) {
+		return dst.wrap("delete "+p, err)
 	}
 	return nil
 }
 
-// deleteMirrored deletes a mirrored member, then its marker: the marker
-// outlives the copy, so a contender never sees the copy unmarked. With
-// ownOnly, only nodes owned by the mirror's current session are deleted.
-func deleteMirrored(ctx context.Context, dst *Registry, dir, name string, ownOnly bool) error {
-	for _, p := range []string{dir + "/" + name, dir + "/" + MirrorMarker(name)} {
+// isCopy reports whether member name in dir is a mirrored copy: its marker
+// exists and was created on the same session. A member of the mirror's own
+// may have the very name of a copy (each ensemble counts from 0), so the
+// marker's name alone does not tell.
+func isCopy(ctx context.Context, dst *Registry, dir, name string) (bool, error) {
+	var owners [2]int64
+	for i, p := range []string{dir + "/" + name, dir + "/" + MirrorMarker(name)} {
 		_, st, err := zkcall.Do2(ctx, func() (bool, *zk.Stat, error) { return dst.conn.Exists(p) })
 		if err != nil {
-			return dst.wrap("read "+p, err)
+			return false, dst.wrap("read "+p, err)
 		}
-		if st == nil || (ownOnly && st.EphemeralOwner != dst.conn.SessionID()) {
-			continue
+		if st == nil || st.EphemeralOwner == 0 {
+			return false, nil
 		}
-		_, err = zkcall.Do1(ctx, func() (struct{}, error) { return struct{}{}, dst.conn.Delete(p, -1) })
-		if err != nil && !errors.Is(err, zk.ErrNoNode) {
-			return dst.wrap("delete "+p, err)
-		}
+		owners[i] = st.EphemeralOwner
 	}
-	return nil
+	return owners[0] == owners[1], nil
 }

@@ -47,6 +47,7 @@ func TestSwitchBadOrderNoSecondLeader(t *testing.T) {
 	churn(t, regA, 20)
 	old := mirroredCampaign(t, regA, addr, rootB, 0, nil)
 	oldTerm := <-old.Terms()
+	standby := mirroredCampaign(t, open(t, addr, rootA, 4*time.Second, nil), addr, rootB, 1, nil)
 	detB := open(t, addr, rootB, 4*time.Second, nil)
 	dirB := detB.ElectionPath("sched")
 	testenv.WaitFor(t, "the mirror to name c0", 20*time.Second, func() bool { return leaderID(t, detB) == "c0" })
@@ -85,9 +86,24 @@ func TestSwitchBadOrderNoSecondLeader(t *testing.T) {
 	if leaderID(t, detB) != "c0" {
 		t.Fatalf("B names %q while c0 leads", leaderID(t, detB))
 	}
-	// The old group stops: its copy goes, then the new contender joins
-	// and leads — after c0's term ended.
+	// The old leader stops first: the old standby leads and is mirrored,
+	// and the new contender still waits (the standby's marker).
 	if err := old.Resign(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	sTerm := <-standby.Terms()
+	testenv.WaitFor(t, "the mirror to name c1", 20*time.Second, func() bool { return leaderID(t, detB) == "c1" })
+	if ms := members(childrenOf(t, detB, dirB)); len(ms) != 1 {
+		t.Fatalf("B holds members %v while c1 leads on A", ms)
+	}
+	select {
+	case term := <-newc.Terms():
+		t.Fatalf("the new contender leads (token %d) while c1 leads on A", term.Token())
+	default:
+	}
+	// The last of the old group stops: its copy goes, then the new
+	// contender joins and leads — after every old term ended.
+	if err := standby.Resign(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
 	var term *coord.Term
@@ -96,7 +112,7 @@ func TestSwitchBadOrderNoSecondLeader(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the new contender never led after the old group stopped")
 	}
-	if !oldTerm.Ended() {
+	if !oldTerm.Ended() || !sTerm.Ended() {
 		t.Fatal("the new contender leads while c0's term lasts")
 	}
 	if got := leaderID(t, detB); got != "c5" || term.Token() == 0 {
@@ -121,8 +137,8 @@ func TestMirrorRefusesElectionWithOwnContenders(t *testing.T) {
 		return strings.Contains(logA.String(), "has a contender of its own")
 	})
 	detB := open(t, addr, rootB, 4*time.Second, nil)
-	if kids := childrenOf(t, detB, detB.ElectionPath("sched")); len(kids) != 1 {
-		t.Fatalf("B holds %v: want its own contender alone", kids)
+	if ms := members(childrenOf(t, detB, detB.ElectionPath("sched"))); len(ms) != 1 {
+		t.Fatalf("B holds members %v: want its own contender alone", ms)
 	}
 }
 
