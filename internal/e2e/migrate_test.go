@@ -1,0 +1,357 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/svcdisco/svcdisco/internal/testenv"
+	"github.com/svcdisco/svcdisco/internal/testzk"
+	"github.com/svcdisco/svcdisco/registry"
+	zkreg "github.com/svcdisco/svcdisco/registry/zk"
+)
+
+// fleet is the migration test's moving parts: agents holding providers,
+// elect contenders, render --watch readers, all configured through files.
+type fleet struct {
+	e        *env
+	dir      string
+	urlA     string
+	urlB     string
+	agents   []*exec.Cmd
+	cands    []*exec.Cmd
+	candErr  []*testenv.Buffer
+	renderAt map[string]*exec.Cmd
+}
+
+const (
+	migProviders  = 20 // held by two agents
+	migContenders = 3
+)
+
+func (f *fleet) config(name, registry, mirror string) string {
+	p := filepath.Join(f.dir, name+".yaml")
+	body := fmt.Sprintf("registry: %s\nroot: %s\nsession_timeout: 4s\nlog_level: debug\n", registry, f.e.root)
+	if mirror != "" {
+		body += "mirror: " + mirror + "\n"
+	}
+	writeFile(f.e.t, p+".tmp", body)
+	if err := os.Rename(p+".tmp", p); err != nil { // as config management writes it
+		f.e.t.Fatal(err)
+	}
+	return p
+}
+
+func (f *fleet) startAgents() {
+	for i := 0; i < 2; i++ {
+		dir := filepath.Join(f.dir, fmt.Sprintf("services%d", i))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			f.e.t.Fatal(err)
+		}
+		for j := 0; j < migProviders/2; j++ {
+			writeFile(f.e.t, filepath.Join(dir, fmt.Sprintf("web%d.yaml", j)),
+				fmt.Sprintf("service: web\nport: %d\nhost: n%d\n", 8000+j, i))
+		}
+		c := exec.Command(bin, "--config", f.config(fmt.Sprintf("agent%d", i), f.urlA, ""), "agent", "--config-dir", dir)
+		c.Env = testenv.CleanEnv()
+		f.e.start(c)
+		f.agents = append(f.agents, c)
+	}
+}
+
+// startContender starts contender i with config cfg.
+func (f *fleet) startContender(i int, cfg string) {
+	c := exec.Command(bin, "--config", cfg, "elect", "sched", "--id", fmt.Sprintf("c%d", i),
+		"--host", fmt.Sprintf("h%d", i), "--address", "127.0.0.1", "--port", fmt.Sprint(7000+i))
+	c.Env = testenv.CleanEnv()
+	_, stderr := f.e.start(c)
+	f.cands[i], f.candErr[i] = c, stderr
+}
+
+// stopContender stops contender i (SIGTERM: it resigns) and waits for it.
+func (f *fleet) stopContender(i int) {
+	f.e.t.Helper()
+	if err := f.cands[i].Process.Signal(syscall.SIGTERM); err != nil {
+		f.e.t.Fatal(err)
+	}
+	if code := wait(f.e.t, f.cands[i]); code != 0 {
+		f.e.t.Fatalf("contender c%d exit %d:\n%s", i, code, f.candErr[i])
+	}
+}
+
+func (f *fleet) startRender(name, url, out string) {
+	tmpl := filepath.Join(f.dir, "web.tmpl")
+	writeFile(f.e.t, tmpl, "{{ range providers \"web\" }}{{ .Host }}:{{ .Port }}\n{{ end }}")
+	c := exec.Command(bin, "--registry", url, "--root", f.e.root, "--session-timeout", "4s",
+		"render", "--watch", "--template", tmpl+":"+out)
+	c.Env = testenv.CleanEnv()
+	f.e.start(c)
+	f.renderAt[name] = c
+}
+
+// poller queries both ensembles every 50 ms, as readers do, and records
+// every poll that breaks the migration's promises.
+type poller struct {
+	t         *testing.T
+	a, b      *zkreg.Registry
+	outA      string
+	outB      string
+	readersOn atomic.Int32 // 0: A, 1: B
+	phase     atomic.Int32 // 3 once contenders move to B
+	names     sync.Map     // host:port -> znode name (its timestamp)
+
+	mu     sync.Mutex
+	polls  [2]int
+	bad    []string
+	maxOut [2]int
+}
+
+func openSide(t *testing.T, addr, root string) *zkreg.Registry {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	r, err := zkreg.Open(ctx, zkreg.Options{Servers: []string{addr}, Root: root, SessionTimeout: 4 * time.Second,
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+func (p *poller) fail(format string, args ...any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.bad) < 20 {
+		p.bad = append(p.bad, fmt.Sprintf(format, args...))
+	}
+}
+
+func (p *poller) leader(r *zkreg.Registry) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	lc, err := r.Leader(ctx, "sched")
+	if err != nil || !lc.OK {
+		return ""
+	}
+	return lc.Leader.ID
+}
+
+func (p *poller) providers(side int, r *zkreg.Registry) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ps, err := r.Providers(ctx, "web", registry.ListOptions{FieldsOnly: true, IncludeMaintenance: true})
+	if err != nil {
+		p.fail("poll of %c failed: %v", 'A'+side, err)
+		return -1
+	}
+	for _, pr := range ps {
+		key := fmt.Sprintf("%s:%d", pr.Host, pr.Port)
+		if old, loaded := p.names.LoadOrStore(key, pr.Name); loaded && old != pr.Name {
+			p.fail("%s changed timestamp on %c: %s -> %s", key, 'A'+side, old, pr.Name)
+		}
+	}
+	return len(ps)
+}
+
+func lines(path string) int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return -1
+	}
+	return strings.Count(string(b), "\n")
+}
+
+func (p *poller) poll() {
+	counts := [2]int{p.providers(0, p.a), p.providers(1, p.b)}
+	lA1 := p.leader(p.a)
+	lB := p.leader(p.b)
+	lA2 := p.leader(p.a)
+	side := int(p.readersOn.Load())
+	p.mu.Lock()
+	p.polls[0]++
+	p.polls[1]++
+	files := [2]int{lines(p.outA), lines(p.outB)}
+	shrank := files[side] < p.maxOut[side]
+	for i, n := range files {
+		p.maxOut[i] = max(p.maxOut[i], n)
+	}
+	p.mu.Unlock()
+	if counts[side] >= 0 && counts[side] < migProviders {
+		p.fail("readers' side %c listed %d providers, %d alive", 'A'+side, counts[side], migProviders)
+	}
+	if shrank {
+		p.fail("the file rendered from %c lost providers: %d lines", 'A'+side, files[side])
+	}
+	if p.phase.Load() < 3 {
+		// A decides: B names A's leader or nobody (a copy being replaced).
+		if lB != "" && lB != lA1 && lB != lA2 {
+			p.fail("B names %s while A names %q/%q", lB, lA1, lA2)
+		}
+	} else if lB != "" && lA1 != "" && lA2 != "" && lB != lA1 && lB != lA2 {
+		p.fail("two leaders: A names %q, B names %q", lA1, lB)
+	}
+}
+
+func (p *poller) run(ctx context.Context, done chan<- struct{}) {
+	defer close(done)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			p.poll()
+		}
+	}
+}
+
+// TestMigrateLiveFleet moves a live fleet from ensemble A to ensemble B
+// (two standalone servers rather than two 3-node ensembles: the machine
+// is small and nothing here depends on quorum) with the issue's steps:
+// 20 providers held by two agents, 3 elect contenders, render --watch on
+// A and on B, and a poller reading both every 50 ms (in-process, through
+// the library `query` uses, to spare the CPU 40 processes a second).
+//  1. agents and contenders get `mirror: B` (agents by a config file
+//     change, contenders by a restart: standbys first);
+//  2. readers move to B (the A render stops; the poller's readers side
+//     becomes B);
+//  3. agents get `registry: B` and no mirror (promotion, nothing
+//     re-created on B) and contenders are restarted on B in the bad
+//     order: a standby first, while A's leader is still mirrored there.
+//
+// Pass: no poll of the readers' side ever lists fewer than the 20 live
+// providers and its rendered file never loses one; B never names a leader
+// A does not; no provider's timestamp changes; both sides agree before the
+// readers move; the contender started early on B waits until A's group
+// has stopped.
+func TestMigrateLiveFleet(t *testing.T) {
+	e := newEnv(t)
+	b := testzk.Start(t, 1)
+	bAddr := b.Servers[0].Addr()
+	f := &fleet{e: e, dir: t.TempDir(), urlA: "zk://" + e.addr, urlB: "zk://" + bAddr,
+		cands: make([]*exec.Cmd, migContenders), candErr: make([]*testenv.Buffer, migContenders),
+		renderAt: map[string]*exec.Cmd{}}
+	p := &poller{t: t, a: openSide(t, e.addr, e.root), b: openSide(t, bAddr, e.root),
+		outA: filepath.Join(f.dir, "web-a.txt"), outB: filepath.Join(f.dir, "web-b.txt")}
+
+	f.startAgents()
+	cfgC := f.config("contenders", f.urlA, "")
+	for i := range f.cands {
+		f.startContender(i, cfgC)
+	}
+	f.startRender("A", f.urlA, p.outA)
+	f.startRender("B", f.urlB, p.outB)
+	waitFor(t, "the fleet on A", func() bool {
+		return len(e.list("web", true)) == migProviders && p.leader(p.a) != "" && lines(p.outA) == migProviders
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	polled := make(chan struct{})
+	go p.run(ctx, polled)
+	defer func() { cancel(); <-polled }()
+
+	// Step 1: mirror B.
+	for i := range f.agents {
+		f.config(fmt.Sprintf("agent%d", i), f.urlA, f.urlB)
+	}
+	cfgC = f.config("contenders", f.urlA, f.urlB)
+	f.restartContenders(p, cfgC, false)
+	waitFor(t, "B to agree with A", func() bool { return f.agree(p) && lines(p.outB) == migProviders })
+
+	// Step 2: readers move to B.
+	p.readersOn.Store(1)
+	f.stopRender("A")
+
+	// Step 3: B is the registry, no mirror; contenders in the bad order.
+	p.phase.Store(3)
+	for i := range f.agents {
+		f.config(fmt.Sprintf("agent%d", i), f.urlB, "")
+	}
+	waitFor(t, "A drained", func() bool { return len(e.list("web", true)) == 0 })
+	cfgC = f.config("contenders", f.urlB, "")
+	f.restartContenders(p, cfgC, true)
+	waitFor(t, "a leader on B alone", func() bool { return p.leader(p.b) != "" && p.leader(p.a) == "" })
+
+	cancel()
+	<-polled
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t.Logf("polls: %d of A and %d of B", p.polls[0], p.polls[1])
+	if len(p.bad) > 0 {
+		t.Fatalf("%d broken promises:\n%s", len(p.bad), strings.Join(p.bad, "\n"))
+	}
+}
+
+// agree reports whether both sides hold the same providers (by name) and
+// name the same leader: what `migrate verify` checks.
+func (f *fleet) agree(p *poller) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	names := func(r *zkreg.Registry) string {
+		ps, err := r.Providers(ctx, "web", registry.ListOptions{FieldsOnly: true, IncludeMaintenance: true})
+		if err != nil {
+			return "error"
+		}
+		var ns []string
+		for _, pr := range ps {
+			ns = append(ns, pr.Name)
+		}
+		slices.Sort(ns)
+		return strings.Join(ns, ",")
+	}
+	l := p.leader(p.a)
+	return l != "" && l == p.leader(p.b) && names(p.a) == names(p.b)
+}
+
+// restartContenders restarts every contender with cfg, standbys first and
+// the leader (on A) last. With badOrder the new ones contend on B while
+// A's group still runs: the first one restarted must wait, not lead.
+func (f *fleet) restartContenders(p *poller, cfg string, badOrder bool) {
+	t := f.e.t
+	t.Helper()
+	leader := p.leader(p.a)
+	order := []int{}
+	for i := range f.cands {
+		if fmt.Sprintf("c%d", i) != leader {
+			order = append(order, i)
+		}
+	}
+	for i := range f.cands {
+		if fmt.Sprintf("c%d", i) == leader {
+			order = append(order, i)
+		}
+	}
+	if len(order) != migContenders || leader == "" {
+		t.Fatalf("no leader on A (%q) to restart last", leader)
+	}
+	for n, i := range order {
+		f.stopContender(i)
+		f.startContender(i, cfg)
+		if badOrder && n == 0 {
+			waitFor(t, fmt.Sprintf("c%d to wait for A's group", i), func() bool {
+				return strings.Contains(f.candErr[i].String(), "mirrored from another ensemble")
+			})
+			if l := p.leader(p.b); l != leader {
+				t.Fatalf("B names %q while c%d waits and %s leads on A", l, i, leader)
+			}
+		}
+	}
+}
+
+func (f *fleet) stopRender(name string) {
+	c := f.renderAt[name]
+	if err := c.Process.Signal(syscall.SIGTERM); err != nil {
+		f.e.t.Fatal(err)
+	}
+	wait(f.e.t, c)
+}
