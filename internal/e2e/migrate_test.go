@@ -112,6 +112,7 @@ type poller struct {
 
 	mu     sync.Mutex
 	polls  [2]int
+	failed [2]int
 	bad    []string
 	maxOut [2]int
 }
@@ -151,7 +152,12 @@ func (p *poller) providers(side int, r *zkreg.Registry) int {
 	defer cancel()
 	ps, err := r.Providers(ctx, "web", registry.ListOptions{FieldsOnly: true, IncludeMaintenance: true})
 	if err != nil {
-		p.fail("poll of %c failed: %v", 'A'+side, err)
+		p.mu.Lock()
+		p.failed[side]++
+		p.mu.Unlock()
+		if side == int(p.readersOn.Load()) {
+			p.fail("poll of the readers' side %c failed: %v", 'A'+side, err)
+		}
 		return -1
 	}
 	for _, pr := range ps {
@@ -234,8 +240,16 @@ func (p *poller) run(ctx context.Context, done chan<- struct{}) {
 // providers and its rendered file never loses one; B never names a leader
 // A does not; no provider's timestamp changes; both sides agree before the
 // readers move; the contender started early on B waits until A's group
-// has stopped.
+// has stopped. Then again with a fault: B down for longer than the
+// session timeout during step 1, and A's leader killed (SIGKILL) during
+// step 2.
 func TestMigrateLiveFleet(t *testing.T) {
+	for _, fault := range []string{"none", "mirror down in step 1", "leader killed in step 2"} {
+		t.Run(strings.ReplaceAll(fault, " ", "_"), func(t *testing.T) { migrate(t, fault) })
+	}
+}
+
+func migrate(t *testing.T, fault string) {
 	e := newEnv(t)
 	b := testzk.Start(t, 1)
 	bAddr := b.Servers[0].Addr()
@@ -266,11 +280,24 @@ func TestMigrateLiveFleet(t *testing.T) {
 	}
 	cfgC = f.config("contenders", f.urlA, f.urlB)
 	f.restartContenders(p, cfgC, false)
+	if fault == "mirror down in step 1" {
+		b.Servers[0].Kill()
+		waitFor(t, "B down for longer than the session timeout", func() bool { return p.b.Session().PresumedLost })
+		if err := b.Servers[0].Start(); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.WaitServing(60 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
 	waitFor(t, "B to agree with A", func() bool { return f.agree(p) && lines(p.outB) == migProviders })
 
 	// Step 2: readers move to B.
 	p.readersOn.Store(1)
 	f.stopRender("A")
+	if fault == "leader killed in step 2" {
+		f.killLeader(p, cfgC)
+	}
 
 	// Step 3: B is the registry, no mirror; contenders in the bad order.
 	p.phase.Store(3)
@@ -286,10 +313,31 @@ func TestMigrateLiveFleet(t *testing.T) {
 	<-polled
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	t.Logf("polls: %d of A and %d of B", p.polls[0], p.polls[1])
+	t.Logf("fault %q: %d polls of each side; %d of A and %d of B got no answer", fault, p.polls[0], p.failed[0], p.failed[1])
 	if len(p.bad) > 0 {
 		t.Fatalf("%d broken promises:\n%s", len(p.bad), strings.Join(p.bad, "\n"))
 	}
+}
+
+// killLeader kills A's leader outright, waits for A and B to name another
+// one, and starts the killed contender again (as systemd would).
+func (f *fleet) killLeader(p *poller, cfg string) {
+	t := f.e.t
+	t.Helper()
+	leader := p.leader(p.a)
+	var i int
+	if _, err := fmt.Sscanf(leader, "c%d", &i); err != nil {
+		t.Fatalf("leader %q: %v", leader, err)
+	}
+	if err := f.cands[i].Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, f.cands[i])
+	waitFor(t, "a new leader on both sides", func() bool {
+		l := p.leader(p.a)
+		return l != "" && l != leader && l == p.leader(p.b)
+	})
+	f.startContender(i, cfg)
 }
 
 // agree reports whether both sides hold the same providers (by name) and

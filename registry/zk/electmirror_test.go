@@ -22,7 +22,7 @@ func mirroredCampaign(t *testing.T, primary *Registry, mirrorAddr, mirrorRoot st
 	e := &MirroredElector{
 		Primary: primary, Origin: "zk://primary", Retry: 100 * time.Millisecond,
 		Mirror: func(ctx context.Context) (*Registry, error) {
-			return Open(ctx, Options{Servers: []string{mirrorAddr}, Root: mirrorRoot, SessionTimeout: 4 * time.Second,
+			return Open(ctx, Options{Servers: []string{mirrorAddr}, Root: mirrorRoot, SessionTimeout: 2 * time.Second,
 				Logger: primary.log})
 		},
 	}

@@ -187,7 +187,13 @@ func mirrored(f *cmdutil.Factory, reg registry.Registry, mirrorURL string) (coor
 	if !ok {
 		return nil, exitcode.Usagef("elect: --mirror %s: elections are mirrored between ZooKeeper registries only", registry.Redact(mirrorURL))
 	}
-	open := f.MirrorOpener(f.Config)
+	// The mirror session lives half as long as the registry's: the copy
+	// of a leader killed outright then expires before its member on the
+	// registry does, so the mirror names nobody rather than a leader the
+	// registry has replaced (the next leader also deletes stale copies).
+	cfg := *f.Config
+	cfg.SessionTimeout /= 2
+	open := f.MirrorOpener(&cfg)
 	return &zk.MirroredElector{
 		Primary: primary,
 		Origin:  registry.Redact(f.Config.Registry),
