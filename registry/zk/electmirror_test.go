@@ -153,3 +153,36 @@ func TestMirroredCopyGoesFirstOnPartition(t *testing.T) {
 		t.Fatalf("token %d after %d", second.Token(), term.Token())
 	}
 }
+
+// TestKilledLeaderCopyExpiresFirst: a leader that can do nothing any more
+// (cut off from both ensembles, as if killed) cannot delete its copy. Its
+// mirror session, half as long as its registry session, expires first:
+// when the next leader is elected, the mirror names nobody rather than
+// the dead leader (the next leader's mirror is down, so it cannot have
+// deleted the copy itself).
+func TestKilledLeaderCopyExpiresFirst(t *testing.T) {
+	zkc := testzk.Shared(t)
+	rootA, rootB := testzk.Root(t), testzk.Root(t)
+	addr := zkc.ConnString()
+	toA, toB0, toB1 := testzk.NewProxy(t, addr), testzk.NewProxy(t, addr), testzk.NewProxy(t, addr)
+	leader := mirroredCampaign(t, open(t, toA.Addr(), rootA, 4*time.Second, nil), toB0.Addr(), rootB, 0, nil)
+	term := <-leader.Terms()
+	detB := open(t, addr, rootB, 4*time.Second, nil)
+	testenv.WaitFor(t, "the mirror to name c0", 20*time.Second, func() bool { return leaderID(t, detB) == "c0" })
+	toB1.Partition()
+	follower := mirroredCampaign(t, open(t, addr, rootA, 4*time.Second, nil), toB1.Addr(), rootB, 1, nil)
+
+	toA.Partition()
+	toB0.Partition()
+	second := <-follower.Terms()
+	if ms := members(childrenOf(t, detB, detB.ElectionPath("sched"))); len(ms) != 0 {
+		t.Fatalf("c1 elected while the mirror still holds %v: the dead leader's copy must expire first", ms)
+	}
+	toB1.Heal()
+	testenv.WaitFor(t, "the mirror to name c1", 20*time.Second, func() bool { return leaderID(t, detB) == "c1" })
+	toA.Heal()
+	toB0.Heal()
+	if second.Token() <= term.Token() {
+		t.Fatalf("token %d after %d", second.Token(), term.Token())
+	}
+}
