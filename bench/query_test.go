@@ -206,11 +206,15 @@ func openZK(b *testing.B, servers, root string) *zk.Registry {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	r, err := zk.Open(ctx, zk.Options{Servers: []string{servers}, Root: root, SessionTimeout: 30 * time.Second, Logger: slog.New(slog.DiscardHandler)})
+	r, err := openZKCtx(ctx, servers, root)
 	if err != nil {
 		b.Fatal(err)
 	}
 	return r
+}
+
+func openZKCtx(ctx context.Context, servers, root string) (*zk.Registry, error) {
+	return zk.Open(ctx, zk.Options{Servers: []string{servers}, Root: root, SessionTimeout: 30 * time.Second, Logger: slog.New(slog.DiscardHandler)})
 }
 
 // populate registers n realistic providers of "web" on one session held by

@@ -257,3 +257,7 @@ func lettersToPerms(s string) (int32, error) {
 	}
 	return parsePerms(s)
 }
+
+// ToACL converts ZooKeeper ACLs to the dump's form (for tools that build
+// a Dump of their own, such as migrate copy).
+func ToACL(acl []zk.ACL) []ACL { return toACL(acl) }

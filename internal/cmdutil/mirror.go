@@ -28,6 +28,9 @@ func (f *Factory) Mirrored(reg registry.Registry, cfg *config.Config) *mirror.Re
 func (f *Factory) MirrorOpener(cfg *config.Config) mirror.OpenFunc {
 	o := f.DialOptionsFor(cfg)
 	o.URL = cfg.Mirror
+	// Every line the mirror's connection logs names the mirror, so that
+	// its outages are told apart from the primary's on stderr.
+	o.Logger = f.Logger.With("mirror", registry.Redact(cfg.Mirror))
 	return func(ctx context.Context) (registry.Registry, error) { return dial.Open(ctx, o) }
 }
 

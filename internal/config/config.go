@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -274,7 +275,7 @@ func (c *Config) validateMirror() error {
 	if !zkFamily(r.Scheme) {
 		return fmt.Errorf("invalid mirror %q: mirroring needs a zk:// or exhibitor:// registry, not %s://", m.Original, r.Scheme)
 	}
-	if m.Original == r.Original {
+	if m.Scheme == r.Scheme && m.Chroot == r.Chroot && slices.Equal(slices.Sorted(slices.Values(m.Hosts)), slices.Sorted(slices.Values(r.Hosts))) {
 		return fmt.Errorf("invalid mirror %q: it is the registry itself", m.Original)
 	}
 	return nil

@@ -183,3 +183,38 @@ func TestAgentMirrorFollowsConfigAndPromotes(t *testing.T) {
 		t.Fatalf("B lists %v after SIGTERM", got)
 	}
 }
+
+// TestAgentMirrorDownAndBack: the mirror is cut off (a partitioned proxy)
+// for longer than its session timeout while the agent holds providers. A
+// is never touched (same czxids), the outage is reported on stderr, and
+// once B answers again the copies are back under the same names.
+func TestAgentMirrorDownAndBack(t *testing.T) {
+	e := newEnv(t)
+	b := testzk.Start(t, 1)
+	proxy := testzk.NewProxy(t, b.Servers[0].Addr())
+	onA, onB := newSide(t, e.addr, "", e.root), newSide(t, b.Servers[0].Addr(), "", e.root)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "web.yaml"), provider("web", 8080))
+	writeFile(t, filepath.Join(dir, "db.yaml"), provider("db", 5432))
+	c := e.cmd(e.addr, "--mirror", "zk://"+proxy.Addr(), "--session-timeout", "2s", "agent", "--config-dir", dir)
+	_, stderr := e.start(c)
+	waitFor(t, "two providers on A", func() bool { return len(onA.znodes()) == 2 })
+	a0 := onA.znodes()
+	waitFor(t, "copies on B", func() bool { return sameNames(a0, onB.znodes()) })
+
+	proxy.Partition()
+	waitFor(t, "the copies to expire on B", func() bool { return len(onB.znodes()) == 0 })
+	waitFor(t, "the mirror outage reported on stderr", func() bool {
+		for _, l := range strings.Split(stderr.String(), "\n") {
+			if strings.Contains(l, "mirror=zk://"+proxy.Addr()) && strings.Contains(l, "longer than the session timeout") {
+				return true
+			}
+		}
+		return false
+	})
+	proxy.Heal()
+	waitFor(t, "copies back on B under the same names", func() bool { return sameNames(a0, onB.znodes()) })
+	if got := onA.znodes(); !sameCzxids(a0, got) {
+		t.Fatalf("A's providers were touched by the mirror outage: %v -> %v", a0, got)
+	}
+}

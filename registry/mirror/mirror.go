@@ -29,7 +29,6 @@ package mirror
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -47,7 +46,7 @@ type Options struct {
 	// set status); default 10s.
 	Timeout time.Duration
 	// RetryEvery is how long a failed mirror call waits before it is
-	// tried again; default 2s.
+	// tried again, doubling while it keeps failing, up to 30s; default 2s.
 	RetryEvery time.Duration
 	Logger     *slog.Logger
 }
@@ -172,22 +171,33 @@ func (w *Registry) currentSide() *side {
 // Register registers p on the primary and returns; the mirror copy
 // follows in the background.
 func (w *Registry) Register(ctx context.Context, p registry.Provider) (registry.Registration, error) {
-	w.mu.Lock()
-	primary, closed := w.primary, w.closed
-	w.mu.Unlock()
-	if closed {
-		return nil, errors.New("register: registry closed")
+	for {
+		w.mu.Lock()
+		primary, closed := w.primary, w.closed
+		w.mu.Unlock()
+		if closed {
+			return nil, fmt.Errorf("register %s: registry closed", p.Service)
+		}
+		preg, err := primary.Register(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		w.mu.Lock()
+		if w.primary != primary || w.closed {
+			// Promoted (or closed) while registering: the old primary is
+			// being closed, which removes preg; register on the new one.
+			w.mu.Unlock()
+			if err := preg.Deregister(ctx); err != nil {
+				w.log.Debug("removing a registration made during promotion", "service", p.Service, "err", err)
+			}
+			continue
+		}
+		r := newRegistration(w, preg)
+		w.regs[r] = struct{}{}
+		w.mu.Unlock()
+		go r.follow()
+		return r, nil
 	}
-	preg, err := primary.Register(ctx, p)
-	if err != nil {
-		return nil, err
-	}
-	r := newRegistration(w, preg)
-	w.mu.Lock()
-	w.regs[r] = struct{}{}
-	w.mu.Unlock()
-	go r.follow()
-	return r, nil
 }
 
 // Providers lists the primary's providers.
@@ -257,86 +267,19 @@ func (w *Registry) Close() error {
 	return err
 }
 
-// Promote makes the mirror the primary. It waits, within ctx, until every
-// held provider has its copy on the mirror under its current name and
-// status; then the copies become the registrations (the same znodes and
-// sessions: nothing is re-created on the mirror) and the old primary is
-// closed, which deregisters every provider there. On error nothing has
-// changed.
-func (w *Registry) Promote(ctx context.Context) error {
-	s := w.currentSide()
-	if s == nil {
-		return errors.New("promote: no mirror")
-	}
-	m, err := s.wait(ctx, 0)
-	if err != nil {
-		return fmt.Errorf("promote mirror %s: %w", s.url, err)
-	}
-	if err := w.waitSynced(ctx, s); err != nil {
-		return fmt.Errorf("promote mirror %s: %w", s.url, err)
-	}
-	w.mu.Lock()
-	if w.side != s {
-		w.mu.Unlock()
-		return fmt.Errorf("promote mirror %s: the mirror changed meanwhile", s.url)
-	}
-	old := w.primary
-	regs := w.registrations()
-	for _, r := range regs {
-		r.op.Lock()
-	}
-	for _, r := range regs {
-		if !r.syncedOn(s) { // changed, or registered, since waitSynced
-			for _, r := range regs {
-				r.op.Unlock()
-			}
-			w.mu.Unlock()
-			return fmt.Errorf("promote mirror %s: provider %s is not mirrored yet", s.url, r.Provider().Name)
-		}
-	}
-	for _, r := range regs {
-		r.promote()
-	}
-	w.primary, w.side = m, nil
-	s.gone.Store(true) // before the ops are released: no sync touches s again
-	for _, r := range regs {
-		r.op.Unlock()
-	}
-	w.mu.Unlock()
-	s.detach()
-	for _, r := range regs {
-		notify(r.kick)
-	}
-	w.log.Info("mirror promoted to primary; closing the old primary", "url", s.url, "providers", len(regs))
-	if err := old.Close(); err != nil {
-		w.log.Warn("closing the old primary", "err", err)
-	}
-	return nil
-}
+// maxRetry caps the wait between retries of a failing mirror, so that a
+// mirror down for hours is tried (and reported) twice a minute, not every
+// RetryEvery.
+const maxRetry = 30 * time.Second
 
-// waitSynced waits until every registration's copy on s is in sync.
-func (w *Registry) waitSynced(ctx context.Context, s *side) error {
-	for {
-		w.mu.Lock()
-		regs := w.registrations()
-		w.mu.Unlock()
-		var pending *registration
-		for _, r := range regs {
-			if !r.syncedOn(s) {
-				pending = r
-				break
-			}
-		}
-		if pending == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			p := pending.Provider()
-			return fmt.Errorf("provider %s %s not mirrored yet: %w", p.Service, p.Name, ctx.Err())
-		case <-pending.synced():
-		}
+// backoff is the wait after the n-th failure in a row: RetryEvery,
+// doubling, at most maxRetry.
+func (w *Registry) backoff(n int) time.Duration {
+	d := w.opts.RetryEvery
+	for i := 1; i < n && d < maxRetry; i++ {
+		d *= 2
 	}
+	return min(d, max(maxRetry, w.opts.RetryEvery))
 }
 
 // notify signals a 1-slot channel without blocking.

@@ -186,4 +186,22 @@ func TestMirrorStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	ob.waitFor("maintenance on B via Registry.SetStatus", func() bool { return ob.status("web", name) == registry.StatusMaintenance })
+	// Set on B alone: the primary is the truth, the copy goes back.
+	onB := mustOpen(t, b.ConnString(), root, 10*time.Second)
+	defer onB.Close()
+	if err := onB.SetStatus(ctxT(t), reg.Provider(), registry.StatusUp); err != nil {
+		t.Fatal(err)
+	}
+	ob.waitFor("B back in maintenance, as the primary says", func() bool {
+		return ob.status("web", name) == registry.StatusMaintenance && ob.has("web", name+"~maintenance")
+	})
+}
+
+func TestBackoff(t *testing.T) {
+	w := New(nil, Options{RetryEvery: 2 * time.Second})
+	for n, want := range map[int]time.Duration{1: 2 * time.Second, 2: 4 * time.Second, 4: 16 * time.Second, 5: 30 * time.Second, 50: 30 * time.Second} {
+		if got := w.backoff(n); got != want {
+			t.Errorf("backoff(%d) = %s, want %s", n, got, want)
+		}
+	}
 }

@@ -101,30 +101,44 @@ func (r *registration) stopFollowing() {
 func (r *registration) follow() {
 	defer close(r.done)
 	var retry <-chan time.Time
+	failures := 0
 	for {
+		// The primary is the truth: a change on either side (a status set
+		// on the mirror alone, say) brings the copy back in line.
 		r.mu.Lock()
-		var changed <-chan struct{}
-		if c, ok := r.primary.(Changer); ok {
-			changed = c.Changed()
-		}
+		changed, mirrorChanged := changes(r.primary), changes(r.mirror)
 		r.mu.Unlock()
 		select {
 		case <-r.ctx.Done():
 			return
 		case <-r.kick:
 		case <-changed:
+		case <-mirrorChanged:
 		case <-retry:
 		}
 		retry = nil
-		if err := r.sync(); err != nil {
-			if r.ctx.Err() != nil {
-				return
-			}
-			r.w.log.Warn("mirror: copy failed; the primary is unaffected, retrying in the background",
-				"retry_in", r.w.opts.RetryEvery, "err", err)
-			retry = time.After(r.w.opts.RetryEvery)
+		err := r.sync()
+		if err == nil {
+			failures = 0
+			continue
 		}
+		if r.ctx.Err() != nil {
+			return
+		}
+		failures++
+		wait := r.w.backoff(failures)
+		r.w.log.Warn("mirror: copy failed; the primary is unaffected, retrying in the background",
+			"retry_in", wait, "err", err)
+		retry = time.After(wait)
 	}
+}
+
+// changes is reg's Changed channel, or nil (never) when it has none.
+func changes(reg registry.Registration) <-chan struct{} {
+	if c, ok := reg.(Changer); ok {
+		return c.Changed()
+	}
+	return nil
 }
 
 // sync makes the copy on the current mirror match the primary: same znode

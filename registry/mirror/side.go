@@ -67,9 +67,10 @@ func (s *side) openLoop() {
 		if s.ctx.Err() != nil {
 			return
 		}
+		wait := s.w.backoff(attempt)
 		log.Warn("mirror unreachable; the primary is unaffected, retrying in the background",
-			"attempt", attempt, "retry_in", s.w.opts.RetryEvery, "err", err)
-		t := time.NewTimer(s.w.opts.RetryEvery)
+			"attempt", attempt, "retry_in", wait, "err", err)
+		t := time.NewTimer(wait)
 		select {
 		case <-s.ctx.Done():
 			t.Stop()

@@ -1,11 +1,16 @@
 package mirror
 
 import (
+	"context"
+	"log/slog"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/svcdisco/svcdisco/internal/testexhibitor"
 	"github.com/svcdisco/svcdisco/internal/testzk"
 	"github.com/svcdisco/svcdisco/registry"
+	"github.com/svcdisco/svcdisco/registry/dial"
 )
 
 // TestSetMirrorKeepsPrimary: a mirror added, moved to another root and
@@ -96,4 +101,25 @@ func TestPromote(t *testing.T) {
 	if got := ob.children("web"); len(got) != 0 {
 		t.Fatalf("B still lists %v after Close", got)
 	}
+}
+
+// TestMirrorThroughExhibitor: an exhibitor:// mirror (the ZooKeeper
+// registry wrapped by the Exhibitor decorator) holds the copies too.
+func TestMirrorThroughExhibitor(t *testing.T) {
+	a, b := ensembles(t)
+	root := testzk.Root(t)
+	ex := testexhibitor.Start(t)
+	ex.Servers(b.Servers[0].Addr())
+	w := setup(t, a.ConnString(), "", root, 10*time.Second, nil)
+	url := "exhibitor://" + ex.Host()
+	w.SetMirror(url, func(ctx context.Context) (registry.Registry, error) {
+		return dial.Open(ctx, dial.Options{URL: url, Root: root, SessionTimeout: 10 * time.Second,
+			EnsembleCache: filepath.Join(t.TempDir(), "cache"), Timeout: 5 * time.Second, Logger: slog.New(slog.DiscardHandler)})
+	})
+	reg, err := w.Register(ctxT(t), web("h1", 80))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ob := observe(t, b, root)
+	ob.waitFor("the copy on B through Exhibitor", func() bool { return ob.has("web", reg.Provider().Name) })
 }

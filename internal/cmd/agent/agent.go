@@ -65,6 +65,12 @@ reported (file name and reason) and skipped; a file that was valid before
 keeps its previous provider until it is fixed or removed. SIGTERM or SIGINT
 deregisters everything, then exits 0.
 
+SIGHUP, and a change of the config file, also re-read the configuration: a
+mirror added, changed or removed (--mirror, config key mirror) is followed
+without touching the providers on the registry, and a registry changed to
+what was the mirror promotes the mirror's session (its znodes stay, the old
+registry drains). See README "Moving to another ensemble".
+
 --once validates the directory and exits: 0 when every file is valid,
 2 (naming each bad file) otherwise. Nothing is registered.`,
 		Example: `  svcdisco agent --config-dir /etc/svcdisco/services.d

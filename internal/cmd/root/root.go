@@ -11,6 +11,7 @@ import (
 	"github.com/svcdisco/svcdisco/internal/cmd/leader"
 	"github.com/svcdisco/svcdisco/internal/cmd/lock"
 	"github.com/svcdisco/svcdisco/internal/cmd/maintenance"
+	"github.com/svcdisco/svcdisco/internal/cmd/migrate"
 	"github.com/svcdisco/svcdisco/internal/cmd/query"
 	"github.com/svcdisco/svcdisco/internal/cmd/register"
 	"github.com/svcdisco/svcdisco/internal/cmd/render"
@@ -81,6 +82,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 		lock.NewCmdLock(f, nil),
 		elect.NewCmdElect(f, nil),
 		leader.NewCmdLeader(f, nil),
+		migrate.NewCmdMigrate(f, nil, nil),
 		version.NewCmdVersion(f),
 	)
 	return cmd
