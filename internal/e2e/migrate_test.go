@@ -229,7 +229,8 @@ func (p *poller) run(ctx context.Context, done chan<- struct{}) {
 // A and on B, and a poller reading both every 50 ms (in-process, through
 // the library `query` uses, to spare the CPU 40 processes a second).
 //  1. agents and contenders get `mirror: B` (agents by a config file
-//     change, contenders by a restart: standbys first);
+//     change, contenders by a restart: standbys first); `migrate verify`
+//     must then agree;
 //  2. readers move to B (the A render stops; the poller's readers side
 //     becomes B);
 //  3. agents get `registry: B` and no mirror (promotion, nothing
@@ -291,6 +292,11 @@ func migrate(t *testing.T, fault string) {
 		}
 	}
 	waitFor(t, "B to agree with A", func() bool { return f.agree(p) && lines(p.outB) == migProviders })
+	verify := exec.Command(bin, "--root", e.root, "--timeout", "5s", "migrate", "verify", "--from", f.urlA, "--to", f.urlB, "--wait", "20s")
+	verify.Env = testenv.CleanEnv()
+	if out, err := verify.CombinedOutput(); err != nil || !strings.Contains(string(out), "agree") {
+		t.Fatalf("migrate verify: %v\n%s", err, out)
+	}
 
 	// Step 2: readers move to B.
 	p.readersOn.Store(1)
