@@ -65,6 +65,14 @@ svcdisco then exits 11 (like a Mesos master, it does not stand by again:
 let systemd restart it). CMD exiting ends the candidacy with CMD's code;
 SIGTERM or SIGINT is forwarded to CMD's group, --grace, SIGKILL, exit 0.
 
+With --mirror URL (ZooKeeper only) the registry alone decides; the leader's
+member is copied into the mirror under the same name (ephemeral, not
+sequential, on a mirror session of its own) so detectors on either
+ensemble name the same leader. A contender never joins an election that
+holds members mirrored from another ensemble: it waits until every
+contender there has stopped, so a group moves between ensembles without a
+second leader. A mirror that is down never holds the election up.
+
 Exit codes: 0 ok, 2 invalid input, 4 registry unreachable within
 --timeout, 11 leadership lost (CMD stopped), 127 CMD not found, else CMD's.`,
 		Example: `  svcdisco elect scheduler --port 7070
