@@ -328,13 +328,10 @@ func (m *electionMirror) createCopy(ctx context.Context, dst *Registry, dir, mem
 				return err
 			}
 		case mb.Seq < seq:
-			// An earlier leader's: the primary has replaced it.
-			for _, n := range []string{mb.Name, MirrorMarker(mb.Name)} {
-				if err := deleteNode(ctx, dst, dir+"/"+n); err != nil {
-					return err
-				}
-			}
-			m.log.Info("mirror: deleted the mirrored member of an earlier leader", "znode", dir+"/"+mb.Name)
+			// An earlier leader's: the primary has replaced it. Best
+			// effort (an ACL may forbid it): it expires with its
+			// mirror session anyway, and must not hold our copy up.
+			m.purge(ctx, dst, dir, mb.Name)
 		}
 	}
 	p := dir + "/" + member
@@ -342,6 +339,18 @@ func (m *electionMirror) createCopy(ctx context.Context, dst *Registry, dir, mem
 		return dst.conn.Create(p, data, zk.FlagEphemeral, zk.WorldACL(zk.PermAll))
 	})
 	return dst.wrap("mirror "+p, err)
+}
+
+// purge deletes an earlier leader's copy, then its marker.
+func (m *electionMirror) purge(ctx context.Context, dst *Registry, dir, name string) {
+	for _, n := range []string{name, MirrorMarker(name)} {
+		if err := deleteNode(ctx, dst, dir+"/"+n); err != nil {
+			m.log.Warn("mirror: could not delete an earlier leader's mirrored member; it goes with its session",
+				"znode", dir+"/"+n, "err", err)
+			return
+		}
+	}
+	m.log.Info("mirror: deleted the mirrored member of an earlier leader", "znode", dir+"/"+name)
 }
 
 // deleteOwn deletes p if the mirror's current session owns it.
