@@ -173,3 +173,54 @@ func TestNewLeaderDeletesStaleMirroredCopies(t *testing.T) {
 		t.Fatalf("mirror holds %v (dead leader's session %v): want c0's copy and marker alone", kids, dead.State())
 	}
 }
+
+// TestEnsembleSwitchElectionRecovers: the observer route's switch (the
+// same address answering as a different, empty ensemble) ends the term
+// of a leader, whose session is refused; the contender joins again on a
+// new session and leads again, and a detector's watch follows it there.
+func TestEnsembleSwitchElectionRecovers(t *testing.T) {
+	c := testzk.Start(t, 1)
+	addr, root := c.ConnString(), testzk.Root(t)
+	cand := campaign(t, open(t, addr, root, 2*time.Second, nil), "sched", 0)
+	term := <-cand.Terms()
+	det := open(t, addr, root, 2*time.Second, nil)
+	wctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	changes, err := det.WatchLeader(wctx, "sched")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lc := <-changes; !lc.OK || lc.Leader.ID != "c0" {
+		t.Fatalf("first observation %+v, want c0", lc)
+	}
+	if err := c.Servers[0].Wipe(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-term.Lost():
+	case <-time.After(60 * time.Second):
+		t.Fatal("the term outlived a session the servers refuse")
+	}
+	var again *coord.Term
+	select {
+	case again = <-cand.Terms():
+	case <-time.After(60 * time.Second):
+		t.Fatal("the contender never led again on the new ensemble")
+	}
+	for {
+		select {
+		case lc, ok := <-changes:
+			if !ok {
+				t.Fatal("the leader watch ended")
+			}
+			if lc.OK && lc.Token == again.Token() {
+				// The watch follows the new ensemble. Tokens are its
+				// zxids: they start again from its own epoch.
+				t.Logf("token before the switch %d (0x%x), after %d (0x%x)", term.Token(), term.Token(), again.Token(), again.Token())
+				return
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatal("the leader watch never saw the leader on the new ensemble")
+		}
+	}
+}
