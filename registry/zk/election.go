@@ -135,13 +135,27 @@ func (c *candidacy) checkLayout(ctx context.Context) (mirrored string, err error
 	return mirroredMember(children), nil
 }
 
-// join creates our member. A create cut off by a connection loss may have
+// join creates our member once the election holds no member mirrored
+// from another ensemble (see electswitch.go).
+func (c *candidacy) join(ctx context.Context) error {
+	for {
+		if err := c.waitMirrored(ctx); err != nil {
+			return err
+		}
+		if err := c.create(ctx); err != nil {
+			return err
+		}
+		again, err := c.mirroredSinceJoin(ctx)
+		if err != nil || !again {
+			return err
+		}
+	}
+}
+
+// create creates our member. A create cut off by a connection loss may have
 // happened: our own member (same data, owned by our session) is adopted
 // rather than created twice.
-func (c *candidacy) join(ctx context.Context) error {
-	if err := c.waitMirrored(ctx); err != nil {
-		return err
-	}
+func (c *candidacy) create(ctx context.Context) error {
 	conn := c.r.conn
 	for {
 		sid := conn.SessionID()

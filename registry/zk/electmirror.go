@@ -322,7 +322,8 @@ func (m *electionMirror) createCopy(ctx context.Context, dst *Registry, dir, mem
 		case err != nil:
 			return err
 		case !copied:
-			return fmt.Errorf("%s has a contender of its own (%s): not mirroring into it, a second leader could follow", dir, mb.Name)
+			_ = deleteOwn(ctx, dst, dir+"/"+member) // a copy a failed recheck left
+			return fmt.Errorf("%s has a contender of its own (%s): %w", dir, mb.Name, errNative)
 		case mb.Name == member: // a stale copy under our name
 			if err := deleteNode(ctx, dst, dir+"/"+mb.Name); err != nil {
 				return err
@@ -338,7 +339,10 @@ func (m *electionMirror) createCopy(ctx context.Context, dst *Registry, dir, mem
 	_, err = zkcall.Do1(ctx, func() (string, error) {
 		return dst.conn.Create(p, data, zk.FlagEphemeral, zk.WorldACL(zk.PermAll))
 	})
-	return dst.wrap("mirror "+p, err)
+	if err != nil {
+		return dst.wrap("mirror "+p, err)
+	}
+	return m.recheck(ctx, dst, dir, member)
 }
 
 // purge deletes an earlier leader's copy, then its marker.
@@ -371,23 +375,4 @@ func deleteNode(ctx context.Context, dst *Registry, p string) error {
 		return dst.wrap("delete "+p, err)
 	}
 	return nil
-}
-
-// isCopy reports whether member name in dir is a mirrored copy: its marker
-// exists and was created on the same session. A member of the mirror's own
-// may have the very name of a copy (each ensemble counts from 0), so the
-// marker's name alone does not tell.
-func isCopy(ctx context.Context, dst *Registry, dir, name string) (bool, error) {
-	var owners [2]int64
-	for i, p := range []string{dir + "/" + name, dir + "/" + MirrorMarker(name)} {
-		_, st, err := zkcall.Do2(ctx, func() (bool, *zk.Stat, error) { return dst.conn.Exists(p) })
-		if err != nil {
-			return false, dst.wrap("read "+p, err)
-		}
-		if st == nil || st.EphemeralOwner == 0 {
-			return false, nil
-		}
-		owners[i] = st.EphemeralOwner
-	}
-	return owners[0] == owners[1], nil
 }

@@ -224,3 +224,58 @@ func TestEnsembleSwitchElectionRecovers(t *testing.T) {
 		}
 	}
 }
+
+// TestSwitchRaceBothSidesRecheck: a contender's check for mirrored
+// members and a mirror's check for contenders of the mirror's own each
+// come before their create, so the two can cross. Each side reads again
+// after its own write, and the later writer always sees the earlier one:
+// here the contender finds the marker written after its check and leaves,
+// and the mirror finds a member written after its check and withdraws its
+// copy.
+func TestSwitchRaceBothSidesRecheck(t *testing.T) {
+	zkc := testzk.Shared(t)
+	root := testzk.Root(t)
+	r := open(t, zkc.ConnString(), root, 4*time.Second, nil)
+	dir := r.ElectionPath("sched")
+	if err := r.ensurePath(ctxT(t), dir); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := encodeMember(contender(0))
+	c := &candidacy{r: r, group: "sched", dir: dir, data: data}
+	if err := c.create(ctxT(t)); err != nil { // past waitMirrored's check
+		t.Fatal(err)
+	}
+	other := rawConn(t, zkc.ConnString())
+	acl := zk.WorldACL(zk.PermAll)
+	marker := dir + "/" + MirrorMarker("json.info_0000000042")
+	if _, err := other.Create(marker, nil, zk.FlagEphemeral, acl); err != nil {
+		t.Fatal(err)
+	}
+	again, err := c.mirroredSinceJoin(ctxT(t))
+	if err != nil || !again || c.node != "" {
+		t.Fatalf("contender after a crossing marker: again %v, err %v, node %q: want it to leave", again, err, c.node)
+	}
+	if ms := members(childrenOf(t, r, dir)); len(ms) != 0 {
+		t.Fatalf("members %v: the contender's must be gone", ms)
+	}
+	if err := other.Delete(marker, -1); err != nil {
+		t.Fatal(err)
+	}
+
+	// The mirror's side: its copy and marker are written, then a member
+	// of the mirror's own shows up before its recheck.
+	m := &electionMirror{group: "sched", log: r.log}
+	copyName := "json.info_0000000042"
+	for _, n := range []string{MirrorMarker(copyName), copyName} {
+		if _, err := r.conn.Create(dir+"/"+n, data, zk.FlagEphemeral, acl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	native := joinMesos(t, other, dir, LabelJSON, data)
+	if err := m.recheck(ctxT(t), r, dir, copyName); err == nil || !strings.Contains(err.Error(), path.Base(native)) {
+		t.Fatalf("mirror recheck with a native member: %v, want a refusal naming it", err)
+	}
+	if ms := members(childrenOf(t, r, dir)); len(ms) != 1 || ms[0].Name != path.Base(native) {
+		t.Fatalf("members %v: want the native one alone (the copy withdrawn)", ms)
+	}
+}
