@@ -74,8 +74,11 @@ func (f *fleet) startContender(i int, cfg string) {
 	c := exec.Command(bin, "--config", cfg, "elect", "sched", "--id", fmt.Sprintf("c%d", i),
 		"--host", fmt.Sprintf("h%d", i), "--address", "127.0.0.1", "--port", fmt.Sprint(7000+i))
 	c.Env = testenv.CleanEnv()
-	_, stderr := f.e.start(c)
+	stdout, stderr := f.e.start(c)
 	f.cands[i], f.candErr[i] = c, stderr
+	// Its first line says it has joined (or is waiting to): its signal
+	// handling is in place, so a SIGTERM from now on is a clean stop.
+	waitFor(f.e.t, fmt.Sprintf("c%d to start", i), func() bool { return strings.Contains(stdout.String(), `"leader":false`) })
 }
 
 // stopContender stops contender i (SIGTERM: it resigns) and waits for it.
