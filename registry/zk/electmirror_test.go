@@ -3,6 +3,7 @@ package zk
 import (
 	"context"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -184,5 +185,21 @@ func TestKilledLeaderCopyExpiresFirst(t *testing.T) {
 	toB0.Heal()
 	if second.Token() <= term.Token() {
 		t.Fatalf("token %d after %d", second.Token(), term.Token())
+	}
+}
+
+// TestMirrorMarkerIsNoMember: Mesos' group cache splits a child's name on
+// '_' and counts it as a member when the last part is a number; a marker
+// has no '_' and is not a number, so neither Mesos nor svcdisco (nor the
+// Python CLI, which keeps names starting with json.info) counts it.
+func TestMirrorMarkerIsNoMember(t *testing.T) {
+	for _, name := range []string{"json.info_0000000005", "info_0000000007", "0000000009"} {
+		m := MirrorMarker(name)
+		if _, ok := parseMember(m); ok || strings.Contains(m, "_") || strings.HasPrefix(m, LabelJSON) {
+			t.Errorf("marker %q of %q could be taken for a member", m, name)
+		}
+	}
+	if got := mirroredMember([]string{"json.info_0000000005", "log_replicas"}); got != "" {
+		t.Errorf("mirroredMember found %q among members alone", got)
 	}
 }
