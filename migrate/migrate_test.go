@@ -155,16 +155,27 @@ func TestVerify(t *testing.T) {
 	if err := alone.Deregister(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
-	ps, _ := rb.Providers(ctxT(t), "web", registry.ListOptions{})
-	if err := rb.SetStatus(ctxT(t), ps[0], registry.StatusMaintenance); err != nil { // behind the mirror's back
+	// A copy made by hand (no registrant keeping it in step), whose
+	// status is then set on B alone.
+	onA, err := ra.Register(ctxT(t), web("h4"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	onB, err := rb.RegisterPinned(ctxT(t), onA.Provider())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rb.SetStatus(ctxT(t), onB.Provider(), registry.StatusMaintenance); err != nil {
 		t.Fatal(err)
 	}
 	res, err = Verify(ctxT(t), VerifyInput{From: ra, To: rb})
 	if err != nil || len(res.Differences) != 1 || res.Differences[0].Reason != "status differs" {
 		t.Fatalf("status set on B alone: %+v, %v", res, err)
 	}
-	if err := rb.SetStatus(ctxT(t), ps[0], registry.StatusUp); err != nil {
-		t.Fatal(err)
+	for _, r := range []registry.Registration{onA, onB} {
+		if err := r.Deregister(ctxT(t)); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	if _, err := ra.Campaign(ctxT(t), "sched", web("h1")); err != nil {

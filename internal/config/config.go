@@ -275,8 +275,21 @@ func (c *Config) validateMirror() error {
 	if !zkFamily(r.Scheme) {
 		return fmt.Errorf("invalid mirror %q: mirroring needs a zk:// or exhibitor:// registry, not %s://", m.Original, r.Scheme)
 	}
-	if m.Scheme == r.Scheme && m.Chroot == r.Chroot && slices.Equal(slices.Sorted(slices.Values(m.Hosts)), slices.Sorted(slices.Values(r.Hosts))) {
+	if SameRegistry(c.Mirror, c.Registry) {
 		return fmt.Errorf("invalid mirror %q: it is the registry itself", m.Original)
 	}
 	return nil
+}
+
+// SameRegistry reports whether two registry URLs name the same registry:
+// the same scheme, chroot and servers, in any order, default ports filled
+// in. URLs that do not parse are compared as written.
+func SameRegistry(a, b string) bool {
+	ua, err1 := registry.ParseURL(a)
+	ub, err2 := registry.ParseURL(b)
+	if err1 != nil || err2 != nil {
+		return a == b
+	}
+	return ua.Scheme == ub.Scheme && ua.Chroot == ub.Chroot &&
+		slices.Equal(slices.Sorted(slices.Values(ua.Hosts)), slices.Sorted(slices.Values(ub.Hosts)))
 }

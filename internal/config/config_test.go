@@ -126,3 +126,19 @@ func TestDurationsNeedUnits(t *testing.T) {
 		t.Errorf("--timeout over a bad SVCDISCO_TIMEOUT: %v %v", cfg, err)
 	}
 }
+
+func TestSameRegistry(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want bool
+	}{
+		{"zk://h1:2181,h2:2181/c", "zk://h2,h1/c", true},
+		{"zk://h1/c", "zk://h1/d", false},
+		{"zk://h1", "exhibitor://h1:2181", false},
+		{"zk://h1:2181", "zk://h1:2182", false},
+	} {
+		if got := SameRegistry(tc.a, tc.b); got != tc.want {
+			t.Errorf("SameRegistry(%q, %q) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+	}
+}

@@ -23,8 +23,9 @@
 // which deregisters every provider there.
 //
 // API (stable): New, Options, (*Registry).SetMirror, Promote, MirrorURL,
-// Primary, Mirror, Current, and the registry.Registry methods; Registrations
-// it returns implement registry.Registration and Synced.
+// MirrorChanged, Primary, Mirror, Current, and the registry.Registry
+// methods; Registrations it returns implement registry.Registration and
+// Synced.
 package mirror
 
 import (
@@ -81,6 +82,9 @@ type Registry struct {
 	side    *side // nil: no mirror
 	regs    map[*registration]struct{}
 	closed  bool
+	// changedC is closed and replaced whenever the sides change
+	// (MirrorChanged).
+	changedC chan struct{}
 }
 
 var _ registry.Registry = (*Registry)(nil)
@@ -96,7 +100,7 @@ func New(primary registry.Registry, o Options) *Registry {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Registry{opts: o, log: o.Logger.With("mirror", true), primary: primary, regs: map[*registration]struct{}{}}
+	return &Registry{opts: o, log: o.Logger.With("mirror", true), primary: primary, regs: map[*registration]struct{}{}, changedC: make(chan struct{})}
 }
 
 // Current is the primary (coordination lives on its session).
@@ -143,6 +147,7 @@ func (w *Registry) SetMirror(url string, open OpenFunc) {
 		w.side = newSide(w, url, open)
 	}
 	regs := w.registrations()
+	w.sidesChanged()
 	w.mu.Unlock()
 	if old != nil {
 		w.log.Info("mirror removed", "url", old.url)
@@ -151,6 +156,21 @@ func (w *Registry) SetMirror(url string, open OpenFunc) {
 	for _, r := range regs {
 		notify(r.kick)
 	}
+}
+
+// MirrorChanged is closed at the next change of the sides: a mirror set,
+// opened or removed, a promotion, Close. Code that keeps state of its own on the
+// mirror (elections) waits on it, then reads Primary and Mirror again.
+func (w *Registry) MirrorChanged() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.changedC
+}
+
+// sidesChanged wakes MirrorChanged's waiters; w.mu is held.
+func (w *Registry) sidesChanged() {
+	close(w.changedC)
+	w.changedC = make(chan struct{})
 }
 
 // registrations lists the held registrations; w.mu is held.
@@ -253,6 +273,7 @@ func (w *Registry) Close() error {
 	w.closed = true
 	s, primary := w.side, w.primary
 	w.side = nil
+	w.sidesChanged()
 	regs := w.registrations()
 	w.mu.Unlock()
 	for _, r := range regs {

@@ -47,6 +47,7 @@ func (w *Registry) Promote(ctx context.Context) error {
 		r.promote()
 	}
 	w.primary, w.side = m, nil
+	w.sidesChanged()
 	s.gone.Store(true) // before the ops are released: no sync touches s again
 	for _, r := range regs {
 		r.op.Unlock()

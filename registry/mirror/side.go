@@ -56,6 +56,9 @@ func (s *side) openLoop() {
 			log.Info("mirror connected; copying providers", "attempts", attempt)
 			s.w.mu.Lock()
 			regs := s.w.registrations()
+			if s.w.side == s {
+				s.w.sidesChanged()
+			}
 			s.w.mu.Unlock()
 			for _, r := range regs {
 				notify(r.kick)

@@ -28,8 +28,15 @@ func TestSetMirrorKeepsPrimary(t *testing.T) {
 	oa, ob, ob2 := observe(t, a, root), observe(t, b, root), observe(t, b, root2)
 	czxid := oa.czxid("web", name)
 
+	changed := w.MirrorChanged()
 	w.SetMirror("B", opener(b.ConnString(), root, 10*time.Second, nil))
+	<-changed // set
+	opened := w.MirrorChanged()
 	ob.waitFor("the copy once the mirror is added", func() bool { return ob.has("web", name) })
+	<-opened // opened before the copy could be made
+	if w.Mirror() == nil || w.MirrorURL() != "B" {
+		t.Fatalf("after MirrorChanged: mirror %v, url %q", w.Mirror(), w.MirrorURL())
+	}
 	w.SetMirror("B2", opener(b.ConnString(), root2, 10*time.Second, nil))
 	if ob.has("web", name) {
 		t.Fatal("copy left on the replaced mirror")
@@ -122,4 +129,40 @@ func TestMirrorThroughExhibitor(t *testing.T) {
 	}
 	ob := observe(t, b, root)
 	ob.waitFor("the copy on B through Exhibitor", func() bool { return ob.has("web", reg.Provider().Name) })
+}
+
+// TestPromoteRefusesUnsyncedMirror: with the mirror cut off, Promote
+// gives up when its context ends and changes nothing: the primary and its
+// znodes stay.
+func TestPromoteRefusesUnsyncedMirror(t *testing.T) {
+	a, b := ensembles(t)
+	root := testzk.Root(t)
+	proxy := testzk.NewProxy(t, b.ConnString())
+	proxy.Partition()
+	w := setup(t, a.ConnString(), proxy.Addr(), root, 10*time.Second, nil)
+	reg, err := w.Register(ctxT(t), web("h1", 80))
+	if err != nil {
+		t.Fatal(err)
+	}
+	oa := observe(t, a, root)
+	czxid := oa.czxid("web", reg.Provider().Name)
+	primary := w.Primary()
+	ctx, cancel := context.WithTimeout(ctxT(t), 500*time.Millisecond)
+	defer cancel()
+	if err := w.Promote(ctx); err == nil {
+		t.Fatal("Promote succeeded with the mirror unreachable")
+	}
+	if w.Primary() != primary || w.MirrorURL() == "" {
+		t.Fatal("a failed Promote changed the sides")
+	}
+	if got := oa.czxid("web", reg.Provider().Name); got != czxid {
+		t.Fatalf("primary znode touched by a failed Promote (czxid %x -> %x)", czxid, got)
+	}
+	proxy.Heal()
+	ob := observe(t, b, root)
+	ob.waitFor("the copy once the mirror answers", func() bool { return ob.has("web", reg.Provider().Name) })
+	if err := w.Promote(ctxT(t)); err != nil {
+		t.Fatalf("Promote once in sync: %v", err)
+	}
+	oa.waitFor("A drained", func() bool { return len(oa.children("web")) == 0 })
 }

@@ -34,11 +34,11 @@ func (fl *follower) reload(ctx context.Context) {
 		return
 	}
 	switch {
-	case cfg.Registry == fl.cur.Registry && cfg.Mirror == fl.cur.Mirror:
+	case config.SameRegistry(cfg.Registry, fl.cur.Registry) && sameMirror(cfg.Mirror, fl.cur.Mirror):
 		return
-	case cfg.Registry == fl.cur.Registry:
+	case config.SameRegistry(cfg.Registry, fl.cur.Registry):
 		fl.setMirror(cfg)
-	case fl.cur.Mirror != "" && cfg.Registry == fl.cur.Mirror:
+	case fl.cur.Mirror != "" && config.SameRegistry(cfg.Registry, fl.cur.Mirror):
 		pctx, cancel := context.WithTimeout(ctx, fl.f.TimeoutValue())
 		err := fl.w.Promote(pctx)
 		cancel()
@@ -56,7 +56,7 @@ func (fl *follower) reload(ctx context.Context) {
 	default:
 		log.Warn("the registry changed to one that is not the mirror; restart the agent to move there (or mirror to it first, then switch)",
 			"registry", registry.Redact(fl.cur.Registry), "config", registry.Redact(cfg.Registry))
-		if cfg.Mirror != fl.cur.Mirror {
+		if !sameMirror(cfg.Mirror, fl.cur.Mirror) {
 			fl.setMirror(cfg)
 		}
 	}
@@ -73,4 +73,8 @@ func (fl *follower) setMirror(cfg *config.Config) {
 		fl.f.Logger.Info("mirroring", "mirror", registry.Redact(cfg.Mirror))
 	}
 	fl.cur.Mirror = cfg.Mirror
+}
+
+func sameMirror(a, b string) bool {
+	return a == b || (a != "" && b != "" && config.SameRegistry(a, b))
 }
