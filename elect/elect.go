@@ -37,6 +37,9 @@ type Input struct {
 	NoPIDNamespace bool
 	Timeout        time.Duration // bounds joining and resigning
 	Logger         *slog.Logger
+	// Joined, when set, is called with the candidacy once it is written
+	// (e.g. to set its mirror on a configuration reload).
+	Joined func(coord.Candidacy)
 }
 
 // Change is the JSON line printed on every change without a command.
@@ -72,6 +75,9 @@ func Run(ctx context.Context, in Input) (Result, error) {
 		return Result{}, err
 	}
 	defer resign(in, cand)
+	if in.Joined != nil {
+		in.Joined(cand)
+	}
 	if in.Command == nil {
 		return Result{}, report(ctx, in, cand)
 	}

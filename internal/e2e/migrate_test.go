@@ -105,8 +105,8 @@ func (f *fleet) startRender(name, url, out string) {
 // 20 providers held by two agents, 3 elect contenders, render --watch on
 // A and on B, and a poller reading both every 50 ms (in-process, through
 // the library `query` uses, to spare the CPU 40 processes a second).
-//  1. agents and contenders get `mirror: B` (agents by a config file
-//     change, contenders by a restart: standbys first); `migrate verify`
+//  1. agents and contenders get `mirror: B` by a change of their config
+//     files (no restart; the leader stays the leader); `migrate verify`
 //     must then agree;
 //  2. readers move to B (the A render stops; the poller's readers side
 //     becomes B);
@@ -156,8 +156,8 @@ func migrate(t *testing.T, fault string) {
 	for i := range f.agents {
 		f.config(fmt.Sprintf("agent%d", i), f.urlA, f.urlB)
 	}
-	cfgC = f.config("contenders", f.urlA, f.urlB)
-	f.restartContenders(p, cfgC, false)
+	leader := p.leader(p.a)
+	cfgC = f.config("contenders", f.urlA, f.urlB) // a file change: no restart
 	if fault == "mirror down in step 1" {
 		b.Servers[0].Kill()
 		waitFor(t, "B down for longer than the session timeout", func() bool { return p.b.Session().PresumedLost })
@@ -169,6 +169,9 @@ func migrate(t *testing.T, fault string) {
 		}
 	}
 	waitFor(t, "B to agree with A", func() bool { return f.agree(p) && lines(p.outB) == migProviders })
+	if l := p.leader(p.a); l != leader {
+		t.Fatalf("the leader changed from %s to %s when the mirror was added", leader, l)
+	}
 	verify := exec.Command(bin, "--root", e.root, "--timeout", "5s", "migrate", "verify", "--from", f.urlA, "--to", f.urlB, "--wait", "20s")
 	verify.Env = testenv.CleanEnv()
 	if out, err := verify.CombinedOutput(); err != nil || !strings.Contains(string(out), "agree") {

@@ -45,7 +45,8 @@ type MirroredElector struct {
 	Primary *Registry
 	// Mirror opens the mirror registry; it is called in the background,
 	// again after each failure, until it succeeds. The candidacy closes
-	// what it returns when it ends.
+	// what it returns when it ends. Nil: no mirror until one is set
+	// (MirrorSetter).
 	Mirror func(ctx context.Context) (*Registry, error)
 	// Origin describes the primary (a URL without credentials); it is
 	// written into each marker so an operator reading the mirror sees
@@ -67,7 +68,8 @@ func (e *MirroredElector) Campaign(ctx context.Context, group string, me registr
 	m := &electionMirror{
 		open: e.Mirror, origin: e.Origin, group: group, retry: retry,
 		log:  e.Primary.log.With("mirror", "election", "group", group),
-		kick: make(chan struct{}, 1), done: make(chan struct{}), syncing: make(chan struct{}, 1),
+		kick: make(chan struct{}, 1), retarget: make(chan struct{}, 1), done: make(chan struct{}),
+		syncing: make(chan struct{}, 1),
 	}
 	return e.Primary.campaign(ctx, group, me, m)
 }
@@ -77,13 +79,13 @@ func (e *MirroredElector) Campaign(ctx context.Context, group string, me registr
 // own contenders back, see electswitch.go), and a copy of the member
 // beside it while we lead.
 type electionMirror struct {
-	open   func(ctx context.Context) (*Registry, error)
-	origin string
-	group  string
-	retry  time.Duration
-	log    *slog.Logger
+	group string
+	retry time.Duration
+	log   *slog.Logger
 
 	mu      sync.Mutex
+	open    func(ctx context.Context) (*Registry, error) // nil: no mirror
+	origin  string
 	member  string // our member's name on the primary, "" when none
 	seq     int64
 	data    []byte
@@ -97,9 +99,10 @@ type electionMirror struct {
 	copied  string // the member copied on the mirror
 	sid     int64  // the mirror session both were created on
 
-	kick   chan struct{}
-	cancel context.CancelFunc
-	done   chan struct{}
+	kick     chan struct{}
+	retarget chan struct{} // the mirror was set, changed or removed
+	cancel   context.CancelFunc
+	done     chan struct{}
 }
 
 // start runs the background loop until stop.
@@ -174,76 +177,16 @@ func (m *electionMirror) stop(ctx context.Context) {
 	}
 }
 
-func (m *electionMirror) run(ctx context.Context) {
-	defer close(m.done)
-	dst := m.connect(ctx)
-	if dst == nil {
-		return
-	}
-	events := dst.SessionEvents(ctx)
-	failing := false
-	for {
-		if err := m.sync(ctx, dst); err != nil && ctx.Err() == nil {
-			if !failing {
-				m.log.Warn("mirror: election not mirrored yet; retrying in the background", "err", err)
-			}
-			failing = true
-		} else if failing && ctx.Err() == nil {
-			m.log.Info("mirror: election mirrored again")
-			failing = false
-		}
-		var retry <-chan time.Time
-		if failing {
-			retry = time.After(m.retry)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-m.kick:
-		case <-retry:
-		case _, ok := <-events:
-			if !ok {
-				return
-			}
-		}
-	}
-}
-
-// connect opens the mirror, retrying until it answers or ctx ends.
-func (m *electionMirror) connect(ctx context.Context) *Registry {
-	logged := false
-	for {
-		octx, cancel := context.WithTimeout(ctx, 10*m.retry)
-		dst, err := m.open(octx)
-		cancel()
-		if err == nil {
-			m.mu.Lock()
-			m.dst = dst
-			m.mu.Unlock()
-			if logged {
-				m.log.Info("mirror: reachable again")
-			}
-			return dst
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		if !logged {
-			m.log.Warn("mirror unreachable; the election is mirrored once it answers", "err", err)
-			logged = true
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(m.retry):
-		}
-	}
-}
-
 // sync makes the mirror match what is wanted, one caller at a time: the
 // copy goes first, the new marker comes before the old one goes (so the
 // mirror's contenders never see a gap), the copy comes last.
 func (m *electionMirror) sync(ctx context.Context, dst *Registry) error {
+	return m.syncTo(ctx, dst, false)
+}
+
+// syncTo is sync; with clear, everything of ours on dst goes (the mirror
+// is being replaced or removed).
+func (m *electionMirror) syncTo(ctx context.Context, dst *Registry, clear bool) error {
 	select {
 	case m.syncing <- struct{}{}:
 	case <-ctx.Done():
@@ -251,8 +194,11 @@ func (m *electionMirror) sync(ctx context.Context, dst *Registry) error {
 	}
 	defer func() { <-m.syncing }()
 	m.mu.Lock()
-	member, seq, data, leading := m.member, m.seq, m.data, m.leading
+	member, seq, data, leading, origin := m.member, m.seq, m.data, m.leading, m.origin
 	m.mu.Unlock()
+	if clear {
+		member, leading = "", false
+	}
 	dir := dst.ElectionPath(m.group)
 	if sid := dst.conn.SessionID(); m.sid != sid {
 		m.marker, m.copied, m.sid = "", "", sid // gone with the old mirror session
@@ -266,7 +212,7 @@ func (m *electionMirror) sync(ctx context.Context, dst *Registry) error {
 	}
 	if m.marker != member {
 		if member != "" {
-			if err := m.createMarker(ctx, dst, dir, member); err != nil {
+			if err := m.createMarker(ctx, dst, dir, member, origin); err != nil {
 				return err
 			}
 		}
@@ -288,12 +234,12 @@ func (m *electionMirror) sync(ctx context.Context, dst *Registry) error {
 	return nil
 }
 
-func (m *electionMirror) createMarker(ctx context.Context, dst *Registry, dir, member string) error {
+func (m *electionMirror) createMarker(ctx context.Context, dst *Registry, dir, member, origin string) error {
 	if err := dst.ensurePath(ctx, dir); err != nil {
 		return dst.wrap("create election "+dir, err)
 	}
 	p := dir + "/" + MirrorMarker(member)
-	body := []byte(fmt.Sprintf(`{"mirror_of":%q,"member":%q}`, m.origin, member))
+	body := []byte(fmt.Sprintf(`{"mirror_of":%q,"member":%q}`, origin, member))
 	_, err := zkcall.Do1(ctx, func() (string, error) {
 		return dst.conn.Create(p, body, zk.FlagEphemeral, zk.WorldACL(zk.PermAll))
 	})

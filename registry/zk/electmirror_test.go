@@ -203,3 +203,41 @@ func TestMirrorMarkerIsNoMember(t *testing.T) {
 		t.Errorf("mirroredMember found %q among members alone", got)
 	}
 }
+
+// TestSetMirrorKeepsTheTerm: a mirror added, changed and removed while a
+// contender leads (a configuration reload) follows it there and leaves
+// the old mirror empty, without a new member or a new term on the primary.
+func TestSetMirrorKeepsTheTerm(t *testing.T) {
+	zkc := testzk.Shared(t)
+	rootA, rootB, rootC := testzk.Root(t), testzk.Root(t), testzk.Root(t)
+	addr := zkc.ConnString()
+	regA := open(t, addr, rootA, 4*time.Second, nil)
+	e := &MirroredElector{Primary: regA, Origin: "zk://primary", Retry: 100 * time.Millisecond}
+	c, err := e.Campaign(ctxT(t), "sched", contender(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Resign(context.Background())
+	term := <-c.Terms()
+	opener := func(root string) func(ctx context.Context) (*Registry, error) {
+		return func(ctx context.Context) (*Registry, error) {
+			return Open(ctx, Options{Servers: []string{addr}, Root: root, SessionTimeout: 2 * time.Second, Logger: regA.log})
+		}
+	}
+	detB, detC := open(t, addr, rootB, 4*time.Second, nil), open(t, addr, rootC, 4*time.Second, nil)
+	empty := func(r *Registry) bool { return len(childrenOf(t, r, r.ElectionPath("sched"))) == 0 }
+	c.(MirrorSetter).SetMirror(opener(rootB), "zk://primary")
+	testenv.WaitFor(t, "B to name c0", 20*time.Second, func() bool { return leaderID(t, detB) == "c0" })
+	c.(MirrorSetter).SetMirror(opener(rootC), "zk://primary")
+	testenv.WaitFor(t, "C to name c0 and B to be left empty", 20*time.Second, func() bool {
+		return leaderID(t, detC) == "c0" && empty(detB)
+	})
+	c.(MirrorSetter).SetMirror(nil, "")
+	testenv.WaitFor(t, "C to be left empty", 20*time.Second, func() bool { return empty(detC) })
+	if term.Ended() {
+		t.Fatalf("the term ended (%v) while the mirror changed", term.LostReason())
+	}
+	if ms := members(childrenOf(t, regA, regA.ElectionPath("sched"))); len(ms) != 1 {
+		t.Fatalf("primary members %v: want the one member it started with", ms)
+	}
+}

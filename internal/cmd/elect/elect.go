@@ -15,6 +15,7 @@ import (
 	"github.com/svcdisco/svcdisco/coord"
 	"github.com/svcdisco/svcdisco/elect"
 	"github.com/svcdisco/svcdisco/internal/cmdutil"
+	"github.com/svcdisco/svcdisco/internal/config"
 	"github.com/svcdisco/svcdisco/internal/exitcode"
 	"github.com/svcdisco/svcdisco/register"
 	"github.com/svcdisco/svcdisco/register/child"
@@ -30,6 +31,9 @@ type Options struct {
 	// Command, when set, runs only while leading.
 	Command []string
 	Grace   time.Duration
+	// Reload re-reads the configuration (SIGHUP without CMD, a changed
+	// config file) to follow a changed mirror.
+	Reload func() (*config.Config, error)
 }
 
 // NewCmdElect parses flags into Options and hands them to runF (or Run).
@@ -71,7 +75,10 @@ sequential, on a mirror session of its own) so detectors on either
 ensemble name the same leader. A contender never joins an election that
 holds members mirrored from another ensemble: it waits until every
 contender there has stopped, so a group moves between ensembles without a
-second leader. A mirror that is down never holds the election up.
+second leader. A mirror that is down never holds the election up. A
+changed mirror in the configuration (SIGHUP without CMD, or the config
+file changing) is followed without touching the candidacy; a changed
+registry needs a restart.
 
 Exit codes: 0 ok, 2 invalid input, 4 registry unreachable within
 --timeout, 11 leadership lost (CMD stopped), 127 CMD not found, else CMD's.`,
@@ -94,6 +101,7 @@ Exit codes: 0 ok, 2 invalid input, 4 registry unreachable within
 			if err := opts.complete(args[0], attrs); err != nil {
 				return err
 			}
+			opts.Reload = func() (*config.Config, error) { return config.Load(cmd.Flags()) }
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -141,10 +149,13 @@ func (opts *Options) complete(group string, attrs []string) error {
 func Run(ctx context.Context, opts *Options) error {
 	sigs := make(chan os.Signal, 1)
 	stopSignals := child.Signals // forwarded to CMD
+	var hup chan os.Signal       // without CMD: reload the mirror
 	if opts.Command == nil {
-		// Nothing to reload: SIGHUP neither stops nor kills it.
+		// SIGHUP neither stops nor kills it: it re-reads the mirror.
 		stopSignals = []os.Signal{syscall.SIGTERM, syscall.SIGINT}
-		signal.Ignore(syscall.SIGHUP)
+		hup = make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
 	}
 	signal.Notify(sigs, stopSignals...)
 	defer signal.Stop(sigs)
@@ -165,16 +176,26 @@ func Run(ctx context.Context, opts *Options) error {
 	if !ok {
 		return errors.New("elect: this registry backend has no elections")
 	}
-	if m := opts.F.MirrorConfigured(); m != "" {
-		if el, err = mirrored(opts.F, reg, m); err != nil {
-			return err
+	var joined func(coord.Candidacy)
+	if primary, ok := reg.(*zk.Registry); ok {
+		// Always able to mirror, so that a reload can add a mirror.
+		fl := &follower{f: opts.F, load: opts.Reload, cur: *opts.F.Config}
+		me := &zk.MirroredElector{Primary: primary, Origin: registry.Redact(opts.F.Config.Registry)}
+		if opts.F.Config.Mirror != "" {
+			me.Mirror = mirrorOpener(opts.F, opts.F.Config)
 		}
+		el, joined = me, fl.joined
+		if opts.Reload != nil {
+			go fl.watch(ctx, hup, opts.F.Config.File)
+		}
+	} else if m := opts.F.MirrorConfigured(); m != "" {
+		return exitcode.Usagef("elect: --mirror %s: elections are mirrored between ZooKeeper registries only", registry.Redact(m))
 	}
 	in := elect.Input{
 		Elector: el, Group: opts.Group, Me: opts.Me, Command: opts.Command,
 		Grace: opts.Grace, Signals: sigs, Out: opts.F.IO.Out,
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
-		Timeout: opts.F.TimeoutValue(), Logger: opts.F.Logger,
+		Timeout: opts.F.TimeoutValue(), Logger: opts.F.Logger, Joined: joined,
 	}
 	res, err := elect.Run(ctx, in)
 	switch {
@@ -186,38 +207,4 @@ func Run(ctx context.Context, opts *Options) error {
 		return exitcode.New(res.ExitCode, fmt.Errorf("%s exited with code %d", opts.Command[0], res.ExitCode))
 	}
 	return nil
-}
-
-// mirrored contends on the primary and copies the leader's member into the
-// mirror (zk.MirroredElector); both must be ZooKeeper.
-func mirrored(f *cmdutil.Factory, reg registry.Registry, mirrorURL string) (coord.Elector, error) {
-	primary, ok := reg.(*zk.Registry)
-	if !ok {
-		return nil, exitcode.Usagef("elect: --mirror %s: elections are mirrored between ZooKeeper registries only", registry.Redact(mirrorURL))
-	}
-	// The mirror session lives half as long as the registry's: the copy
-	// of a leader killed outright then expires before its member on the
-	// registry does, so the mirror names nobody rather than a leader the
-	// registry has replaced (the next leader also deletes stale copies).
-	cfg := *f.Config
-	cfg.SessionTimeout /= 2
-	open := f.MirrorOpener(&cfg)
-	return &zk.MirroredElector{
-		Primary: primary,
-		Origin:  registry.Redact(f.Config.Registry),
-		Mirror: func(ctx context.Context) (*zk.Registry, error) {
-			r, err := open(ctx)
-			if err != nil {
-				return nil, err
-			}
-			if w, ok := r.(interface{ Current() registry.Registry }); ok {
-				r = w.Current() // an exhibitor:// mirror: its ensemble now
-			}
-			if z, ok := r.(*zk.Registry); ok {
-				return z, nil
-			}
-			r.Close()
-			return nil, fmt.Errorf("mirror %s is not ZooKeeper", registry.Redact(mirrorURL))
-		},
-	}, nil
 }
