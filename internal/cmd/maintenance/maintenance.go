@@ -36,7 +36,8 @@ registration time.
 
 Without --id, every provider of SERVICE on this machine (--host) is changed.
 The registrant (register or agent) notices the change and keeps it across
-re-registrations.
+re-registrations. With --mirror the copies on the mirror are set too; a
+mirror that cannot be reached is a warning on stderr, not a failure.
 
 Exit codes: 0 ok, 1 no such provider, 2 invalid input, 4 registry unreachable.`,
 		Example: `  svcdisco maintenance web on              # this machine's web providers
