@@ -37,6 +37,9 @@ type Input struct {
 	NoPIDNamespace bool
 	Timeout        time.Duration // bounds joining and resigning
 	Logger         *slog.Logger
+	// Joined, when set, is called with the candidacy once it is written
+	// (e.g. to set its mirror on a configuration reload).
+	Joined func(coord.Candidacy)
 	// OnCandidate, when set, is called once the candidacy stands (a
 	// service manager's "ready": leading or standing by).
 	OnCandidate func()
@@ -75,6 +78,9 @@ func Run(ctx context.Context, in Input) (Result, error) {
 		return Result{}, err
 	}
 	defer resign(in, cand)
+	if in.Joined != nil {
+		in.Joined(cand)
+	}
 	if in.OnCandidate != nil {
 		in.OnCandidate()
 	}

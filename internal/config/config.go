@@ -186,7 +186,7 @@ var readerFlags = map[string]string{
 // AddGlobalFlags defines the global flags on fs.
 func AddGlobalFlags(fs *pflag.FlagSet) {
 	fs.String("registry", Defaults.Registry, "registry URL: zk://h1:2181,h2:2181/chroot, exhibitor://e1:8080/chroot?backup=h1:2181, consul://127.0.0.1:8500 (env SVCDISCO_REGISTRY)")
-	fs.String("mirror", "", "second ZooKeeper registry (zk:// or exhibitor://) that register, agent and maintenance also write to, for moving a live fleet between ensembles (env SVCDISCO_MIRROR)")
+	fs.String("mirror", "", "second ZooKeeper registry (zk:// or exhibitor://) that register, agent, maintenance and elect also write to, for moving a live fleet between ensembles (env SVCDISCO_MIRROR)")
 	fs.String("root", Defaults.Root, "path under the chroot that namespaces everything svcdisco writes")
 	fs.Duration("session-timeout", Defaults.SessionTimeout, "crash-detection time: the ZooKeeper session timeout, or the Consul TTL check's TTL (how long a crashed registrant stays listed)")
 	fs.Duration("timeout", Defaults.Timeout, "deadline for reaching the registry and answering (exit 4 when it passes)")

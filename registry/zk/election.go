@@ -29,6 +29,12 @@ var _ coord.Elector = (*Registry)(nil)
 // the negotiated session timeout (the guard); the candidacy then deletes
 // its znode (when it can) and joins again at the back.
 func (r *Registry) Campaign(ctx context.Context, group string, me registry.Provider) (coord.Candidacy, error) {
+	return r.campaign(ctx, group, me, nil)
+}
+
+// campaign is Campaign, mirroring the member while it leads when mirror
+// is set.
+func (r *Registry) campaign(ctx context.Context, group string, me registry.Provider, mirror *electionMirror) (coord.Candidacy, error) {
 	if err := coord.ValidateContender(group, me); err != nil {
 		return nil, exitcode.New(exitcode.Usage, fmt.Errorf("elect: %w", err))
 	}
@@ -47,12 +53,20 @@ func (r *Registry) Campaign(ctx context.Context, group string, me registry.Provi
 	c := &candidacy{
 		r: r, group: group, dir: r.ElectionPath(group), data: data,
 		terms: make(chan *coord.Term, 1), done: make(chan struct{}), resign: make(chan struct{}),
+		mirror: mirror,
 	}
-	if err := c.checkLayout(ctx); err != nil {
+	mirrored, err := c.checkLayout(ctx)
+	if err != nil {
 		return nil, err
 	}
-	if err := c.join(ctx); err != nil {
-		return nil, err
+	if mirrored == "" { // else run joins once the mirrored members are gone
+		if err := c.join(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if mirror != nil {
+		mirror.joined(c.node, c.data)
+		mirror.start()
 	}
 	lctx, cancel := context.WithCancel(context.Background())
 	go func() {
@@ -64,10 +78,11 @@ func (r *Registry) Campaign(ctx context.Context, group string, me registry.Provi
 }
 
 type candidacy struct {
-	r     *Registry
-	group string
-	dir   string
-	data  []byte
+	r      *Registry
+	group  string
+	dir    string
+	data   []byte
+	mirror *electionMirror // nil: not mirrored
 
 	terms  chan *coord.Term
 	done   chan struct{}
@@ -101,28 +116,46 @@ func (c *candidacy) Resign(ctx context.Context) error {
 
 // checkLayout refuses to join an election whose members another program
 // (a Mesos master, an old Mesos, another recipe) wrote: svcdisco never
-// creates a member under a path it does not own.
-func (c *candidacy) checkLayout(ctx context.Context) error {
+// creates a member under a path it does not own. mirrored names a member
+// mirrored from another ensemble, "" when there is none (see waitMirrored).
+func (c *candidacy) checkLayout(ctx context.Context) (mirrored string, err error) {
 	if err := c.r.ensurePath(ctx, c.dir); err != nil {
-		return c.r.wrap("create election "+c.dir, err)
+		return "", c.r.wrap("create election "+c.dir, err)
 	}
 	children, _, err := zkcall.Do2(ctx, func() ([]string, *zk.Stat, error) { return c.r.conn.Children(c.dir) })
 	if err != nil {
-		return c.r.wrap("read election "+c.dir, err)
+		return "", c.r.wrap("read election "+c.dir, err)
 	}
 	for _, m := range members(children) {
 		if m.Label != LabelJSON {
-			return fmt.Errorf("elect %s: %s has a member %s that svcdisco did not write; refusing to join an election it does not own",
+			return "", fmt.Errorf("elect %s: %s has a member %s that svcdisco did not write; refusing to join an election it does not own",
 				c.group, c.dir, m.Name)
 		}
 	}
-	return nil
+	return mirroredMember(children), nil
 }
 
-// join creates our member. A create cut off by a connection loss may have
+// join creates our member once the election holds no member mirrored
+// from another ensemble (see electswitch.go).
+func (c *candidacy) join(ctx context.Context) error {
+	for {
+		if err := c.waitMirrored(ctx); err != nil {
+			return err
+		}
+		if err := c.create(ctx); err != nil {
+			return err
+		}
+		again, err := c.mirroredSinceJoin(ctx)
+		if err != nil || !again {
+			return err
+		}
+	}
+}
+
+// create creates our member. A create cut off by a connection loss may have
 // happened: our own member (same data, owned by our session) is adopted
 // rather than created twice.
-func (c *candidacy) join(ctx context.Context) error {
+func (c *candidacy) create(ctx context.Context) error {
 	conn := c.r.conn
 	for {
 		sid := conn.SessionID()
@@ -178,7 +211,16 @@ func (c *candidacy) findOwn(ctx context.Context) (string, bool) {
 // until the term ends, step down, join again.
 func (c *candidacy) run(ctx context.Context) {
 	defer func() {
-		c.leave()
+		if c.mirror == nil {
+			c.leave()
+		} else {
+			// The copy goes before the member, the marker after it.
+			sctx, cancel := context.WithTimeout(context.Background(), c.r.opts.SessionTimeout/4)
+			c.mirror.withdraw(sctx)
+			c.leave()
+			c.mirror.stop(sctx)
+			cancel()
+		}
 		close(c.terms)
 		close(c.done)
 	}()
@@ -193,6 +235,9 @@ func (c *candidacy) run(ctx context.Context) {
 				c.pause(ctx)
 			}
 			continue
+		}
+		if c.mirror != nil {
+			c.mirror.joined(c.node, c.data)
 		}
 		lead, st, ev, err := c.evaluate(ctx)
 		switch {

@@ -28,9 +28,21 @@ func (c *candidacy) lead(ctx context.Context, st *zk.Stat) {
 		return
 	}
 	c.r.log.Info("elected leader", "group", c.group, "znode", c.dir+"/"+c.node, "token", st.Czxid)
+	if c.mirror != nil {
+		c.mirror.publish()
+	}
 	reason := c.holdTerm(ctx, g)
 	g.Fail(reason) // stops the guard's timer
 	term.End(reason)
+	if c.mirror != nil {
+		// The mirrored copy goes first: the primary member (deleted
+		// below, or expired with the session) cannot be replaced by
+		// another leader while the mirror still names this one. A
+		// mirror that does not answer is not waited for.
+		wctx, cancel := context.WithTimeout(context.Background(), c.r.opts.SessionTimeout/4)
+		c.mirror.withdraw(wctx)
+		cancel()
+	}
 	if reason != coord.ErrReleased {
 		c.r.log.Warn("leadership lost", "group", c.group, "reason", reason)
 	}

@@ -15,11 +15,13 @@ import (
 	"github.com/svcdisco/svcdisco/coord"
 	"github.com/svcdisco/svcdisco/elect"
 	"github.com/svcdisco/svcdisco/internal/cmdutil"
+	"github.com/svcdisco/svcdisco/internal/config"
 	"github.com/svcdisco/svcdisco/internal/exitcode"
 	"github.com/svcdisco/svcdisco/internal/sdnotify"
 	"github.com/svcdisco/svcdisco/register"
 	"github.com/svcdisco/svcdisco/register/child"
 	"github.com/svcdisco/svcdisco/registry"
+	"github.com/svcdisco/svcdisco/registry/zk"
 )
 
 // Options is everything `elect` needs, parsed from flags.
@@ -30,6 +32,9 @@ type Options struct {
 	// Command, when set, runs only while leading.
 	Command []string
 	Grace   time.Duration
+	// Reload re-reads the configuration (SIGHUP without CMD, a changed
+	// config file) to follow a changed mirror.
+	Reload func() (*config.Config, error)
 }
 
 // NewCmdElect parses flags into Options and hands them to runF (or Run).
@@ -65,6 +70,17 @@ svcdisco then exits 11 (like a Mesos master, it does not stand by again:
 let systemd restart it). CMD exiting ends the candidacy with CMD's code;
 SIGTERM or SIGINT is forwarded to CMD's group, --grace, SIGKILL, exit 0.
 
+With --mirror URL (ZooKeeper only) the registry alone decides; the leader's
+member is copied into the mirror under the same name (ephemeral, not
+sequential, on a mirror session of its own) so detectors on either
+ensemble name the same leader. A contender never joins an election that
+holds members mirrored from another ensemble: it waits until every
+contender there has stopped, so a group moves between ensembles without a
+second leader. A mirror that is down never holds the election up. A
+changed mirror in the configuration (SIGHUP without CMD, or the config
+file changing) is followed without touching the candidacy; a changed
+registry needs a restart.
+
 Exit codes: 0 ok, 2 invalid input, 4 registry unreachable within
 --timeout, 11 leadership lost (CMD stopped), 127 CMD not found, else CMD's.`,
 		Example: `  svcdisco elect scheduler --port 7070
@@ -86,6 +102,7 @@ Exit codes: 0 ok, 2 invalid input, 4 registry unreachable within
 			if err := opts.complete(args[0], attrs); err != nil {
 				return err
 			}
+			opts.Reload = func() (*config.Config, error) { return config.Load(cmd.Flags()) }
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -133,10 +150,13 @@ func (opts *Options) complete(group string, attrs []string) error {
 func Run(ctx context.Context, opts *Options) error {
 	sigs := make(chan os.Signal, 1)
 	stopSignals := child.Signals // forwarded to CMD
+	var hup chan os.Signal       // without CMD: reload the mirror
 	if opts.Command == nil {
-		// Nothing to reload: SIGHUP neither stops nor kills it.
+		// SIGHUP neither stops nor kills it: it re-reads the mirror.
 		stopSignals = []os.Signal{syscall.SIGTERM, syscall.SIGINT}
-		signal.Ignore(syscall.SIGHUP)
+		hup = make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
 	}
 	signal.Notify(sigs, stopSignals...)
 	defer signal.Stop(sigs)
@@ -159,11 +179,26 @@ func Run(ctx context.Context, opts *Options) error {
 	if !ok {
 		return errors.New("elect: this registry backend has no elections")
 	}
+	var joined func(coord.Candidacy)
+	if primary, ok := reg.(*zk.Registry); ok {
+		// Always able to mirror, so that a reload can add a mirror.
+		fl := &follower{f: opts.F, load: opts.Reload, cur: *opts.F.Config}
+		me := &zk.MirroredElector{Primary: primary, Origin: registry.Redact(opts.F.Config.Registry)}
+		if opts.F.Config.Mirror != "" {
+			me.Mirror = mirrorOpener(opts.F, opts.F.Config)
+		}
+		el, joined = me, fl.joined
+		if opts.Reload != nil {
+			go fl.watch(ctx, hup, opts.F.Config.File)
+		}
+	} else if m := opts.F.MirrorConfigured(); m != "" {
+		return exitcode.Usagef("elect: --mirror %s: elections are mirrored between ZooKeeper registries only", registry.Redact(m))
+	}
 	in := elect.Input{
 		Elector: el, Group: opts.Group, Me: opts.Me, Command: opts.Command,
 		Grace: opts.Grace, Signals: sigs, Out: opts.F.IO.Out,
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
-		Timeout: opts.F.TimeoutValue(), Logger: opts.F.Logger,
+		Timeout: opts.F.TimeoutValue(), Logger: opts.F.Logger, Joined: joined,
 		OnCandidate: func() { sd.Ready("contending for " + opts.Group) },
 	}
 	res, err := elect.Run(ctx, in)
