@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/svcdisco/svcdisco/internal/cachedir"
 	"github.com/svcdisco/svcdisco/registry"
 )
 
@@ -36,21 +37,7 @@ type CacheEntry struct {
 // passed as $CACHE_DIRECTORY, which also works with DynamicUser=), else
 // /var/cache/svcdisco for root (the boot hook and Chef run as root), else
 // $XDG_CACHE_HOME/svcdisco (~/.cache/svcdisco).
-func DefaultCacheDir() string {
-	if d, _, _ := strings.Cut(os.Getenv("CACHE_DIRECTORY"), ":"); d != "" {
-		return d
-	}
-	if os.Geteuid() == 0 {
-		return "/var/cache/svcdisco"
-	}
-	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
-		return filepath.Join(d, "svcdisco")
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(home, ".cache", "svcdisco")
-	}
-	return filepath.Join(os.TempDir(), "svcdisco-cache")
-}
+func DefaultCacheDir() string { return cachedir.Default() }
 
 // DefaultCachePath is the cache file for a set of Exhibitor hosts: one file
 // per Exhibitor cluster, so two registries on one machine never share one.

@@ -32,6 +32,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/svcdisco/svcdisco/internal/cachedir"
 	"github.com/svcdisco/svcdisco/registry"
 )
 
@@ -100,20 +101,11 @@ func New(dir string) *Cache {
 	return &Cache{Dir: dir}
 }
 
-// DefaultDir is /var/cache/svcdisco for root (the boot hook and Chef run
-// as root), else $XDG_CACHE_HOME/svcdisco (~/.cache/svcdisco).
-func DefaultDir() string {
-	if os.Geteuid() == 0 {
-		return "/var/cache/svcdisco"
-	}
-	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
-		return filepath.Join(d, "svcdisco")
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(home, ".cache", "svcdisco")
-	}
-	return filepath.Join(os.TempDir(), "svcdisco-cache")
-}
+// DefaultDir is where answers are kept unless --answer-cache says
+// otherwise: the unit's CacheDirectory= under systemd, /var/cache/svcdisco
+// for root (the boot hook and Chef run as root), else
+// $XDG_CACHE_HOME/svcdisco (~/.cache/svcdisco); see internal/cachedir.
+func DefaultDir() string { return cachedir.Default() }
 
 func (c *Cache) now() time.Time {
 	if c.Now != nil {
