@@ -2,9 +2,12 @@ package etcd
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,13 +32,30 @@ func ctxT(t *testing.T) context.Context {
 }
 
 // open connects to endpoints under a root of the test's own.
+// testRoot is the root of one run of a test: every registry the test
+// opens shares it, and a later run (go test -count, make flake) gets its
+// own, so keys an earlier run's etcdctl left behind until their lease
+// expires never take part.
+func testRoot(t *testing.T) string {
+	if v, ok := testRoots.Load(t); ok {
+		return v.(string)
+	}
+	v, _ := testRoots.LoadOrStore(t, fmt.Sprintf("/t/%s/%d", t.Name(), testRootSeq.Add(1)))
+	return v.(string)
+}
+
+var (
+	testRoots   sync.Map // *testing.T → string
+	testRootSeq atomic.Int64
+)
+
 func open(t *testing.T, endpoints []string, ttl time.Duration, buf *testenv.Buffer) *Registry {
 	t.Helper()
 	var h slog.Handler = slog.DiscardHandler
 	if buf != nil {
 		h = slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})
 	}
-	r, err := Open(ctxT(t), Options{Endpoints: endpoints, Root: "/t/" + t.Name(), TTL: ttl, Logger: slog.New(h)})
+	r, err := Open(ctxT(t), Options{Endpoints: endpoints, Root: testRoot(t), TTL: ttl, Logger: slog.New(h)})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

@@ -40,7 +40,7 @@ func (l *rpcLog) take() []any {
 func TestListingIsOneRangeRead(t *testing.T) {
 	c := testetcd.Shared(t)
 	var log rpcLog
-	r, err := Open(ctxT(t), Options{Endpoints: c.Endpoints(), Root: "/t/" + t.Name(), TTL: 10 * time.Second,
+	r, err := Open(ctxT(t), Options{Endpoints: c.Endpoints(), Root: testRoot(t), TTL: 10 * time.Second,
 		Logger: slog.New(slog.DiscardHandler), DialOptions: []grpc.DialOption{grpc.WithUnaryInterceptor(log.intercept)}})
 	if err != nil {
 		t.Fatal(err)
