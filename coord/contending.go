@@ -3,7 +3,9 @@ package coord
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
+	"time"
 )
 
 // Contending is the bookkeeping a backend's Candidacy shares with every
@@ -51,6 +53,53 @@ func (c *Contending) Resigned() bool {
 	case <-c.ResignC:
 		return true
 	default:
+		return false
+	}
+}
+
+// RunTerms is a backend candidacy's run loop, until resigned: it gets what
+// a term stands on (a session, a lease: held, or open's, retried every
+// second while open fails), runs one term on it, ends it, and starts
+// again. ttl bounds each open and end; what names the holding in logs.
+// It closes TermsC and DoneC when it returns.
+func RunTerms[H comparable](c *Contending, log *slog.Logger, ttl time.Duration, what string, held H,
+	open func(context.Context) (H, error), term func(H), end func(context.Context, H) error) {
+	defer close(c.DoneC)
+	defer close(c.TermsC)
+	var none H
+	for {
+		if held == none {
+			ctx, cancel := context.WithTimeout(context.Background(), ttl)
+			h, err := open(ctx)
+			cancel()
+			if err != nil {
+				log.Warn("elect: cannot open a "+what+"; retrying", "group", c.group, "err", err)
+				if c.Pause() {
+					return
+				}
+				continue
+			}
+			held = h
+		}
+		term(held)
+		ctx, cancel := context.WithTimeout(context.Background(), ttl)
+		if err := end(ctx, held); err != nil {
+			log.Debug("elect: ending the "+what+" failed; it expires", "err", err)
+		}
+		cancel()
+		held = none
+		if c.Resigned() {
+			return
+		}
+	}
+}
+
+// Pause waits a second; true when resigned meanwhile.
+func (c *Contending) Pause() bool {
+	select {
+	case <-c.ResignC:
+		return true
+	case <-time.After(time.Second):
 		return false
 	}
 }

@@ -53,7 +53,9 @@ func (r *Registry) Campaign(ctx context.Context, group string, me registry.Provi
 	if err != nil {
 		return nil, err
 	}
-	go c.run(s)
+	go coord.RunTerms(&c.Contending, r.log, r.opts.TTL, "session", s,
+		func(ctx context.Context) (*heldSession, error) { return r.newSession(ctx, "svcdisco elect "+group) },
+		c.term, func(ctx context.Context, s *heldSession) error { return s.destroy(ctx) })
 	return c, nil
 }
 
@@ -66,47 +68,6 @@ type candidacy struct {
 	coord.Contending
 }
 
-// run contends, leads, steps down, until resigned.
-func (c *candidacy) run(s *heldSession) {
-	defer close(c.DoneC)
-	defer close(c.TermsC)
-	for {
-		if s == nil {
-			ctx, cancel := context.WithTimeout(context.Background(), c.r.opts.TTL)
-			var err error
-			s, err = c.r.newSession(ctx, "svcdisco elect "+c.group)
-			cancel()
-			if err != nil {
-				c.r.log.Warn("elect: cannot create a session; retrying", "group", c.group, "err", err)
-				if c.pause() {
-					return
-				}
-				continue
-			}
-		}
-		c.term(s)
-		ctx, cancel := context.WithTimeout(context.Background(), c.r.opts.TTL)
-		if err := s.destroy(ctx); err != nil {
-			c.r.log.Debug("elect: destroying the session failed; it expires", "err", err)
-		}
-		cancel()
-		s = nil
-		if c.Resigned() {
-			return
-		}
-	}
-}
-
-// pause waits a little; true when resigned meanwhile.
-func (c *candidacy) pause() bool {
-	select {
-	case <-c.ResignC:
-		return true
-	case <-time.After(time.Second):
-		return false
-	}
-}
-
 // term waits for the lock on session s and leads while it lasts.
 func (c *candidacy) term(s *heldSession) {
 	lock, err := c.r.client.LockOpts(&api.LockOptions{
@@ -114,7 +75,7 @@ func (c *candidacy) term(s *heldSession) {
 	})
 	if err != nil {
 		c.r.log.Warn("elect: lock options", "err", err)
-		c.pause()
+		c.Pause()
 		return
 	}
 	stop := make(chan struct{})
@@ -129,7 +90,7 @@ func (c *candidacy) term(s *heldSession) {
 	if err != nil || monitor == nil {
 		if err != nil && !c.Resigned() {
 			c.r.log.Warn("elect: contending failed; retrying", "group", c.group, "err", err)
-			c.pause()
+			c.Pause()
 		}
 		return
 	}

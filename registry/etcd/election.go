@@ -50,7 +50,8 @@ func (r *Registry) Campaign(ctx context.Context, group string, me registry.Provi
 	}
 	c := &candidacy{r: r, group: group, prefix: r.ElectionPrefix(group), value: string(value)}
 	c.Init(group)
-	go c.run(l)
+	go coord.RunTerms(&c.Contending, r.log, r.opts.TTL, "lease", l, r.newLease,
+		c.term, func(ctx context.Context, l *heldLease) error { return l.revoke(ctx) })
 	return c, nil
 }
 
@@ -61,47 +62,6 @@ type candidacy struct {
 	value  string
 
 	coord.Contending
-}
-
-// run contends, leads, steps down, until resigned.
-func (c *candidacy) run(l *heldLease) {
-	defer close(c.DoneC)
-	defer close(c.TermsC)
-	for {
-		if l == nil {
-			ctx, cancel := context.WithTimeout(context.Background(), c.r.opts.TTL)
-			var err error
-			l, err = c.r.newLease(ctx)
-			cancel()
-			if err != nil {
-				c.r.log.Warn("elect: cannot grant a lease; retrying", "group", c.group, "err", err)
-				if c.pause() {
-					return
-				}
-				continue
-			}
-		}
-		c.term(l)
-		ctx, cancel := context.WithTimeout(context.Background(), c.r.opts.TTL)
-		if err := l.revoke(ctx); err != nil {
-			c.r.log.Debug("elect: revoking the lease failed; it expires", "err", err)
-		}
-		cancel()
-		l = nil
-		if c.Resigned() {
-			return
-		}
-	}
-}
-
-// pause waits a little; true when resigned meanwhile.
-func (c *candidacy) pause() bool {
-	select {
-	case <-c.ResignC:
-		return true
-	case <-time.After(time.Second):
-		return false
-	}
 }
 
 // term campaigns on lease l and leads while it lasts.
@@ -118,14 +78,14 @@ func (c *candidacy) term(l *heldLease) {
 	}()
 	s, err := l.session(ctx)
 	if err != nil {
-		c.pause()
+		c.Pause()
 		return
 	}
 	e := concurrency.NewElection(s, c.prefix)
 	if err := e.Campaign(ctx, c.value); err != nil {
 		if !c.Resigned() && l.Reason() == nil {
 			c.r.log.Warn("elect: campaign failed; retrying", "group", c.group, "err", err)
-			c.pause()
+			c.Pause()
 		}
 		return
 	}
