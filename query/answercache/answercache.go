@@ -21,7 +21,6 @@
 package answercache
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -125,8 +124,13 @@ type record struct {
 // modification time: an answer the registry repeats (the common case) then
 // costs a utimes, not a rewrite.
 type file struct {
-	Key       Key      `json:"key"`
-	Providers []record `json:"providers"`
+	// Fingerprint is the answer's fingerprint; it comes first and Complete
+	// repeats it last, so Store can tell an unchanged, whole file from its
+	// two ends (see holds).
+	Fingerprint string   `json:"fingerprint"`
+	Key         Key      `json:"key"`
+	Providers   []record `json:"providers"`
+	Complete    string   `json:"complete"`
 }
 
 // Path is the file holding key's answer.
@@ -138,21 +142,25 @@ func (c *Cache) Path(k Key) string {
 
 // Store records ps as key's answer, fetched now. A changed answer is
 // written atomically (a reader sees the old answer or the new one, never
-// half); an unchanged one only has its time brought forward.
+// half); an unchanged one only has its time brought forward. Whether it
+// changed is decided by the answer's fingerprint, which the file carries at
+// its start and again at its end: reading those few bytes replaces encoding
+// the whole answer, and a cut file (the end missing) is always rewritten.
 func (c *Cache) Store(k Key, ps []registry.Provider) error {
-	sorted := slices.Clone(ps)
-	registry.Sort(sorted) // the same set, whatever order the backend listed it in
-	f := file{Key: k, Providers: make([]record, len(sorted))}
-	for i, p := range sorted {
-		f.Providers[i] = record{Provider: p, Name: p.Name}
-	}
-	data, err := json.Marshal(f)
-	if err != nil {
-		return fmt.Errorf("answer cache: %w", err)
-	}
-	data = append(data, '\n')
+	fp := fingerprint(k, ps)
 	path, now := c.Path(k), c.now()
-	if old, _, err := readOwn(path); err != nil || !bytes.Equal(old, data) {
+	if !holds(path, fp) {
+		sorted := slices.Clone(ps)
+		registry.Sort(sorted) // the same set, whatever order the backend listed it in
+		f := file{Fingerprint: fp, Key: k, Providers: make([]record, len(sorted)), Complete: fp}
+		for i, p := range sorted {
+			f.Providers[i] = record{Provider: p, Name: p.Name}
+		}
+		data, err := json.Marshal(f)
+		if err != nil {
+			return fmt.Errorf("answer cache: %w", err)
+		}
+		data = append(data, '\n')
 		if err := writeAtomic(c.Dir, path, data); err != nil {
 			return fmt.Errorf("answer cache: %w", err)
 		}

@@ -2,9 +2,11 @@ package answercache
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -236,21 +238,145 @@ func TestUnchangedAnswerOnlyTouched(t *testing.T) {
 	}
 }
 
+// TestCutFileRewritten: a file that lost its end (a crash after the
+// rename, before the data reached the disk) is rewritten by the next Store
+// of the same answer, though it starts with the right fingerprint.
+func TestCutFileRewritten(t *testing.T) {
+	c, _ := newCache(t)
+	if err := c.Store(key, providers()); err != nil {
+		t.Fatal(err)
+	}
+	path := c.Path(key)
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, fi.Size()-5); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Load(key, time.Minute); !errors.Is(err, ErrNoEntry) {
+		t.Fatalf("a cut file loaded: %v", err)
+	}
+	if err := c.Store(key, providers()); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := c.Load(key, time.Minute); err != nil || !reflect.DeepEqual(e.Providers, providers()) {
+		t.Fatalf("after storing the same answer again: %+v %v", e, err)
+	}
+}
+
+// TestFingerprintCoversEveryField changes each field of a provider in turn
+// (and each field of an endpoint, by reflection, so a field added to
+// registry.Provider later is covered too) and wants a different
+// fingerprint: an answer that differs only there must be rewritten, never
+// taken for the one on disk.
+func TestFingerprintCoversEveryField(t *testing.T) {
+	base := providers()
+	want := fingerprint(key, base)
+	swapped := providers()
+	swapped[0], swapped[1] = swapped[1], swapped[0]
+	if got := fingerprint(key, swapped); got != want {
+		t.Errorf("the order of the answer changed its fingerprint: %s, %s", got, want)
+	}
+	if fingerprint(key, base[:1]) == want || fingerprint(key, append(providers(), base[1])) == want {
+		t.Error("one provider fewer or more kept the fingerprint")
+	}
+	other := key
+	other.Service = "api"
+	if fingerprint(other, base) == want {
+		t.Error("another key kept the fingerprint")
+	}
+	typ := reflect.TypeFor[registry.Provider]()
+	for i := range typ.NumField() {
+		field := typ.Field(i)
+		ps := providers()
+		v := reflect.ValueOf(&ps[0]).Elem().Field(i)
+		if !mutate(t, v) {
+			t.Errorf("field %s (%s): the test cannot change it; teach mutate", field.Name, field.Type)
+			continue
+		}
+		if fingerprint(key, ps) == want {
+			t.Errorf("changing %s kept the fingerprint", field.Name)
+		}
+	}
+	ep := providers()
+	ep[0].Endpoints["admin"] = registry.Endpoint{Host: "a", Port: 10}
+	if fingerprint(key, ep) == want {
+		t.Error("changing an endpoint's port kept the fingerprint")
+	}
+	ep[0].Endpoints["admin"] = registry.Endpoint{Host: "b", Port: 9}
+	if fingerprint(key, ep) == want {
+		t.Error("changing an endpoint's host kept the fingerprint")
+	}
+	// Length prefixes: moving a byte from one field to the next is a change.
+	shift := providers()
+	shift[0].Host, shift[0].Address = shift[0].Host+"1", shift[0].Address[1:]
+	if fingerprint(key, shift) == want {
+		t.Error("moving a byte between two fields kept the fingerprint")
+	}
+}
+
+// mutate changes v in place; false when it does not know v's kind.
+func mutate(t *testing.T, v reflect.Value) bool {
+	t.Helper()
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(v.String() + "x")
+	case reflect.Int, reflect.Int64:
+		if v.Type() == reflect.TypeFor[time.Duration]() {
+			return false
+		}
+		v.SetInt(v.Int() + 1)
+	case reflect.Bool:
+		v.SetBool(!v.Bool())
+	case reflect.Slice:
+		v.Set(reflect.Append(v, reflect.New(v.Type().Elem()).Elem()))
+	case reflect.Map:
+		m := reflect.MakeMap(v.Type())
+		for _, k := range v.MapKeys() {
+			m.SetMapIndex(k, v.MapIndex(k))
+		}
+		m.SetMapIndex(reflect.ValueOf("added"), reflect.New(v.Type().Elem()).Elem())
+		v.Set(m)
+	case reflect.Struct:
+		if v.Type() != reflect.TypeFor[time.Time]() {
+			return false
+		}
+		v.Set(reflect.ValueOf(v.Interface().(time.Time).Add(time.Millisecond)))
+	default:
+		return false
+	}
+	return true
+}
+
 // BenchmarkStore is the cost a query pays to keep its answer: the usual
-// case, an answer the registry repeats, and a changed one.
+// case, an answer the registry repeats, and a changed one, at 2 and at
+// 10,000 providers (the fields-only answer of `query -o lines`).
 func BenchmarkStore(b *testing.B) {
-	for _, changed := range []bool{false, true} {
-		b.Run(map[bool]string{false: "unchanged", true: "changed"}[changed], func(b *testing.B) {
-			c := New(filepath.Join(b.TempDir(), "cache"))
-			ps := providers()
-			for i := 0; i < b.N; i++ {
-				if changed {
-					ps[0].Port = i
+	many := make([]registry.Provider, 10000)
+	ts := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	for i := range many {
+		host := fmt.Sprintf("web-%05d.us-east-1.example.com", i)
+		many[i] = registry.Provider{Service: "web", Host: host, Port: 8080, Status: registry.StatusUp,
+			Timestamp: ts.Add(time.Duration(i) * time.Millisecond), Name: fmt.Sprintf("%s:8080:%d", host, i), FieldsOnly: true}
+	}
+	for _, size := range []struct {
+		name string
+		ps   []registry.Provider
+	}{{"providers=2", providers()}, {"providers=10000", many}} {
+		for _, changed := range []bool{false, true} {
+			b.Run(size.name+"/"+map[bool]string{false: "unchanged", true: "changed"}[changed], func(b *testing.B) {
+				c := New(filepath.Join(b.TempDir(), "cache"))
+				ps := slices.Clone(size.ps)
+				for i := 0; i < b.N; i++ {
+					if changed {
+						ps[0].Port = i
+					}
+					if err := c.Store(key, ps); err != nil {
+						b.Fatal(err)
+					}
 				}
-				if err := c.Store(key, ps); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+			})
+		}
 	}
 }

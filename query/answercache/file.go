@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -46,29 +47,66 @@ func writeAtomic(dir, path string, data []byte) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-// readOwn reads path, and when it was last modified, only if it is a regular file owned by this user and
-// writable by nobody else: a stale answer decides where traffic goes, so a
-// file planted by another user (a cache directory made world-writable by
-// mistake) must not be believed. Symlinks are not followed.
+// readOwn reads path, and when it was last modified, only if it is a
+// regular file owned by this user and writable by nobody else (see openOwn).
 func readOwn(path string) ([]byte, time.Time, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	f, fi, err := openOwn(path)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
 	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxFile))
+	return data, fi.ModTime(), err
+}
+
+// holds reports whether path is our own file holding the answer with
+// fingerprint fp, whole: it starts with that fingerprint and ends with it.
+// Only those two ends are read.
+func holds(path, fp string) bool {
+	f, fi, err := openOwn(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := `{"fingerprint":` + strconv.Quote(fp) + `,`
+	tail := `,"complete":` + strconv.Quote(fp) + "}\n"
+	if fi.Size() < int64(len(head)+len(tail)) {
+		return false
+	}
+	buf := make([]byte, max(len(head), len(tail)))
+	if _, err := f.ReadAt(buf[:len(head)], 0); err != nil || string(buf[:len(head)]) != head {
+		return false
+	}
+	_, err = f.ReadAt(buf[:len(tail)], fi.Size()-int64(len(tail)))
+	return err == nil && string(buf[:len(tail)]) == tail
+}
+
+// openOwn opens path only if it is a regular file owned by this user and
+// writable by nobody else: a stale answer decides where traffic goes, so a
+// file planted by another user (a cache directory made world-writable by
+// mistake) must not be believed. Symlinks are not followed.
+func openOwn(path string) (*os.File, os.FileInfo, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, nil, err
+	}
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, time.Time{}, err
+		f.Close()
+		return nil, nil, err
 	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	switch {
 	case !fi.Mode().IsRegular():
-		return nil, time.Time{}, fmt.Errorf("%s is not a regular file", path)
+		err = fmt.Errorf("%s is not a regular file", path)
 	case ok && int(st.Uid) != os.Geteuid():
-		return nil, time.Time{}, fmt.Errorf("%s is owned by uid %d, not by this user", path, st.Uid)
+		err = fmt.Errorf("%s is owned by uid %d, not by this user", path, st.Uid)
 	case fi.Mode().Perm()&0o022 != 0:
-		return nil, time.Time{}, fmt.Errorf("%s is writable by others (mode %04o)", path, fi.Mode().Perm())
+		err = fmt.Errorf("%s is writable by others (mode %04o)", path, fi.Mode().Perm())
 	}
-	data, err := io.ReadAll(io.LimitReader(f, maxFile))
-	return data, fi.ModTime(), err
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, fi, nil
 }
