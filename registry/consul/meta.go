@@ -2,7 +2,6 @@ package consul
 
 import (
 	"fmt"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -56,7 +55,21 @@ const (
 	metaMaxValueLen = 512
 )
 
-var metaKeyRE = regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)
+// validMetaKey is Consul's rule for meta keys, [a-zA-Z0-9_-]+ (plain code
+// rather than a package-level regexp, which every command would compile at
+// start-up).
+func validMetaKey(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // reservedTaggedAddresses are the tagged addresses Consul itself uses (the
 // agent adds lan_ipv4/wan_ipv4 for any IPv4 service address); they are not
@@ -126,7 +139,7 @@ func weightFits(w int) bool { return w >= 1 && w <= 65535 }
 // checkAttr reports why an attribute cannot be a Consul Meta pair.
 func checkAttr(k, v string) error {
 	switch {
-	case !metaKeyRE.MatchString(k):
+	case !validMetaKey(k):
 		return fmt.Errorf("attribute %q: Consul Meta keys may only contain letters, digits, _ and -", k)
 	case len(k) > metaMaxKeyLen:
 		return fmt.Errorf("attribute %q: Consul Meta keys are at most %d characters", k, metaMaxKeyLen)

@@ -3,6 +3,8 @@ package query
 
 import (
 	"context"
+	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -120,6 +122,13 @@ func (opts *Options) complete(service string, fl flags) error {
 func Run(ctx context.Context, opts *Options) error {
 	if opts.Query.Answers == nil {
 		opts.Query.Answers = opts.F.Answers()
+	}
+	if opts.Query.FieldsOnly && os.Getenv("GOGC") == "" {
+		// A fields-only answer is bounded by ZooKeeper's 1 MB getChildren
+		// reply, so this process's heap stays small whatever the fleet;
+		// collecting it every 4 MB was a quarter of `-o lines` CPU time at
+		// 10,000 providers (make bench). GOGC set by the caller wins.
+		debug.SetGCPercent(400)
 	}
 	ps, err := ask(ctx, opts)
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -69,10 +68,32 @@ func Decode(f Format, service string, e Entry, now time.Time) (registry.Provider
 	return p, nil
 }
 
-var (
-	memberName = regexp.MustCompile(`^member_[0-9]{10}$`)
-	nerveName  = regexp.MustCompile(`^.+_[0-9]{10}$`)
-)
+// isMemberName reports whether name is a ServerSet member's,
+// member_NNNNNNNNNN (ZooKeeper's ten-digit sequence suffix).
+func isMemberName(name string) bool {
+	return strings.HasPrefix(name, "member_") && len(name) == len("member_")+10 && hasSequenceSuffix(name)
+}
+
+// isNerveName reports whether name is a Nerve entry's,
+// <instance_id>_NNNNNNNNNN with a non-empty instance ID.
+func isNerveName(name string) bool {
+	return len(name) > 11 && hasSequenceSuffix(name)
+}
+
+// hasSequenceSuffix: name ends with _ and ten digits. Plain code, not a
+// regular expression: every command pays for a package-level regexp's
+// compilation at start-up.
+func hasSequenceSuffix(name string) bool {
+	if len(name) < 11 || name[len(name)-11] != '_' {
+		return false
+	}
+	for _, c := range name[len(name)-10:] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
 
 // Detect tells an entry's format: its name when the name says (svcdisco's
 // host:port@millis, ServerSet's member_NNNNNNNNNN), else its data (a
@@ -82,7 +103,7 @@ func Detect(e Entry) Format {
 	if _, _, _, err := zk.ParseInstanceName(e.Name); err == nil {
 		return FormatSvcdisco
 	}
-	if memberName.MatchString(e.Name) {
+	if isMemberName(e.Name) {
 		return FormatServerSet
 	}
 	var probe struct {
@@ -91,7 +112,7 @@ func Detect(e Entry) Format {
 	if json.Unmarshal(e.Data, &probe) == nil && probe.RegistrationTimeUTC != nil {
 		return FormatCurator
 	}
-	if nerveName.MatchString(e.Name) {
+	if isNerveName(e.Name) {
 		return FormatNerve
 	}
 	return ""
@@ -191,7 +212,7 @@ type serverSetMember struct {
 }
 
 func decodeServerSet(e Entry) (registry.Provider, error) {
-	if !memberName.MatchString(e.Name) {
+	if !isMemberName(e.Name) {
 		return registry.Provider{}, fmt.Errorf("not a ServerSet member (member_NNNNNNNNNN)")
 	}
 	var in serverSetMember
