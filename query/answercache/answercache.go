@@ -29,6 +29,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/svcdisco/svcdisco/internal/cachedir"
@@ -150,17 +151,10 @@ func (c *Cache) Store(k Key, ps []registry.Provider) error {
 	fp := fingerprint(k, ps)
 	path, now := c.Path(k), c.now()
 	if !holds(path, fp) {
-		sorted := slices.Clone(ps)
-		registry.Sort(sorted) // the same set, whatever order the backend listed it in
-		f := file{Fingerprint: fp, Key: k, Providers: make([]record, len(sorted)), Complete: fp}
-		for i, p := range sorted {
-			f.Providers[i] = record{Provider: p, Name: p.Name}
-		}
-		data, err := json.Marshal(f)
+		data, err := encode(fp, k, ps)
 		if err != nil {
 			return fmt.Errorf("answer cache: %w", err)
 		}
-		data = append(data, '\n')
 		if err := writeAtomic(c.Dir, path, data); err != nil {
 			return fmt.Errorf("answer cache: %w", err)
 		}
@@ -169,6 +163,42 @@ func (c *Cache) Store(k Key, ps []registry.Provider) error {
 		return fmt.Errorf("answer cache: %w", err)
 	}
 	return nil
+}
+
+// encode writes the file for answer ps: what json.Marshal gives for a file
+// value, built one provider at a time (registry.Provider.AppendJSON), with
+// the providers sorted so the same set always gives the same bytes.
+func encode(fp string, k Key, ps []registry.Provider) ([]byte, error) {
+	sorted := slices.Clone(ps)
+	registry.Sort(sorted) // the same set, whatever order the backend listed it in
+	key, err := json.Marshal(k)
+	if err != nil {
+		return nil, err
+	}
+	data := make([]byte, 0, 64+len(key)+len(ps)*320)
+	data = append(data, `{"fingerprint":`...)
+	data = strconv.AppendQuote(data, fp) // hex and dashes only
+	data = append(data, `,"key":`...)
+	data = append(data, key...)
+	data = append(data, `,"providers":[`...)
+	for i := range sorted {
+		if i > 0 {
+			data = append(data, ',')
+		}
+		data = append(data, `{"provider":`...)
+		if data, err = sorted[i].AppendJSON(data); err != nil {
+			return nil, err
+		}
+		if sorted[i].Name != "" {
+			name, _ := json.Marshal(sorted[i].Name) // a string always encodes
+			data = append(data, `,"name":`...)
+			data = append(data, name...)
+		}
+		data = append(data, '}')
+	}
+	data = append(data, `],"complete":`...)
+	data = strconv.AppendQuote(data, fp)
+	return append(data, "}\n"...), nil
 }
 
 // Load returns key's answer if one at most maxAge old is cached. For a

@@ -1,6 +1,7 @@
 package answercache
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -378,5 +379,28 @@ func BenchmarkStore(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// TestEncodeIsEncodingJSON: the hand-built file is what json.Marshal gives
+// for the same file value, so Load (encoding/json) reads it back exactly.
+func TestEncodeIsEncodingJSON(t *testing.T) {
+	ps := append(providers(), registry.Provider{Service: "web", Host: "<c>", Port: 1, Name: "c\"&\u2028", Timestamp: time.Unix(1, 0)})
+	got, err := encode("v1-x", key, ps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sorted := slices.Clone(ps)
+	registry.Sort(sorted)
+	f := file{Fingerprint: "v1-x", Key: key, Complete: "v1-x"}
+	for _, p := range sorted {
+		f.Providers = append(f.Providers, record{Provider: p, Name: p.Name})
+	}
+	want, err := json.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want)+"\n" {
+		t.Errorf("encode:\n got %s\nwant %s", got, want)
 	}
 }
