@@ -165,7 +165,7 @@ func sortKey(name string, i int, minMs, maxMs int64) (uint64, error) {
 // sortKeys sorts packed keys by timestamp, then by name (names are unique
 // within a service).
 func sortKeys(keys []uint64, names []string) {
-	slices.Sort(keys)
+	radixSort(keys, idxBits) // keys were appended by index
 	for lo := 0; lo < len(keys); {
 		hi := lo + 1
 		for hi < len(keys) && keys[hi]>>idxBits == keys[lo]>>idxBits {
@@ -177,6 +177,51 @@ func sortKeys(keys []uint64, names []string) {
 			})
 		}
 		lo = hi
+	}
+}
+
+// radixSort sorts keys in place by their bits from bit `from` up: least
+// significant byte first, one stable counting pass per byte, skipping every
+// byte all keys share (the high bytes of timestamps registered within days
+// of each other). Keys must already be in order of their bits below from:
+// fromNames appends them by index, so sorting on the timestamp bits alone
+// gives the order of the whole keys in four passes or fewer. pdqsort's
+// comparisons were a fifth of a fields-only listing's CPU; this takes half
+// their time (BenchmarkSortKeys).
+func radixSort(keys []uint64, from uint) {
+	if len(keys) < 64 {
+		slices.Sort(keys)
+		return
+	}
+	and, or := ^uint64(0), uint64(0)
+	for _, k := range keys {
+		and &= k
+		or |= k
+	}
+	varying := (and ^ or) >> from << from
+	src, dst := keys, make([]uint64, len(keys))
+	for shift := from; shift < 64; shift += 8 {
+		if varying>>shift&0xff == 0 {
+			continue
+		}
+		var count [256]int
+		for _, k := range src {
+			count[k>>shift&0xff]++
+		}
+		pos := 0
+		for i, c := range count {
+			count[i] = pos
+			pos += c
+		}
+		for _, k := range src {
+			d := k >> shift & 0xff
+			dst[count[d]] = k
+			count[d]++
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &keys[0] {
+		copy(keys, src)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -33,5 +34,62 @@ func BenchmarkFieldsOnlyListing(b *testing.B) {
 		if len(ps) != len(names) {
 			b.Fatal(len(ps))
 		}
+	}
+}
+
+// TestRadixSort: the same order as slices.Sort, for keys as a listing packs
+// them (close timestamps, indexes in order, sorted on the timestamp bits),
+// for random ones (sorted on every bit), and at the sizes
+// around the small-slice cut-over.
+func TestRadixSort(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{0, 1, 2, 63, 64, 65, 1000, 10000} {
+		for _, shape := range []string{"listing", "random", "sorted", "equal"} {
+			keys := make([]uint64, n)
+			for i := range keys {
+				switch shape {
+				case "listing":
+					keys[i] = uint64(800_000_000_000+rng.IntN(3*86_400_000))<<idxBits | uint64(i)
+				case "random":
+					keys[i] = rng.Uint64()
+				case "sorted":
+					keys[i] = uint64(i) << 30
+				case "equal":
+					keys[i] = 42
+				}
+			}
+			want := slices.Clone(keys)
+			slices.Sort(want)
+			from := uint(0)
+			if shape == "listing" {
+				from = idxBits // in index order below idxBits, as fromNames has them
+			}
+			radixSort(keys, from)
+			if !slices.Equal(keys, want) {
+				t.Errorf("%d %s keys: radixSort differs from slices.Sort", n, shape)
+			}
+		}
+	}
+}
+
+// BenchmarkSortKeys: radixSort beside slices.Sort on the keys of a
+// 10,000-provider listing registered over three days.
+func BenchmarkSortKeys(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	keys := make([]uint64, 10000)
+	for i := range keys {
+		keys[i] = uint64(800_000_000_000+rng.IntN(3*86_400_000))<<idxBits | uint64(i)
+	}
+	work := make([]uint64, len(keys))
+	for _, s := range []struct {
+		name string
+		sort func([]uint64)
+	}{{"radix", func(k []uint64) { radixSort(k, idxBits) }}, {"pdqsort", slices.Sort[[]uint64]}} {
+		b.Run(s.name, func(b *testing.B) {
+			for b.Loop() {
+				copy(work, keys)
+				s.sort(work)
+			}
+		})
 	}
 }
