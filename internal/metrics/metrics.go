@@ -13,8 +13,9 @@ import (
 )
 
 // Registry holds every svcdisco collector, plus Go runtime and process
-// metrics. It is not prometheus.DefaultRegisterer, so a program importing
-// svcdisco's packages keeps its own default registry to itself.
+// metrics, once Serve has run (see register). It is not
+// prometheus.DefaultRegisterer, so a program importing svcdisco's packages
+// keeps its own default registry to itself.
 var Registry = prometheus.NewRegistry()
 
 var (
@@ -69,13 +70,18 @@ var (
 	}, []string{"destination"})
 )
 
-// runtimeOnce adds the Go runtime and process collectors when metrics are
-// first served: a daemon that serves none does not pay for them.
-var runtimeOnce sync.Once
+// registerOnce registers every collector when metrics are first served:
+// a process that serves none (every `query`, and daemons without
+// --metrics-addr) does not pay for it at start-up. The collectors count
+// from the start either way; registering only publishes them.
+var registerOnce sync.Once
 
-func registerRuntime() {
-	runtimeOnce.Do(func() {
+func register() {
+	registerOnce.Do(func() {
 		Registry.MustRegister(
+			registered, registrations, deregistrations, reregistrations,
+			checkResults, checkDuration, sessionState, sessionExpiries,
+			watchEvents, renders, renderFailures, lastRender,
 			collectors.NewGoCollector(),
 			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		)
@@ -84,14 +90,6 @@ func registerRuntime() {
 
 // SessionStates are the values of svcdisco_session_state's state label.
 var SessionStates = []string{"connected", "disconnected", "expired", "presumed-lost", "closed"}
-
-func init() {
-	Registry.MustRegister(
-		registered, registrations, deregistrations, reregistrations,
-		checkResults, checkDuration, sessionState, sessionExpiries,
-		watchEvents, renders, renderFailures, lastRender,
-	)
-}
 
 // held is what svcdisco_providers_registered counts, by provider ID.
 var held = struct {
