@@ -127,8 +127,21 @@ func Start(t testing.TB, o Options) *Agent {
 
 // New starts an agent and waits until it has a leader and has synced its
 // node into the catalog (before that, registrations are not yet visible to
-// health queries).
+// health queries). An agent that exits because one of its six ports was
+// taken meanwhile is started again on new ports (three tries).
 func New(bin string, o Options) (*Agent, error) {
+	for try := 1; ; try++ {
+		a, err := newAgent(bin, o)
+		if err == nil || !errors.Is(err, errPortTaken) || try == 3 {
+			return a, err
+		}
+	}
+}
+
+// errPortTaken: the agent exited because a port it was given was taken.
+var errPortTaken = errors.New("a port was taken")
+
+func newAgent(bin string, o Options) (*Agent, error) {
 	dir, err := os.MkdirTemp("", "svcdisco-consul-")
 	if err != nil {
 		return nil, err
@@ -163,7 +176,7 @@ func New(bin string, o Options) (*Agent, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	if err := a.waitReady(60*time.Second, o); err != nil {
+	if err := a.waitReady(60*time.Second, o, a.exited); err != nil {
 		a.Stop()
 		return nil, err
 	}
@@ -211,11 +224,12 @@ func (a *Agent) Start() error {
 		return errors.New("consul agent is already running")
 	}
 	err := a.start()
+	exited := a.exited
 	a.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	return a.waitReady(60*time.Second, a.opts)
+	return a.waitReady(60*time.Second, a.opts, exited)
 }
 
 // Restart kills the agent and starts it again: an agent restart as a
@@ -241,13 +255,26 @@ func (a *Agent) RestartWithoutState() error {
 	return a.Start()
 }
 
-func (a *Agent) waitReady(timeout time.Duration, o Options) error {
+// waitReady polls the agent until it is ready, or until its process has
+// exited (exited closed): that is an error at once, errPortTaken when its
+// log says a port was taken.
+func (a *Agent) waitReady(timeout time.Duration, o Options, exited <-chan struct{}) error {
 	deadline := time.Now().Add(timeout)
 	token := ""
 	if o.ACL {
 		token = ManagementToken
 	}
 	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			log, _ := os.ReadFile(filepath.Join(a.dir, "consul.log"))
+			err := fmt.Errorf("consul on %s exited before it was ready; log:\n%s", a.Addr(), tail(string(log), 2000))
+			if strings.Contains(string(log), "address already in use") {
+				err = fmt.Errorf("%w: %w", errPortTaken, err)
+			}
+			return err
+		default:
+		}
 		leader, _ := a.get("/v1/status/leader", token)
 		nodes, _ := a.get("/v1/catalog/nodes", token)
 		if len(leader) > 4 && strings.Contains(nodes, `"Node"`) {

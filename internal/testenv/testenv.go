@@ -8,6 +8,7 @@ package testenv
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -48,6 +49,14 @@ func Missing(t testing.TB, what string, err error) {
 
 // FreePorts returns n distinct 127.0.0.1 ports nothing listens on (held
 // open together while picked, so they differ).
+//
+// They are drawn at random from below the kernel's ephemeral range
+// (net.ipv4.ip_local_port_range), not asked for with :0: the kernel hands
+// out :0 ports from the range it also gives every outgoing connection, so
+// between the pick and a server's own bind any client, another test
+// package's running at the same time included, could take the port. One
+// did: a Consul agent failed to start with "bind: address already in use"
+// in a `make flake` run of three packages at once.
 func FreePorts(n int) ([]int, error) {
 	var ls []net.Listener
 	defer func() {
@@ -55,16 +64,38 @@ func FreePorts(n int) ([]int, error) {
 			l.Close()
 		}
 	}()
-	ports := make([]int, n)
-	for i := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	lo, hi := 10000, ephemeralLow()-1
+	ports := make([]int, 0, n)
+	for tries := 0; len(ports) < n; tries++ {
+		addr := "127.0.0.1:0"
+		if hi-lo >= 1000 && tries < 100*n {
+			addr = fmt.Sprintf("127.0.0.1:%d", lo+rand.IntN(hi-lo+1))
+		}
+		l, err := net.Listen("tcp", addr)
 		if err != nil {
-			return nil, err
+			if addr == "127.0.0.1:0" {
+				return nil, err
+			}
+			continue // taken: draw another
 		}
 		ls = append(ls, l)
-		ports[i] = l.Addr().(*net.TCPAddr).Port
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range (32768,
+// Linux's default, when it cannot be read).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	var low, high int
+	if _, err := fmt.Sscan(string(b), &low, &high); err != nil || low <= 0 {
+		return 32768
+	}
+	return low
 }
 
 // Buffer is a bytes.Buffer safe for one goroutine (a logger, a child
