@@ -46,7 +46,7 @@ flake: consul
 # in every `go test` too). Run one longer with, e.g.,
 #   go test -run '^$$' -fuzz '^FuzzParseURL$$' -fuzztime 10m ./registry/
 FUZZTIME ?= 5s
-FUZZ_TARGETS := ./registry:FuzzParseURL ./registry:FuzzDecodeData ./registry:FuzzAppendJSON ./registry/zk:FuzzParseInstanceName \
+FUZZ_TARGETS := ./registry:FuzzParseURL ./registry:FuzzDecodeData ./registry:FuzzAppendJSON ./registry/zk:FuzzParseInstanceName ./registry/zk:FuzzPositiveInt \
 	./exhibitor:FuzzParseReply ./register/agent:FuzzParseFile ./registry/consul:FuzzDecodeMeta
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \

@@ -152,8 +152,8 @@ func sortKey(name string, i int, minMs, maxMs int64) (uint64, error) {
 	if at < 0 {
 		return 0, fmt.Errorf("znode name %q is not host:port@millis", name)
 	}
-	ms, err := strconv.ParseInt(name[at+1:], 10, 64)
-	if err != nil || ms <= 0 {
+	ms, ok := positiveInt(name[at+1:])
+	if !ok {
 		return 0, fmt.Errorf("znode name %q: bad timestamp", name)
 	}
 	if ms < minMs || ms > maxMs {

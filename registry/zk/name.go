@@ -35,15 +35,15 @@ func ParseInstanceName(name string) (host string, port int, ts time.Time, err er
 	if at < 0 || colon <= 0 {
 		return "", 0, time.Time{}, fmt.Errorf("znode name %q is not host:port@millis", name)
 	}
-	ms, err := strconv.ParseInt(name[at+1:], 10, 64)
-	if err != nil || ms <= 0 {
+	ms, ok := positiveInt(name[at+1:])
+	if !ok {
 		return "", 0, time.Time{}, fmt.Errorf("znode name %q: bad timestamp", name)
 	}
-	port, err = strconv.Atoi(name[colon+1 : at])
-	if err != nil || port < 1 || port > 65535 {
+	p, ok := positiveInt(name[colon+1 : at])
+	if !ok || p > 65535 {
 		return "", 0, time.Time{}, fmt.Errorf("znode name %q: bad port", name)
 	}
-	return name[:colon], port, time.UnixMilli(ms).UTC(), nil
+	return name[:colon], int(p), time.UnixMilli(ms).UTC(), nil
 }
 
 // keyOf applies the entry rule (see registry.CheckKey) to a znode name and
@@ -88,12 +88,32 @@ func splitName(name string) (hostEnd, port int32, err error) {
 	if at < 0 || colon <= 0 {
 		return 0, 0, fmt.Errorf("znode name %q is not host:port@millis", name)
 	}
-	p, err := strconv.Atoi(name[colon+1 : at])
-	if err != nil || p < 1 || p > 65535 {
+	p, ok := positiveInt(name[colon+1 : at])
+	if !ok || p > 65535 {
 		return 0, 0, fmt.Errorf("znode name %q: bad port", name)
 	}
 	if err := registry.CheckHost(name[:colon]); err != nil {
 		return 0, 0, fmt.Errorf("znode name %q: %w", name, err)
 	}
 	return int32(colon), int32(p), nil
+}
+
+// positiveInt is strconv.ParseInt(s, 10, 64) for a result above zero, the
+// only kind a name's port and timestamp may be: ok is false where ParseInt
+// fails or gives n <= 0. Up to 18 plain digits, every name's case, it is a
+// loop of its own (ParseInt's generality was a tenth of a fields-only
+// listing's CPU at 10,000 providers); anything else goes to ParseInt.
+func positiveInt(s string) (n int64, ok bool) {
+	if len(s) == 0 || len(s) > 18 || s[0] == '+' {
+		n, err := strconv.ParseInt(s, 10, 64)
+		return n, err == nil && n > 0
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i] - '0'
+		if c > 9 {
+			return 0, false
+		}
+		n = n*10 + int64(c)
+	}
+	return n, n > 0
 }

@@ -1,6 +1,7 @@
 package zk
 
 import (
+	"strconv"
 	"testing"
 )
 
@@ -26,6 +27,23 @@ func FuzzParseInstanceName(f *testing.F) {
 		if err != nil || h2 != host || p2 != port || !ts2.Equal(ts) {
 			t.Fatalf("%q parsed to (%q, %d, %v), rebuilt as %q, which parses to (%q, %d, %v, %v)",
 				name, host, port, ts, rebuilt, h2, p2, ts2, err)
+		}
+	})
+}
+
+// FuzzPositiveInt: positiveInt accepts what strconv.ParseInt(s, 10, 64)
+// accepts with a result above zero, and gives the same number.
+func FuzzPositiveInt(f *testing.F) {
+	for _, seed := range []string{"1", "0", "80", "+80", "-5", "0080", "1795597985035", "999999999999999999",
+		"9223372036854775807", "9223372036854775808", "00000000000000000001", "1_000", "", "+", "12a", " 1"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, err := strconv.ParseInt(s, 10, 64)
+		wantOK := err == nil && want > 0
+		got, ok := positiveInt(s)
+		if ok != wantOK || (ok && got != want) {
+			t.Fatalf("positiveInt(%q) = %d, %v; ParseInt gives %d, %v", s, got, ok, want, err)
 		}
 	})
 }
