@@ -46,7 +46,14 @@ var providers = []provider{
 
 func newRegistry(t *testing.T) *registry {
 	t.Helper()
-	zk := testzk.Shared(t)
+	return newRegistryOn(t, testzk.Shared(t))
+}
+
+// newRegistryOn is newRegistry on a server of the test's own (a test that
+// counts the server's writes cannot share it: another test's session
+// expiring is a write too).
+func newRegistryOn(t *testing.T, zk *testzk.Cluster) *registry {
+	t.Helper()
 	r := &registry{zk: zk, root: testzk.Root(t)}
 	r.port = zk.ConnString()[strings.LastIndex(zk.ConnString(), ":")+1:]
 	count := map[string]int{}
