@@ -80,9 +80,12 @@ func (h *etcdHold) wait(ctx context.Context) error {
 	}
 }
 
+// acquire contends once on h.lease. It reads the lease once, into a local:
+// the goroutine below can start after acquire has returned and wait has
+// put a new lease in h.lease (a data race `make flake` found).
 func (h *etcdHold) acquire(ctx context.Context) error {
-	r := h.r
-	s, err := h.lease.session(ctx)
+	r, lease := h.r, h.lease
+	s, err := lease.session(ctx)
 	if err != nil {
 		return err
 	}
@@ -91,15 +94,15 @@ func (h *etcdHold) acquire(ctx context.Context) error {
 	defer cancel()
 	go func() {
 		select {
-		case <-h.lease.Lost():
+		case <-lease.Lost():
 			cancel()
 		case <-lctx.Done():
 		}
 	}()
 	if err := m.Lock(lctx); err != nil {
 		switch {
-		case h.lease.Reason() != nil:
-			return r.unreachable("lock "+h.name, h.lease.Reason())
+		case lease.Reason() != nil:
+			return r.unreachable("lock "+h.name, lease.Reason())
 		case ctx.Err() != nil:
 			return h.timeout(ctx)
 		}
@@ -107,7 +110,7 @@ func (h *etcdHold) acquire(ctx context.Context) error {
 	}
 	h.key = m.Key()
 	resp, err := r.client.Get(ctx, h.key)
-	if err != nil || len(resp.Kvs) == 0 || resp.Kvs[0].Lease != int64(h.lease.id) {
+	if err != nil || len(resp.Kvs) == 0 || resp.Kvs[0].Lease != int64(lease.id) {
 		return r.wrap("lock "+h.name+": read token", errors.Join(err, errors.New("lock key not ours after acquire")))
 	}
 	h.token, h.rev = resp.Kvs[0].CreateRevision, resp.Header.Revision
