@@ -72,13 +72,13 @@ func (p Provider) MarshalJSON() ([]byte, error) {
 // reflection that was most of a 10,000-provider answer's encoding time.
 func (p Provider) AppendJSON(b []byte) ([]byte, error) {
 	b = append(b, `{"service":`...)
-	b = appendJSONString(b, p.Service)
+	b = AppendJSONString(b, p.Service)
 	b = append(b, `,"id":`...)
-	b = appendJSONString(b, p.ID)
+	b = AppendJSONString(b, p.ID)
 	b = append(b, `,"host":`...)
-	b = appendJSONString(b, p.Host)
+	b = AppendJSONString(b, p.Host)
 	b = append(b, `,"address":`...)
-	b = appendJSONString(b, p.Address)
+	b = AppendJSONString(b, p.Address)
 	b = append(b, `,"port":`...)
 	b = strconv.AppendInt(b, int64(p.Port), 10)
 	b = append(b, `,"endpoints":{`...)
@@ -87,9 +87,9 @@ func (p Provider) AppendJSON(b []byte) ([]byte, error) {
 			b = append(b, ',')
 		}
 		e := p.Endpoints[name]
-		b = appendJSONString(b, name)
+		b = AppendJSONString(b, name)
 		b = append(b, `:{"host":`...)
-		b = appendJSONString(b, e.Host)
+		b = AppendJSONString(b, e.Host)
 		b = append(b, `,"port":`...)
 		b = strconv.AppendInt(b, int64(e.Port), 10)
 		b = append(b, '}')
@@ -99,21 +99,21 @@ func (p Provider) AppendJSON(b []byte) ([]byte, error) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, name)
+		b = AppendJSONString(b, name)
 		b = append(b, ':')
-		b = appendJSONString(b, p.Attributes[name])
+		b = AppendJSONString(b, p.Attributes[name])
 	}
 	b = append(b, `},"tags":[`...)
 	for i, t := range p.Tags {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, t)
+		b = AppendJSONString(b, t)
 	}
 	b = append(b, `],"weight":`...)
 	b = strconv.AppendInt(b, int64(p.Weight), 10)
 	b = append(b, `,"status":`...)
-	b = appendJSONString(b, p.Status)
+	b = AppendJSONString(b, p.Status)
 	b = append(b, `,"timestamp":"`...)
 	if !p.Timestamp.IsZero() {
 		b = p.Timestamp.UTC().AppendFormat(b, TimeFormat)
@@ -135,11 +135,12 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// appendJSONString appends s as a JSON string. Printable ASCII other than
-// the characters encoding/json escapes (" \ < > &) is copied; a string with
-// anything else, which provider fields seldom hold, is encoded by
-// encoding/json itself so its escaping stays exactly encoding/json's.
-func appendJSONString(b []byte, s string) []byte {
+// AppendJSONString appends s as a JSON string, as encoding/json writes it.
+// Printable ASCII other than the characters encoding/json escapes
+// (" \ < > &) is copied; a string with anything else, which provider fields
+// seldom hold, is encoded by encoding/json itself so its escaping stays
+// exactly encoding/json's.
+func AppendJSONString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
 			q, _ := json.Marshal(s) // a string always encodes

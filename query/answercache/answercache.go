@@ -190,9 +190,8 @@ func encode(fp string, k Key, ps []registry.Provider) ([]byte, error) {
 			return nil, err
 		}
 		if sorted[i].Name != "" {
-			name, _ := json.Marshal(sorted[i].Name) // a string always encodes
 			data = append(data, `,"name":`...)
-			data = append(data, name...)
+			data = registry.AppendJSONString(data, sorted[i].Name)
 		}
 		data = append(data, '}')
 	}

@@ -31,7 +31,6 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
-// open connects to endpoints under a root of the test's own.
 // testRoot is the root of one run of a test: every registry the test
 // opens shares it, and a later run (go test -count, make flake) gets its
 // own, so keys an earlier run's etcdctl left behind until their lease
@@ -40,7 +39,10 @@ func testRoot(t *testing.T) string {
 	if v, ok := testRoots.Load(t); ok {
 		return v.(string)
 	}
-	v, _ := testRoots.LoadOrStore(t, fmt.Sprintf("/t/%s/%d", t.Name(), testRootSeq.Add(1)))
+	v, loaded := testRoots.LoadOrStore(t, fmt.Sprintf("/t/%s/%d", t.Name(), testRootSeq.Add(1)))
+	if !loaded {
+		t.Cleanup(func() { testRoots.Delete(t) })
+	}
 	return v.(string)
 }
 
@@ -49,6 +51,7 @@ var (
 	testRootSeq atomic.Int64
 )
 
+// open connects to endpoints under the test's root (testRoot).
 func open(t *testing.T, endpoints []string, ttl time.Duration, buf *testenv.Buffer) *Registry {
 	t.Helper()
 	var h slog.Handler = slog.DiscardHandler
